@@ -1,0 +1,48 @@
+import itertools
+
+import pytest
+import torch
+
+from torch_nri.graphs import fully_connected_edge_index, reverse_edge_index
+from tests.conftest import random_graph
+
+
+@pytest.mark.parametrize("num_nodes", [0, 1, 2, 5])
+def test_fully_connected_has_every_ordered_pair_once(num_nodes):
+    edge_index = fully_connected_edge_index(num_nodes)
+    pairs = [tuple(p) for p in edge_index.t().tolist()]
+    assert pairs == list(itertools.permutations(range(num_nodes), 2))
+
+
+def test_fully_connected_batch_offsets_each_graph():
+    edge_index = fully_connected_edge_index([3, 0, 2])
+    assert edge_index.size(1) == 3 * 2 + 2 * 1
+    assert edge_index[:, 6:].tolist() == [[3, 4], [4, 3]]
+    assert torch.equal(fully_connected_edge_index(torch.tensor([3, 2])), edge_index)
+
+
+def test_fully_connected_rejects_negative_sizes():
+    with pytest.raises(ValueError, match="non-negative"):
+        fully_connected_edge_index([3, -1])
+
+
+def test_reverse_edge_index():
+    edge_index = random_graph(8, 30)
+    reverse = reverse_edge_index(edge_index, 8)
+    pairs = {tuple(p): e for e, p in enumerate(edge_index.t().tolist())}
+    for e, (i, j) in enumerate(edge_index.t().tolist()):
+        assert reverse[e].item() == pairs.get((j, i), -1)
+    assert (reverse == -1).any() and (reverse >= 0).any()
+
+
+def test_reverse_edge_index_of_fully_connected_is_an_involution():
+    edge_index = fully_connected_edge_index([4, 3])
+    reverse = reverse_edge_index(edge_index)
+    assert torch.equal(reverse[reverse], torch.arange(edge_index.size(1)))
+    assert torch.equal(edge_index[:, reverse], edge_index.flip(0))
+
+
+def test_reverse_edge_index_empty_and_invalid():
+    assert reverse_edge_index(torch.empty(2, 0, dtype=torch.long), 3).numel() == 0
+    with pytest.raises(ValueError, match="out of range for 3 nodes"):
+        reverse_edge_index(torch.tensor([[0, 3], [1, 0]]), 3)

@@ -1,0 +1,61 @@
+import itertools
+
+import pytest
+import torch
+
+from torch_nri.metrics import (best_type_permutation, edge_accuracy, edge_auroc,
+                               edge_confusion, mse_per_step)
+
+
+def test_accuracy_is_invariant_to_swapped_types():
+    true = torch.randint(0, 2, (100,))
+    swapped = 1 - true
+    assert edge_accuracy(swapped, true) == 1.0
+    assert edge_accuracy(swapped, true, permutation_invariant=False) == 0.0
+
+
+def test_accuracy_accepts_logits_and_matches_brute_force():
+    true = torch.randint(0, 3, (200,))
+    logits = torch.randn(200, 3)
+    pred = logits.argmax(-1)
+    brute = max((torch.tensor(p)[pred] == true).float().mean().item()
+                for p in itertools.permutations(range(3)))
+    assert edge_accuracy(logits, true) == pytest.approx(brute)
+
+
+def test_no_edge_type_stays_fixed():
+    true = torch.tensor([0, 0, 0, 1, 1, 2])
+    pred = torch.tensor([0, 0, 0, 2, 2, 1])  # types 1 and 2 swapped: fine
+    assert edge_accuracy(pred, true, 3, no_edge_type=0) == 1.0
+    pred = torch.tensor([1, 1, 1, 0, 0, 2])  # "no edge" relabelled: not forgiven
+    assert edge_accuracy(pred, true, 3) == 1.0
+    assert edge_accuracy(pred, true, 3, no_edge_type=0) == pytest.approx(1 / 6)
+    perm = best_type_permutation(edge_confusion(pred, true, 3), no_edge_type=0)
+    assert perm[0] == 0
+
+
+def test_confusion_errors():
+    with pytest.raises(ValueError, match=r"'edge_type' holds types in \[0, 3\]"):
+        edge_confusion(torch.tensor([0, 1]), torch.tensor([0, 3]), 2)
+    with pytest.raises(ValueError, match="same edges"):
+        edge_confusion(torch.tensor([0, 1, 1]), torch.tensor([0, 1]), 2)
+
+
+def test_mse_per_step():
+    predictions, targets = torch.randn(5, 20, 4), torch.randn(5, 20, 4)
+    mse = mse_per_step(predictions, targets)
+    assert mse.shape == (20,)
+    assert torch.allclose(mse[7], ((predictions[:, 7] - targets[:, 7]) ** 2).mean())
+    with pytest.raises(ValueError, match="num_steps"):
+        mse_per_step(predictions, targets[:, :10])
+
+
+def test_auroc_matches_pairwise_definition():
+    scores = torch.tensor([0.9, 0.8, 0.8, 0.3, 0.1, 0.8, 0.2])
+    present = torch.tensor([1, 1, 0, 1, 0, 1, 0])
+    pos, neg = scores[present.bool()], scores[~present.bool()]
+    pairs = [(p > n) + 0.5 * (p == n) for p in pos for n in neg]
+    assert edge_auroc(scores, present) == pytest.approx(float(sum(pairs)) / len(pairs))
+    assert edge_auroc(present.float(), present) == 1.0
+    with pytest.raises(ValueError, match="both edges and non-edges"):
+        edge_auroc(scores, torch.ones(7))

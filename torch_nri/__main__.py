@@ -1,0 +1,3 @@
+from torch_nri.cli import main
+
+raise SystemExit(main())

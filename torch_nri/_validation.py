@@ -1,0 +1,68 @@
+"""Input checks shared by every layer and model.
+
+Each check raises a :class:`ValueError` whose message names the argument and
+the shape or value seen, so a user learns from the error what to fix. Checks
+that read tensor values (range of ``edge_index``, finiteness) are skipped while
+:func:`torch.compile` traces, where they would only break the graph.
+"""
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+
+def _tracing() -> bool:
+    return torch.compiler.is_compiling()
+
+
+def check_node_features(x: Tensor, name: str = "x", ndim: Optional[int] = 3,
+                        num_features: Optional[int] = None) -> None:
+    """Checks node features ``[N, T, F]`` (or ``ndim`` dimensions) are finite."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"'{name}' must be a tensor, got {type(x).__name__}")
+    if ndim is not None and x.dim() != ndim:
+        layout = {2: "[num_nodes, num_features]",
+                  3: "[num_nodes, num_steps, num_features]"}.get(ndim, f"{ndim}-D")
+        raise ValueError(f"'{name}' must have shape {layout}, got shape {tuple(x.shape)}")
+    if num_features is not None and x.size(-1) != num_features:
+        raise ValueError(f"'{name}' must have {num_features} features in its last "
+                         f"dimension, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"'{name}' must be a floating point tensor, got {x.dtype}")
+    check_finite(x, name)
+
+
+def check_finite(x: Tensor, name: str) -> None:
+    """Raises if ``x`` holds NaN or infinite values, which would poison training."""
+    if not _tracing() and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"'{name}' contains {bad} non-finite values (NaN or inf) "
+                         f"in a tensor of shape {tuple(x.shape)}")
+
+
+def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
+    """Checks ``edge_index`` is a ``[2, E]`` long tensor indexing ``num_nodes`` nodes."""
+    if not isinstance(edge_index, Tensor):
+        raise ValueError(f"'edge_index' must be a tensor, got {type(edge_index).__name__}")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"'edge_index' must have shape [2, num_edges], "
+                         f"got shape {tuple(edge_index.shape)}")
+    if edge_index.dtype != torch.long:
+        raise ValueError(f"'edge_index' must be of dtype torch.long, got {edge_index.dtype}")
+    if edge_index.numel() > 0 and not _tracing():
+        low, high = int(edge_index.min()), int(edge_index.max())
+        if low < 0 or high >= num_nodes:
+            raise ValueError(f"'edge_index' holds node indices in [{low}, {high}], "
+                             f"out of range for {num_nodes} nodes")
+
+
+def check_edge_weights(edge_weights: Tensor, num_edges: int, num_edge_types: int,
+                       name: str = "edge_weights") -> None:
+    """Checks per-edge type weights have shape ``[E, K]`` and are finite."""
+    if not isinstance(edge_weights, Tensor):
+        raise ValueError(f"'{name}' must be a tensor, got {type(edge_weights).__name__}")
+    expected = (num_edges, num_edge_types)
+    if tuple(edge_weights.shape) != expected:
+        raise ValueError(f"'{name}' must have shape [num_edges, num_edge_types] = "
+                         f"{list(expected)}, got shape {tuple(edge_weights.shape)}")
+    check_finite(edge_weights, name)

@@ -1,0 +1,130 @@
+r"""Evaluation metrics of NRI: edge accuracy, per-step MSE and AUROC.
+
+Edge types learned without labels are only defined up to a permutation (the
+model may call "spring" type 0 and "no spring" type 1), so edge accuracy
+takes the best one-to-one matching of predicted to true types, found with
+:func:`scipy.optimize.linear_sum_assignment` on the confusion matrix. The
+original code compared labels directly and so reported 1 - accuracy when the
+types came out swapped.
+"""
+from typing import Optional
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import mannwhitneyu
+from torch import Tensor
+
+
+def _as_labels(edge_pred: Tensor) -> Tensor:
+    # Logits, probabilities or samples [E, K] -> type indices [E].
+    return edge_pred.argmax(dim=-1) if edge_pred.dim() == 2 else edge_pred
+
+
+def edge_confusion(edge_pred: Tensor, edge_type: Tensor, num_edge_types: int) -> Tensor:
+    r"""Confusion matrix ``C[true, predicted]`` of shape ``[K, K]``.
+
+    Args:
+        edge_pred (torch.Tensor): Predicted types ``[E]``, or logits,
+            probabilities or samples ``[E, K]``.
+        edge_type (torch.Tensor): True types ``[E]``.
+        num_edge_types (int): Number of types :math:`K`.
+    """
+    pred = _as_labels(edge_pred).reshape(-1).long()
+    true = edge_type.reshape(-1).long()
+    if pred.shape != true.shape:
+        raise ValueError(f"'edge_pred' and 'edge_type' must describe the same edges, got "
+                         f"{tuple(edge_pred.shape)} and {tuple(edge_type.shape)}")
+    for name, labels in (("edge_pred", pred), ("edge_type", true)):
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_edge_types):
+            raise ValueError(f"'{name}' holds types in [{int(labels.min())}, "
+                             f"{int(labels.max())}], out of range for "
+                             f"num_edge_types={num_edge_types}")
+    counts = torch.bincount(true * num_edge_types + pred, minlength=num_edge_types ** 2)
+    return counts.view(num_edge_types, num_edge_types).cpu()
+
+
+def best_type_permutation(confusion: Tensor, no_edge_type: Optional[int] = None) -> Tensor:
+    r"""The matching of predicted to true edge types that maximises the number
+    of correct edges: ``perm[predicted] = true``.
+
+    Args:
+        confusion (torch.Tensor): Confusion matrix ``[K, K]`` from
+            :func:`edge_confusion`.
+        no_edge_type (int, optional): A type that is hard-coded as "no edge"
+            and so stays fixed. (default: :obj:`None`)
+    """
+    num_types = confusion.size(0)
+    free = [k for k in range(num_types) if k != no_edge_type]
+    gain = confusion.numpy()[np.ix_(free, free)]  # [true, predicted]
+    true_idx, pred_idx = linear_sum_assignment(gain, maximize=True)
+    perm = torch.arange(num_types)
+    for t, p in zip(true_idx, pred_idx):
+        perm[free[p]] = free[t]
+    return perm
+
+
+def edge_accuracy(edge_pred: Tensor, edge_type: Tensor, num_edge_types: Optional[int] = None,
+                  permutation_invariant: bool = True,
+                  no_edge_type: Optional[int] = None) -> float:
+    r"""Fraction of edges whose type is recovered.
+
+    Args:
+        edge_pred (torch.Tensor): Predicted types ``[E]``, or logits,
+            probabilities or samples ``[E, K]``.
+        edge_type (torch.Tensor): True types ``[E]``.
+        num_edge_types (int, optional): Number of types :math:`K`.
+            (default: inferred from ``edge_pred`` or the labels)
+        permutation_invariant (bool, optional): If set to :obj:`True`,
+            scores the best matching of predicted to true types, as is right
+            for unsupervised types. (default: :obj:`True`)
+        no_edge_type (int, optional): With ``permutation_invariant``, a type
+            hard-coded as "no edge" that is not permuted (e.g. 0 for a
+            decoder with ``skip_first=True``). (default: :obj:`None`)
+    """
+    if num_edge_types is None:
+        num_edge_types = (edge_pred.size(-1) if edge_pred.dim() == 2 else
+                          int(max(edge_pred.max(), edge_type.max())) + 1)
+    confusion = edge_confusion(edge_pred, edge_type, num_edge_types)
+    total = int(confusion.sum())
+    if total == 0:
+        raise ValueError("edge accuracy of an empty set of edges is undefined")
+    if not permutation_invariant:
+        return float(confusion.diag().sum()) / total
+    perm = best_type_permutation(confusion, no_edge_type)
+    # Column p of the confusion matrix counts as correct in row perm[p].
+    correct = confusion[perm, torch.arange(num_edge_types)].sum()
+    return float(correct) / total
+
+
+def mse_per_step(predictions: Tensor, targets: Tensor) -> Tensor:
+    r"""Mean squared error at each predicted step, averaged over nodes and
+    features: ``[N, T, F] -> [T]`` (the paper's Table 2 reports steps
+    1, 10 and 20 of this curve)."""
+    if predictions.shape != targets.shape or predictions.dim() != 3:
+        raise ValueError(f"'predictions' and 'targets' must both have shape "
+                         f"[num_nodes, num_steps, num_features], got "
+                         f"{tuple(predictions.shape)} and {tuple(targets.shape)}")
+    return (predictions - targets).pow(2).mean(dim=(0, 2))
+
+
+def edge_auroc(edge_scores: Tensor, edge_present: Tensor) -> float:
+    r"""Area under the ROC curve of "edge vs no edge": the probability that a
+    true edge scores higher than a non-edge (ties count one half), computed
+    as the Mann-Whitney U statistic.
+
+    Args:
+        edge_scores (torch.Tensor): A score per edge ``[E]``, e.g.
+            ``1 - edge_probs[:, 0]`` when type 0 is "no edge".
+        edge_present (torch.Tensor): Whether each edge exists ``[E]``
+            (bool, or the true type, nonzero meaning an edge).
+    """
+    scores = edge_scores.detach().reshape(-1).double().cpu().numpy()
+    present = edge_present.reshape(-1).bool().cpu().numpy()
+    if scores.shape != present.shape:
+        raise ValueError(f"'edge_scores' and 'edge_present' must describe the same edges, "
+                         f"got {tuple(edge_scores.shape)} and {tuple(edge_present.shape)}")
+    if present.all() or not present.any():
+        raise ValueError("AUROC needs both edges and non-edges in 'edge_present'")
+    u = mannwhitneyu(scores[present], scores[~present]).statistic
+    return float(u) / (present.sum() * (~present).sum())

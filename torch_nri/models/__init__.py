@@ -1,0 +1,3 @@
+from torch_nri.models.nri import NRI, NRIOutput
+
+__all__ = ["NRI", "NRIOutput"]

@@ -1,0 +1,125 @@
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Module
+
+from torch_nri._validation import check_edge_index, check_node_features
+from torch_nri.losses import ELBO, Prior, elbo
+
+
+@dataclass
+class NRIOutput:
+    r"""What one forward pass of :class:`NRI` returns.
+
+    Attributes:
+        edge_logits (torch.Tensor): Encoder logits ``[E, K]``.
+        edge_probs (torch.Tensor): :math:`q_\phi(z | x)`, ``[E, K]``.
+        edges (torch.Tensor): The Gumbel-softmax sample fed to the decoder,
+            ``[E, K]`` (one-hot when hard).
+        predictions (torch.Tensor): Decoder predictions of steps
+            :math:`2..T`, ``[N, T - 1, F]``.
+        targets (torch.Tensor): The true steps :math:`2..T`, ``[N, T - 1, F]``.
+    """
+    edge_logits: Tensor
+    edge_probs: Tensor
+    edges: Tensor
+    predictions: Tensor
+    targets: Tensor
+
+
+class NRI(Module):
+    r"""Neural relational inference (Kipf et al., 2018): a variational
+    auto-encoder whose latent code is the interaction graph.
+
+    The encoder gives :math:`q_\phi(z_{ij} | \mathbf{x}) =
+    \mathrm{softmax}(\text{edge logits})` over :math:`K` edge types for each
+    candidate edge; a sample from the concrete (Gumbel-softmax) relaxation
+
+    .. math::
+        z_{ij} = \mathrm{softmax}((\text{logits}_{ij} + \mathbf{g}) / \tau),
+        \quad \mathbf{g} \sim \mathrm{Gumbel}(0, 1)^K
+
+    (:func:`torch.nn.functional.gumbel_softmax`) weights the decoder's
+    per-type messages, and the decoder predicts the trajectories. Training
+    maximises the ELBO (:meth:`elbo`).
+
+    Samples are soft in training and, as in the paper's evaluation, hard
+    (one-hot categorical samples) in evaluation mode; ``hard`` and
+    ``hard_in_eval`` switch each.
+
+    Args:
+        encoder (torch.nn.Module): Maps ``(x, edge_index)`` to logits
+            ``[E, K]``, e.g. :class:`~torch_nri.nn.MLPEncoder`.
+        decoder (torch.nn.Module): Maps ``(x, edge_index, edge_weights)`` to
+            predictions ``[N, T - 1, F]``, e.g. :class:`~torch_nri.nn.MLPDecoder`.
+        num_edge_types (int): Number of edge types :math:`K`.
+        tau (float, optional): Gumbel-softmax temperature. (default: :obj:`0.5`)
+        hard (bool, optional): Hard (straight-through) samples in training.
+            (default: :obj:`False`)
+        hard_in_eval (bool, optional): Hard samples in evaluation mode.
+            (default: :obj:`True`)
+        prior (torch.Tensor or sequence of float, optional): Prior over edge
+            types for the KL term. (default: uniform)
+        variance (float, optional): Fixed output variance of the Gaussian
+            likelihood. (default: :obj:`5e-5`)
+    """
+    def __init__(self, encoder: Module, decoder: Module, num_edge_types: int,
+                 tau: float = 0.5, hard: bool = False, hard_in_eval: bool = True,
+                 prior: Optional[Prior] = None, variance: float = 5e-5) -> None:
+        super().__init__()
+        for name, part in (("encoder", encoder), ("decoder", decoder)):
+            declared = getattr(part, "num_edge_types", num_edge_types)
+            if declared != num_edge_types:
+                raise ValueError(f"the {name} has num_edge_types={declared}, but the "
+                                 f"model was given num_edge_types={num_edge_types}")
+        if tau <= 0:
+            raise ValueError(f"'tau' must be positive, got {tau}")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.num_edge_types = num_edge_types
+        self.tau = tau
+        self.hard = hard
+        self.hard_in_eval = hard_in_eval
+        self.prior = None if prior is None else list(map(float, prior))
+        self.variance = variance
+
+    def reset_parameters(self) -> None:
+        self.encoder.reset_parameters()
+        self.decoder.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor, **decoder_kwargs: Any) -> NRIOutput:
+        r"""Encodes, samples edges and decodes.
+
+        Args:
+            x (torch.Tensor): Trajectories ``[N, T, F]``.
+            edge_index (torch.Tensor): Candidate edges ``[2, E]``.
+            **decoder_kwargs: Passed to the decoder, e.g.
+                ``prediction_steps=10`` or ``burn_in_steps=...``.
+        """
+        check_node_features(x, "x", ndim=3)
+        check_edge_index(edge_index, x.size(0))
+        edge_logits = self.encoder(x, edge_index)
+        if edge_logits.shape != (edge_index.size(1), self.num_edge_types):
+            raise ValueError(f"the encoder must return logits of shape [num_edges, "
+                             f"num_edge_types] = [{edge_index.size(1)}, "
+                             f"{self.num_edge_types}], got {tuple(edge_logits.shape)}")
+        hard = self.hard if self.training else self.hard_in_eval
+        edges = F.gumbel_softmax(edge_logits, tau=self.tau, hard=hard, dim=-1)
+        predictions = self.decoder(x, edge_index, edges, **decoder_kwargs)
+        return NRIOutput(edge_logits=edge_logits, edge_probs=edge_logits.softmax(dim=-1),
+                         edges=edges, predictions=predictions, targets=x[:, 1:])
+
+    def elbo(self, output: NRIOutput) -> ELBO:
+        r"""The ELBO of a forward pass with the model's prior and variance,
+        per node, with its NLL and KL terms; training minimises
+        ``-model.elbo(output).elbo``."""
+        return elbo(output.predictions, output.targets, output.edge_logits,
+                    prior=self.prior, variance=self.variance)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(\n  encoder={self.encoder},\n  "
+                f"decoder={self.decoder},\n  num_edge_types={self.num_edge_types}, "
+                f"tau={self.tau}, hard={self.hard}, prior={self.prior})")

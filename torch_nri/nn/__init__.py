@@ -1,0 +1,21 @@
+r"""NRI layers, each a :class:`torch_geometric.nn.MessagePassing` over a sparse
+``edge_index``."""
+from torch_nri.nn.message_passing import NRIMessagePassing
+from torch_nri.nn.mlp_block import MLPBlock
+from torch_nri.nn.cnn_block import CNNBlock
+from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
+from torch_nri.nn.mlp_encoder import MLPEncoder
+from torch_nri.nn.cnn_encoder import CNNEncoder
+from torch_nri.nn.mlp_decoder import MLPDecoder
+from torch_nri.nn.rnn_decoder import RNNDecoder
+
+__all__ = [
+    "NRIMessagePassing",
+    "MLPBlock",
+    "CNNBlock",
+    "EdgeTypeMLP",
+    "MLPEncoder",
+    "CNNEncoder",
+    "MLPDecoder",
+    "RNNDecoder",
+]

@@ -1,0 +1,111 @@
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Module, Parameter
+
+
+class EdgeTypeMLP(Module):
+    r"""One 2-layer MLP per edge type, weighted by each edge's type
+    distribution: the message function of the NRI decoders (Kipf et al.,
+    2018, eqs. 10 and 13, Figs. 15 and 17):
+
+    .. math::
+        \mathbf{m}_{(i,j)} = c \sum_{k=k_0}^{K-1} z_{ij,k}\,
+        \sigma\big(\mathbf{W}^k_2\, \sigma(\mathbf{W}^k_1 \mathbf{h}_{(i,j)}
+        + \mathbf{b}^k_1) + \mathbf{b}^k_2\big)
+
+    where :math:`k_0 = 1` when type 0 is hard-coded as "no edge"
+    (``skip_first=True``) and :math:`k_0 = 0` otherwise, and :math:`c` is 1, or
+    :math:`1 / (K - k_0)` with ``average_types=True`` (the RNN decoder's
+    "average over types for stability").
+
+    The :math:`K` MLPs run as one batched computation: their first layers
+    share the input and are stacked into a single matrix multiply, their
+    second layers run as one batched matrix multiply over types. There is no
+    Python loop over :math:`K`.
+
+    Args:
+        in_channels (int): Size of each edge's input features.
+        hidden_channels (int): Hidden size of each per-type MLP.
+        out_channels (int): Size of each message.
+        num_edge_types (int): Number of edge types :math:`K`.
+        act (callable, optional): Activation after both layers.
+            (default: :func:`torch.relu`)
+        dropout (float, optional): Dropout after the first layer.
+            (default: :obj:`0.0`)
+        skip_first (bool, optional): If set to :obj:`True`, edge type 0 sends
+            no message. (default: :obj:`False`)
+        average_types (bool, optional): If set to :obj:`True`, divides the sum
+            over types by the number of message-passing types.
+            (default: :obj:`False`)
+
+    Shapes:
+        - **input:** edge features :math:`(E, *, F_{in})`, edge weights
+          :math:`(E, K)`
+        - **output:** messages :math:`(E, *, F_{out})`
+    """
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
+                 num_edge_types: int, act: Callable[[Tensor], Tensor] = torch.relu,
+                 dropout: float = 0.0, skip_first: bool = False,
+                 average_types: bool = False) -> None:
+        super().__init__()
+        if skip_first and num_edge_types < 2:
+            raise ValueError(f"'skip_first=True' needs at least 2 edge types, "
+                             f"got num_edge_types={num_edge_types}")
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.out_channels = out_channels
+        self.num_edge_types = num_edge_types
+        self.act = act
+        self.dropout = dropout
+        self.skip_first = skip_first
+        self.average_types = average_types
+        # Only message-passing types get weights: with skip_first, type 0 has none.
+        num_types = num_edge_types - int(skip_first)
+        self.weight1 = Parameter(torch.empty(num_types, hidden_channels, in_channels))
+        self.bias1 = Parameter(torch.empty(num_types, hidden_channels))
+        self.weight2 = Parameter(torch.empty(num_types, out_channels, hidden_channels))
+        self.bias2 = Parameter(torch.empty(num_types, out_channels))
+        self.reset_parameters()
+
+    @property
+    def num_message_types(self) -> int:
+        r"""The number of edge types that pass messages."""
+        return self.weight1.size(0)
+
+    def reset_parameters(self) -> None:
+        r"""Initialises each type's layers as :class:`torch.nn.Linear` does."""
+        for weight, bias in ((self.weight1, self.bias1), (self.weight2, self.bias2)):
+            for k in range(weight.size(0)):
+                torch.nn.init.kaiming_uniform_(weight[k], a=math.sqrt(5))
+            bound = 1.0 / math.sqrt(weight.size(-1))
+            torch.nn.init.uniform_(bias, -bound, bound)
+
+    def forward(self, edge_attr: Tensor, edge_weights: Tensor) -> Tensor:
+        num_types, hidden = self.num_message_types, self.hidden_channels
+        # All first layers at once: [E, *, F_in] -> [E, *, K', H].
+        h = F.linear(edge_attr, self.weight1.reshape(num_types * hidden, -1),
+                     self.bias1.reshape(-1))
+        h = self.act(h.view(*edge_attr.shape[:-1], num_types, hidden))
+        h = F.dropout(h, p=self.dropout, training=self.training)
+        # All second layers as one batched matmul over types: [K', M, H] @ [K', H, O].
+        flat = h.reshape(h.shape[:-2].numel(), num_types, hidden).transpose(0, 1)
+        msg = torch.baddbmm(self.bias2.unsqueeze(1), flat, self.weight2.transpose(1, 2))
+        msg = self.act(msg).transpose(0, 1)  # [M, K', O]
+
+        weights = edge_weights[:, int(self.skip_first):]
+        if self.average_types:
+            weights = weights / num_types
+        # Weight each edge's messages by its types and sum over types.
+        inner = math.prod(edge_attr.shape[1:-1])  # explicit, so that E = 0 works
+        msg = msg.reshape(edge_attr.size(0), inner, num_types, self.out_channels)
+        out = torch.einsum("emko,ek->emo", msg, weights)
+        return out.reshape(*edge_attr.shape[:-1], self.out_channels)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
+                f"{self.out_channels}, num_edge_types={self.num_edge_types}, "
+                f"skip_first={self.skip_first})")

@@ -1,0 +1,65 @@
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import BatchNorm1d, Linear, Module
+
+
+class MLPBlock(Module):
+    r"""The 2-layer ELU MLP with batch normalisation and dropout that every
+    NRI encoder is built from (Kipf et al., 2018, supplement C.2):
+
+    .. math::
+        \mathrm{MLP}(\mathbf{x}) = \mathrm{BN}\Big(\mathrm{ELU}\big(\mathbf{W}_2\,
+        \mathrm{Dropout}(\mathrm{ELU}(\mathbf{W}_1 \mathbf{x} + \mathbf{b}_1))
+        + \mathbf{b}_2\big)\Big)
+
+    Batch normalisation acts on the last dimension, with every leading
+    dimension (nodes or edges, time) flattened into the batch. The order of
+    operations (normalisation after the second activation only) is the
+    paper's, which :class:`torch_geometric.nn.models.MLP` cannot express; hence
+    this small class.
+
+    Args:
+        in_channels (int): Size of each input sample.
+        hidden_channels (int): Size of the hidden layer.
+        out_channels (int): Size of each output sample.
+        dropout (float, optional): Dropout probability after the first layer.
+            (default: :obj:`0.0`)
+        batch_norm (bool, optional): If set to :obj:`False`, the final batch
+            normalisation is left out. (default: :obj:`True`)
+
+    Shapes:
+        - **input:** :math:`(*, F_{in})`
+        - **output:** :math:`(*, F_{out})`
+    """
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
+                 dropout: float = 0.0, batch_norm: bool = True) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.out_channels = out_channels
+        self.dropout = dropout
+        self.lin1 = Linear(in_channels, hidden_channels)
+        self.lin2 = Linear(hidden_channels, out_channels)
+        self.norm = BatchNorm1d(out_channels) if batch_norm else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        r"""Xavier-normal weights and biases of 0.1, as in the original code."""
+        for lin in (self.lin1, self.lin2):
+            torch.nn.init.xavier_normal_(lin.weight)
+            torch.nn.init.constant_(lin.bias, 0.1)
+        if self.norm is not None:
+            self.norm.reset_parameters()
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.elu(self.lin1(x))
+        x = F.dropout(x, p=self.dropout, training=self.training)
+        x = F.elu(self.lin2(x))
+        if self.norm is None:
+            return x
+        return self.norm(x.reshape(-1, x.size(-1))).view(x.shape)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, "
+                f"{self.hidden_channels}, {self.out_channels}, dropout={self.dropout})")

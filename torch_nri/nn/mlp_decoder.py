@@ -1,0 +1,121 @@
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Linear
+
+from torch_nri._validation import check_edge_index, check_edge_weights, check_node_features
+from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
+from torch_nri.nn.message_passing import NRIMessagePassing
+
+
+class MLPDecoder(NRIMessagePassing):
+    r"""The Markovian MLP decoder of NRI (Kipf et al., 2018, eqs. 10-12 and
+    Fig. 15). One step maps the state :math:`\mathbf{x}^t` to the mean of the
+    next one:
+
+    .. math::
+        \tilde{\mathbf{h}}^t_{(i,j)} &= \sum_k z_{ij,k}\,
+        \tilde{f}^k_e([\mathbf{x}^t_i, \mathbf{x}^t_j])
+
+        \boldsymbol{\mu}^{t+1}_j &= \mathbf{x}^t_j + \tilde{f}_v\Big(\Big[
+        \mathbf{x}^t_j, \sum_{i \in \mathcal{N}(j)} \tilde{\mathbf{h}}^t_{(i,j)}
+        \Big]\Big)
+
+    with one 2-layer ReLU message MLP :math:`\tilde{f}^k_e` per edge type
+    (:class:`EdgeTypeMLP`, all types in one batched computation) and a 3-layer
+    ReLU output MLP :math:`\tilde{f}_v` that predicts the change of state.
+
+    To keep the decoder from ignoring the graph (paper section 3.4), it is
+    fed the ground truth only every ``prediction_steps`` (:math:`M`) steps
+    and its own predictions in between:
+    :math:`\boldsymbol{\mu}^{t+1} = f_{dec}(\mathbf{x}^t)` for
+    :math:`t \equiv 1 \pmod M` and
+    :math:`\boldsymbol{\mu}^{t+1} = f_{dec}(\boldsymbol{\mu}^t)` otherwise. All
+    segments of :math:`M` steps are independent, so they run at once: the loop
+    is over the :math:`M` steps of a segment, not over the :math:`T` steps.
+
+    Args:
+        in_channels (int): Number of features :math:`F` per node and step.
+        num_edge_types (int): Number of edge types :math:`K`.
+        msg_hidden_channels (int): Hidden size of each message MLP.
+        msg_out_channels (int): Size of each message.
+        hidden_channels (int): Hidden size of the output MLP.
+        skip_first (bool, optional): If set to :obj:`True`, edge type 0 means
+            "no edge" and passes no message. (default: :obj:`False`)
+        dropout (float, optional): Dropout probability. (default: :obj:`0.0`)
+        aggr (str, optional): Edge-to-node aggregation, ``"sum"`` or
+            ``"mean"``. (default: ``"sum"``)
+
+    Shapes:
+        - **input:** node features :math:`(N, T, F)`, edge indices
+          :math:`(2, E)`, edge weights :math:`(E, K)`
+        - **output:** predictions of steps :math:`2..T`, :math:`(N, T - 1, F)`
+    """
+    def __init__(self, in_channels: int, num_edge_types: int, msg_hidden_channels: int,
+                 msg_out_channels: int, hidden_channels: int, skip_first: bool = False,
+                 dropout: float = 0.0, aggr: str = "sum") -> None:
+        super().__init__(aggr=aggr)
+        self.in_channels = in_channels
+        self.num_edge_types = num_edge_types
+        self.msg_hidden_channels = msg_hidden_channels
+        self.msg_out_channels = msg_out_channels
+        self.hidden_channels = hidden_channels
+        self.skip_first = skip_first
+        self.dropout = dropout
+        self.edge_mlp = EdgeTypeMLP(2 * in_channels, msg_hidden_channels, msg_out_channels,
+                                    num_edge_types, act=torch.relu, dropout=dropout,
+                                    skip_first=skip_first)
+        self.lin1 = Linear(in_channels + msg_out_channels, hidden_channels)
+        self.lin2 = Linear(hidden_channels, hidden_channels)
+        self.lin3 = Linear(hidden_channels, in_channels)
+
+    def reset_parameters(self) -> None:
+        self.edge_mlp.reset_parameters()
+        for lin in (self.lin1, self.lin2, self.lin3):
+            lin.reset_parameters()
+
+    def step(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor) -> Tensor:
+        r"""One prediction step, :math:`\mathbf{x}^t \mapsto \boldsymbol{\mu}^{t+1}`,
+        for node states of shape ``[N, *, F]``."""
+        messages = self.edge_mlp(self.node_to_edge(x, edge_index), edge_weights)
+        h = torch.cat([x, self.edge_to_node(messages, edge_index, x.size(0))], dim=-1)
+        h = F.dropout(F.relu(self.lin1(h)), p=self.dropout, training=self.training)
+        h = F.dropout(F.relu(self.lin2(h)), p=self.dropout, training=self.training)
+        return x + self.lin3(h)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
+                prediction_steps: int = 1) -> Tensor:
+        r"""Predicts steps :math:`2..T` of ``x``, feeding the ground truth every
+        ``prediction_steps`` steps (:math:`M`) and the decoder's own
+        predictions in between."""
+        _check_decoder_inputs(x, edge_index, edge_weights, self.in_channels,
+                              self.num_edge_types)
+        if prediction_steps < 1:
+            raise ValueError(f"'prediction_steps' must be at least 1, got {prediction_steps}")
+        num_nodes, num_steps, num_features = x.shape
+        # Ground truth at steps 0, M, 2M, ... starts one segment each.
+        state = x[:, 0:num_steps - 1:prediction_steps]
+        predictions = []
+        for _ in range(min(prediction_steps, num_steps - 1)):
+            state = self.step(state, edge_index, edge_weights)
+            predictions.append(state)
+        # predictions[m][:, s] is the prediction of step s * M + m + 1.
+        out = torch.stack(predictions, dim=2).reshape(num_nodes, -1, num_features)
+        return out[:, :num_steps - 1]
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, "
+                f"num_edge_types={self.num_edge_types}, "
+                f"msg_hidden_channels={self.msg_hidden_channels}, "
+                f"msg_out_channels={self.msg_out_channels}, "
+                f"hidden_channels={self.hidden_channels}, skip_first={self.skip_first})")
+
+
+def _check_decoder_inputs(x: Tensor, edge_index: Tensor, edge_weights: Tensor,
+                          in_channels: int, num_edge_types: int) -> None:
+    check_node_features(x, "x", ndim=3, num_features=in_channels)
+    if x.size(1) < 2:
+        raise ValueError(f"'x' must have at least 2 time steps to predict from, "
+                         f"got shape {tuple(x.shape)}")
+    check_edge_index(edge_index, x.size(0))
+    check_edge_weights(edge_weights, edge_index.size(1), num_edge_types)

@@ -22,10 +22,9 @@ class EdgeTypeMLP(Module):
     :math:`1 / (K - k_0)` with ``average_types=True`` (the RNN decoder's
     "average over types for stability").
 
-    The :math:`K` MLPs run as one batched computation: their first layers
-    share the input and are stacked into a single matrix multiply, their
-    second layers run as one batched matrix multiply over types. There is no
-    Python loop over :math:`K`.
+    The :math:`K` MLPs run as one batched computation: each layer is one
+    batched matrix multiply over types (the input is shared, not copied, by
+    the first). There is no Python loop over :math:`K`.
 
     Args:
         in_channels (int): Size of each edge's input features.
@@ -85,25 +84,23 @@ class EdgeTypeMLP(Module):
             torch.nn.init.uniform_(bias, -bound, bound)
 
     def forward(self, edge_attr: Tensor, edge_weights: Tensor) -> Tensor:
-        num_types, hidden = self.num_message_types, self.hidden_channels
-        # All first layers at once: [E, *, F_in] -> [E, *, K', H].
-        h = F.linear(edge_attr, self.weight1.reshape(num_types * hidden, -1),
-                     self.bias1.reshape(-1))
-        h = self.act(h.view(*edge_attr.shape[:-1], num_types, hidden))
-        h = F.dropout(h, p=self.dropout, training=self.training)
-        # All second layers as one batched matmul over types: [K', M, H] @ [K', H, O].
-        flat = h.reshape(h.shape[:-2].numel(), num_types, hidden).transpose(0, 1)
-        msg = torch.baddbmm(self.bias2.unsqueeze(1), flat, self.weight2.transpose(1, 2))
-        msg = self.act(msg).transpose(0, 1)  # [M, K', O]
+        num_edges, num_types = edge_attr.size(0), self.num_message_types
+        inner = math.prod(edge_attr.shape[1:-1])  # explicit, so that E = 0 works
+        rows = edge_attr.reshape(1, num_edges * inner, self.in_channels)
+        # Both layers as batched matmuls over types, kept in [K', E * inner, C]
+        # layout so that no intermediate is transposed or copied.
+        h = torch.baddbmm(self.bias1.unsqueeze(1), rows.expand(num_types, -1, -1),
+                          self.weight1.transpose(1, 2))
+        h = F.dropout(self.act(h), p=self.dropout, training=self.training)
+        msg = self.act(torch.baddbmm(self.bias2.unsqueeze(1), h, self.weight2.transpose(1, 2)))
 
-        weights = edge_weights[:, int(self.skip_first):]
+        # Weight each edge's messages by its types and sum over types.
+        weights = edge_weights[:, int(self.skip_first):].t()
         if self.average_types:
             weights = weights / num_types
-        # Weight each edge's messages by its types and sum over types.
-        inner = math.prod(edge_attr.shape[1:-1])  # explicit, so that E = 0 works
-        msg = msg.reshape(edge_attr.size(0), inner, num_types, self.out_channels)
-        out = torch.einsum("emko,ek->emo", msg, weights)
-        return out.reshape(*edge_attr.shape[:-1], self.out_channels)
+        msg = msg.view(num_types, num_edges, inner, self.out_channels)
+        out = (msg * weights.view(num_types, num_edges, 1, 1)).sum(dim=0)
+        return out.view(*edge_attr.shape[:-1], self.out_channels)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "

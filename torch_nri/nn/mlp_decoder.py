@@ -3,7 +3,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Linear
 
-from torch_nri._validation import check_edge_index, check_edge_weights, check_node_features
+from torch_nri._validation import check_decoder_inputs
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
 from torch_nri.nn.message_passing import NRIMessagePassing
 
@@ -88,7 +88,7 @@ class MLPDecoder(NRIMessagePassing):
         r"""Predicts steps :math:`2..T` of ``x``, feeding the ground truth every
         ``prediction_steps`` steps (:math:`M`) and the decoder's own
         predictions in between."""
-        _check_decoder_inputs(x, edge_index, edge_weights, self.in_channels,
+        check_decoder_inputs(x, edge_index, edge_weights, self.in_channels,
                               self.num_edge_types)
         if prediction_steps < 1:
             raise ValueError(f"'prediction_steps' must be at least 1, got {prediction_steps}")
@@ -110,12 +110,3 @@ class MLPDecoder(NRIMessagePassing):
                 f"msg_out_channels={self.msg_out_channels}, "
                 f"hidden_channels={self.hidden_channels}, skip_first={self.skip_first})")
 
-
-def _check_decoder_inputs(x: Tensor, edge_index: Tensor, edge_weights: Tensor,
-                          in_channels: int, num_edge_types: int) -> None:
-    check_node_features(x, "x", ndim=3, num_features=in_channels)
-    if x.size(1) < 2:
-        raise ValueError(f"'x' must have at least 2 time steps to predict from, "
-                         f"got shape {tuple(x.shape)}")
-    check_edge_index(edge_index, x.size(0))
-    check_edge_weights(edge_weights, edge_index.size(1), num_edge_types)

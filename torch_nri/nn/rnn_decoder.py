@@ -5,10 +5,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Linear
 
-from torch_nri._validation import check_edge_weights
+from torch_nri._validation import check_decoder_inputs, check_edge_weights
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
 from torch_nri.nn.message_passing import NRIMessagePassing
-from torch_nri.nn.mlp_decoder import _check_decoder_inputs
 
 DynamicGraph = Callable[[Tensor, Tensor], Tensor]
 
@@ -132,7 +131,7 @@ class RNNDecoder(NRIMessagePassing):
             dynamic_graph_window (int, optional): The window length
                 :math:`W \leq` ``burn_in_steps``. (default: ``burn_in_steps``)
         """
-        _check_decoder_inputs(x, edge_index, edge_weights, self.in_channels,
+        check_decoder_inputs(x, edge_index, edge_weights, self.in_channels,
                               self.num_edge_types)
         num_nodes, num_steps, _ = x.shape
         if burn_in_steps is not None:

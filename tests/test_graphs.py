@@ -3,7 +3,7 @@ import itertools
 import pytest
 import torch
 
-from torch_nri.graphs import fully_connected_edge_index, reverse_edge_index
+from torch_nri.graphs import fully_connected_edge_index, knn_graph, reverse_edge_index
 from tests.conftest import random_graph
 
 
@@ -46,3 +46,26 @@ def test_reverse_edge_index_empty_and_invalid():
     assert reverse_edge_index(torch.empty(2, 0, dtype=torch.long), 3).numel() == 0
     with pytest.raises(ValueError, match="out of range for 3 nodes"):
         reverse_edge_index(torch.tensor([[0, 3], [1, 0]]), 3)
+
+
+def test_knn_graph_matches_brute_force():
+    pos = torch.randn(30, 2)
+    edge_index = knn_graph(pos, 4)
+    assert edge_index.size(1) == 30 * 4
+    dist = torch.cdist(pos, pos).fill_diagonal_(float("inf"))
+    nearest = dist.topk(4, largest=False).indices  # [N, k] neighbours of each receiver
+    for j in range(30):
+        assert set(edge_index[0, edge_index[1] == j].tolist()) == set(nearest[j].tolist())
+
+
+def test_knn_graph_keeps_batch_graphs_apart_and_symmetrises():
+    pos = torch.randn(9, 2)
+    batch = torch.tensor([0, 0, 0, 0, 0, 1, 1, 2, 2])
+    edge_index = knn_graph(pos, 3, batch)
+    assert (batch[edge_index[0]] == batch[edge_index[1]]).all()
+    assert edge_index.size(1) == 5 * 3 + 2 * 1 + 2 * 1  # small graphs: fully connected
+    sym = knn_graph(pos, 2, batch, symmetric=True)
+    assert (reverse_edge_index(sym) >= 0).all()
+    assert sym.size(1) == torch.unique(sym, dim=1).size(1)
+    with pytest.raises(ValueError, match="'k' must be at least 1"):
+        knn_graph(pos, 0)

@@ -15,11 +15,3 @@ def test_readme_usage_example_runs_as_written():
     assert result.returncode == 0, result.stderr
     assert "torch.Size([5, 48, 4])" in result.stdout
 
-
-def test_module_entry_point():
-    result = subprocess.run([sys.executable, "-m", "torch_nri", "--version"],
-                            capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "torch-nri 0.1.0"
-    result = subprocess.run([sys.executable, "-m", "torch_nri", "demo"], capture_output=True,
-                            text=True, check=True)
-    assert "not yet available" in result.stdout

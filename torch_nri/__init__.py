@@ -1,6 +1,7 @@
 r"""torch_nri: neural relational inference for PyTorch Geometric."""
-from torch_nri import graphs, losses, metrics, models, nn
+from torch_nri import datasets, graphs, losses, metrics, models, nn, simulations
 
 __version__ = "0.1.0"
 
-__all__ = ["graphs", "losses", "metrics", "models", "nn", "__version__"]
+__all__ = ["datasets", "graphs", "losses", "metrics", "models", "nn", "simulations",
+           "__version__"]

@@ -6,7 +6,9 @@ Edges follow PyG's direction convention: ``edge_index[0]`` holds the senders,
 from typing import Optional, Sequence, Union
 
 import torch
+from scipy.spatial import cKDTree
 from torch import Tensor
+from torch_geometric.utils import coalesce
 
 from torch_nri._validation import check_edge_index
 
@@ -73,3 +75,50 @@ def reverse_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None) -> T
     position = torch.searchsorted(sorted_keys, reverse_keys).clamp_(max=keys.numel() - 1)
     found = sorted_keys[position] == reverse_keys
     return torch.where(found, order[position], torch.full_like(position, -1))
+
+
+def knn_graph(pos: Tensor, k: int, batch: Optional[Tensor] = None,
+              symmetric: bool = False) -> Tensor:
+    r"""The :math:`k`-nearest-neighbour candidate graph of points ``pos``:
+    an edge from each of a node's :math:`k` nearest neighbours (senders) to
+    the node (receiver), without self loops, found with
+    :class:`scipy.spatial.cKDTree`. Graphs of a batch are kept apart.
+
+    Args:
+        pos (torch.Tensor): Positions ``[N, D]``.
+        k (int): Number of neighbours; graphs with at most :math:`k` nodes
+            become fully connected.
+        batch (torch.Tensor, optional): Graph index of each node ``[N]``,
+            sorted as in a PyG batch. (default: one graph)
+        symmetric (bool, optional): If set to :obj:`True`, adds the reverse
+            of every edge (without duplicates). (default: :obj:`False`)
+
+    Returns:
+        torch.Tensor: ``edge_index`` of shape :math:`(2, E)`.
+    """
+    if pos.dim() != 2:
+        raise ValueError(f"'pos' must have shape [num_nodes, num_dims], got {tuple(pos.shape)}")
+    if k < 1:
+        raise ValueError(f"'k' must be at least 1, got {k}")
+    points = pos.detach().cpu().double().numpy()
+    if batch is None:
+        sizes = [points.shape[0]]
+    else:
+        sizes = torch.bincount(batch.cpu()).tolist()
+    parts, offset = [], 0
+    for n in sizes:
+        if n > 1:
+            k_eff = min(k, n - 1)
+            _, neighbours = cKDTree(points[offset:offset + n]).query(
+                points[offset:offset + n], k=k_eff + 1)
+            senders = torch.as_tensor(neighbours[:, 1:].reshape(-1), dtype=torch.long)
+            receivers = torch.arange(n).repeat_interleave(k_eff)
+            parts.append(torch.stack([senders, receivers]) + offset)
+        offset += n
+    if not parts:
+        return torch.empty(2, 0, dtype=torch.long, device=pos.device)
+    edge_index = torch.cat(parts, dim=1)
+    if symmetric:
+        edge_index = coalesce(torch.cat([edge_index, edge_index.flip(0)], dim=1),
+                              num_nodes=points.shape[0])
+    return edge_index.to(pos.device)

@@ -1,0 +1,126 @@
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.loader import DataLoader
+
+from torch_nri.datasets import ChargedDataset, KuramotoDataset, SpringsDataset
+from torch_nri.datasets.simulated import SimulatedDataset
+from torch_nri.graphs import knn_graph
+from torch_nri.models import NRI
+from torch_nri.nn import MLPDecoder, MLPEncoder
+
+SMALL = dict(num_train=40, num_valid=10, num_test=10, length=1000, test_length=2000)
+
+
+@pytest.mark.parametrize("cls,num_features", [(SpringsDataset, 4), (ChargedDataset, 4),
+                                              (KuramotoDataset, 3)])
+def test_items_and_normalisation(tmp_path, cls, num_features):
+    lengths = {} if cls is KuramotoDataset else dict(length=1000, test_length=2000)
+    small = {**SMALL, **lengths} if lengths else {k: v for k, v in SMALL.items()
+                                                   if "length" not in k}
+    train = cls(str(tmp_path), **small)
+    test = cls(str(tmp_path), split="test", **small)
+    steps = 9 if lengths else 49
+    assert len(train) == 40 and len(test) == 10
+    item = train[0]
+    assert item.x.shape == (5, steps, num_features) and item.x.dtype == torch.float32
+    assert item.edge_index.shape == (2, 20) and item.edge_type.shape == (20,)
+    assert test[0].x.shape[1] == 2 * steps + 1
+    # Min-max scaled with the training statistics: train spans exactly [-1, 1] per group.
+    for group in train.stats.groups:
+        values = train.x[..., group]
+        assert values.min().item() == pytest.approx(-1, abs=1e-5)
+        assert values.max().item() == pytest.approx(1, abs=1e-5)
+    raw = train.denormalize(train.x)
+    assert torch.allclose(train.stats.normalize(raw), train.x, atol=1e-5)
+
+
+def test_edge_types_match_the_simulated_relations(tmp_path):
+    from torch_nri.simulations import simulate_springs
+    ds = SpringsDataset(str(tmp_path), **SMALL)
+    split_seed = int(np.random.SeedSequence([42, 0]).generate_state(1)[0])
+    sim = simulate_springs(40, 5, 1000, 100, split_seed)
+    for s in (0, 17, 39):
+        item = ds[s]
+        senders, receivers = item.edge_index
+        assert torch.equal(item.edge_type, torch.as_tensor(sim.relations[s][senders, receivers]))
+        assert torch.allclose(ds.denormalize(item.x), torch.from_numpy(
+            sim.features[s]).transpose(0, 1), atol=1e-5)
+
+
+def test_knn_candidate_graph(tmp_path):
+    ds = ChargedDataset(str(tmp_path), num_nodes=12, graph="knn", k=4, **SMALL)
+    item = ds[3]
+    assert torch.equal(item.edge_index, knn_graph(item.x[:, 0, :2], 4))
+    assert item.edge_index.size(1) == 12 * 4
+
+
+def test_feeds_the_model_through_a_dataloader(tmp_path):
+    ds = SpringsDataset(str(tmp_path), **SMALL)
+    loader = DataLoader(ds, batch_size=16, shuffle=True)
+    model = NRI(MLPEncoder(9 * 4, 16, 2), MLPDecoder(4, 2, 16, 16, 16), 2)
+    batch = next(iter(loader))
+    out = model(batch.x, batch.edge_index, prediction_steps=4)
+    assert out.edge_logits.shape == (16 * 20, 2)
+    loss = -model.elbo(out).elbo
+    loss.backward()
+    assert torch.isfinite(loss)
+
+
+def test_seeds_and_cache(tmp_path, monkeypatch):
+    a = SpringsDataset(str(tmp_path), **SMALL)
+    calls = []
+    original = SimulatedDataset.process
+
+    def counting(self):
+        calls.append(self.params)
+        original(self)
+
+    monkeypatch.setattr(SimulatedDataset, "process", counting)
+    b = SpringsDataset(str(tmp_path), **SMALL)  # reused: nothing simulated
+    assert calls == [] and torch.equal(a.x, b.x)
+    c = SpringsDataset(str(tmp_path), seed=1, **SMALL)  # another configuration
+    d = SpringsDataset(str(tmp_path), spring_probs=(1.0, 0.0), **SMALL)
+    assert len(calls) == 2
+    assert not torch.equal(a.x, c.x)
+    assert d.edge_type.sum() == 0
+    assert len({a.processed_dir, c.processed_dir, d.processed_dir}) == 3
+    meta = json.load(open(os.path.join(c.processed_dir, "meta.json")))
+    assert meta["params"]["seed"] == 1
+
+
+def test_interrupted_generation_is_not_trusted(tmp_path, monkeypatch):
+    original = SpringsDataset.simulate
+
+    def fail_on_test_split(self, num_sims, length, seed):
+        if length == SMALL["test_length"]:
+            raise KeyboardInterrupt
+        return original(self, num_sims, length, seed)
+
+    monkeypatch.setattr(SpringsDataset, "simulate", fail_on_test_split)
+    with pytest.raises(KeyboardInterrupt):
+        SpringsDataset(str(tmp_path), **SMALL)
+    monkeypatch.setattr(SpringsDataset, "simulate", original)
+    processed = [p for p in os.listdir(tmp_path / "processed") if p.startswith("springs")]
+    left = os.listdir(tmp_path / "processed" / processed[0])
+    assert "train.pt" in left and "test.pt" not in left
+    assert not [f for f in left if f.startswith(".tmp-")]
+    calls = []
+    monkeypatch.setattr(SpringsDataset, "simulate",
+                        lambda self, *a: calls.append(a) or original(self, *a))
+    ds = SpringsDataset(str(tmp_path), split="test", **SMALL)
+    assert len(calls) == 3 and len(ds) == 10  # regenerated, all three splits
+
+
+def test_argument_errors(tmp_path):
+    with pytest.raises(ValueError, match="'split' must be one of"):
+        SpringsDataset(str(tmp_path), split="val")
+    with pytest.raises(ValueError, match="graph='knn' needs a positive 'k'"):
+        SpringsDataset(str(tmp_path), graph="knn")
+    with pytest.raises(ValueError, match="kuramoto systems have no positions"):
+        KuramotoDataset(str(tmp_path), graph="knn", k=3)
+    with pytest.raises(ValueError, match="'num_train' must be at least 1"):
+        SpringsDataset(str(tmp_path), num_train=0)

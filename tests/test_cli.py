@@ -1,0 +1,32 @@
+import os
+import subprocess
+import sys
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "torch_nri", *args], capture_output=True,
+                           text=True)
+
+
+def test_version_and_demo():
+    assert run("--version").stdout.strip() == "torch-nri 0.1.0"
+    demo = run("demo")
+    assert demo.returncode == 0 and "not yet available" in demo.stdout
+
+
+def test_generate_writes_a_cached_dataset(tmp_path):
+    result = run("generate", "springs", "--num-train", "8", "--num-valid", "2", "--num-test",
+                 "2", "--length", "1000", "--test-length", "1000", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    cache = result.stdout.strip().split("cached in ")[1]
+    assert sorted(os.listdir(cache))[:4] == ["meta.json", "pre_filter.pt", "pre_transform.pt",
+                                             "test.pt"]
+    from torch_nri.datasets import SpringsDataset
+    ds = SpringsDataset(str(tmp_path), split="valid", num_train=8, num_valid=2, num_test=2,
+                        length=1000, test_length=1000)
+    assert len(ds) == 2 and ds.processed_dir == cache
+
+
+def test_generate_reports_bad_arguments():
+    result = run("generate", "kuramoto", "--graph", "knn", "--k", "3")
+    assert result.returncode == 2 and "no positions for a kNN graph" in result.stderr

@@ -4,7 +4,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from torch_nri.simulations.neighbours import radius_pairs, union_offsets
-from torch_nri.simulations.particles import initial_state, integrate, pair_forces
+from torch_nri.simulations.particles import initial_state, integrate, num_samples_of, pair_forces
 from torch_nri.simulations.springs import ParticleTrajectories, _probabilities
 
 
@@ -61,7 +61,7 @@ def simulate_charged(num_sims: int, num_nodes: int = 5, length: int = 5000,
     rng = np.random.default_rng(seed)
     charges = np.where(rng.random((num_sims, num_nodes)) < probs[1], 1.0, -1.0)
     positions, velocities = initial_state(rng, num_sims, num_nodes, loc_std, vel_norm)
-    bar = tqdm(total=length // sample_freq - 1, desc="charged", disable=not progress)
+    bar = tqdm(total=num_samples_of(length, sample_freq), desc="charged", disable=not progress)
 
     if cutoff is None:
         coupling = interaction_strength * charges[:, :, None] * charges[:, None, :]

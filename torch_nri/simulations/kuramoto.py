@@ -4,6 +4,7 @@ from typing import Optional
 import numpy as np
 from tqdm.auto import tqdm
 
+from torch_nri.simulations.particles import num_samples_of
 from torch_nri.simulations.springs import _probabilities, _symmetric_types
 
 
@@ -80,9 +81,7 @@ def simulate_kuramoto(num_sims: int, num_nodes: int = 5, length: int = 500,
         dt (float, optional): Integration step. (default: :obj:`0.01`)
         progress (bool, optional): Show a progress bar. (default: :obj:`False`)
     """
-    if length % sample_freq or length // sample_freq < 2:
-        raise ValueError(f"'length' ({length}) must be a multiple of 'sample_freq' "
-                         f"({sample_freq}) and at least twice it")
+    num_samples = num_samples_of(length, sample_freq)
     probs = _probabilities([1 - edge_prob, edge_prob], 2, "edge_prob")
     rng = np.random.default_rng(seed)
     omega = rng.uniform(*omega_range, size=(num_sims, num_nodes))
@@ -93,7 +92,6 @@ def simulate_kuramoto(num_sims: int, num_nodes: int = 5, length: int = 500,
     def velocity(phi):
         return kuramoto_velocity(phi, omega, coupling)
 
-    num_samples = length // sample_freq - 1
     sampled = np.empty((num_sims, num_samples, num_nodes))
     with tqdm(total=num_samples, desc="kuramoto", disable=not progress) as bar:
         for step in range(1, length - sample_freq + 1):

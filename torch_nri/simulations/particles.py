@@ -23,6 +23,15 @@ def initial_state(rng: np.random.Generator, num_sims: int, num_nodes: int, loc_s
     return positions, velocities
 
 
+def num_samples_of(length: int, sample_freq: int) -> int:
+    """Samples at steps ``sample_freq, ..., length - sample_freq``: the
+    original generators' sampling, which leaves out the initial state."""
+    if length % sample_freq or length // sample_freq < 2:
+        raise ValueError(f"'length' ({length}) must be a multiple of 'sample_freq' "
+                         f"({sample_freq}) and at least twice it")
+    return length // sample_freq - 1
+
+
 def reflect(positions: np.ndarray, velocities: np.ndarray, box_size: float) -> None:
     """Elastic walls at +-box_size, in place: a particle past a wall is
     mirrored back inside and its velocity component points inwards."""
@@ -47,10 +56,7 @@ def integrate(positions: np.ndarray, velocities: np.ndarray, forces: ForceFn, le
     and a kick. Each force component is clipped to ``+-max_force``. The
     inputs are updated in place.
     """
-    if length % sample_freq or length // sample_freq < 2:
-        raise ValueError(f"'length' ({length}) must be a multiple of 'sample_freq' "
-                         f"({sample_freq}) and at least twice it")
-    num_samples = length // sample_freq - 1
+    num_samples = num_samples_of(length, sample_freq)
     shape = (positions.shape[0], num_samples) + positions.shape[1:]
     sampled_pos = np.empty(shape, dtype=np.float32)
     sampled_vel = np.empty(shape, dtype=np.float32)

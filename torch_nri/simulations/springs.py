@@ -6,7 +6,7 @@ import scipy.sparse
 from tqdm.auto import tqdm
 
 from torch_nri.simulations.neighbours import knn_pairs, union_offsets
-from torch_nri.simulations.particles import initial_state, integrate, pair_forces
+from torch_nri.simulations.particles import initial_state, integrate, num_samples_of, pair_forces
 
 
 @dataclass
@@ -93,7 +93,7 @@ def simulate_springs(num_sims: int, num_nodes: int = 5, length: int = 5000,
     probs = _probabilities(spring_probs, len(spring_types), "spring_probs")
     rng = np.random.default_rng(seed)
     positions, velocities = initial_state(rng, num_sims, num_nodes, loc_std, vel_norm)
-    bar = tqdm(total=length // sample_freq - 1, desc="springs", disable=not progress)
+    bar = tqdm(total=num_samples_of(length, sample_freq), desc="springs", disable=not progress)
 
     if num_neighbors is None:
         types = _symmetric_types(rng, num_sims, num_nodes, probs)

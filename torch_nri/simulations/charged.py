@@ -4,7 +4,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from torch_nri.simulations.neighbours import radius_pairs, union_offsets
-from torch_nri.simulations.particles import initial_state, integrate, num_samples_of, pair_forces
+from torch_nri.simulations.particles import (CHUNK_SIZE, initial_state, integrate, num_chunks,
+                                             num_samples_of, pair_forces)
 from torch_nri.simulations.springs import ParticleTrajectories, _probabilities
 
 
@@ -61,23 +62,28 @@ def simulate_charged(num_sims: int, num_nodes: int = 5, length: int = 5000,
     rng = np.random.default_rng(seed)
     charges = np.where(rng.random((num_sims, num_nodes)) < probs[1], 1.0, -1.0)
     positions, velocities = initial_state(rng, num_sims, num_nodes, loc_std, vel_norm)
-    bar = tqdm(total=num_samples_of(length, sample_freq), desc="charged", disable=not progress)
+    num_samples = num_samples_of(length, sample_freq)
 
     if cutoff is None:
         coupling = interaction_strength * charges[:, :, None] * charges[:, None, :]
         diagonal = np.arange(num_nodes)
         coupling[:, diagonal, diagonal] = 0.0  # no self force
 
-        def forces(pos):
-            dx = pos[:, :, None, 0] - pos[:, None, :, 0]  # x_i - x_j, [S, N, N]
-            dy = pos[:, :, None, 1] - pos[:, None, :, 1]
-            dist2 = dx * dx + dy * dy
-            dist2[:, diagonal, diagonal] = 1.0  # any finite value: its coupling is 0
-            weight = coupling / (dist2 * np.sqrt(dist2))
-            return np.stack([(weight * dx).sum(-1), (weight * dy).sum(-1)], axis=-1)
+        def make_forces(chunk):
+            q = coupling[chunk]
+
+            def forces(pos):
+                dx = pos[:, :, None, 0] - pos[:, None, :, 0]  # x_i - x_j, [S, N, N]
+                dy = pos[:, :, None, 1] - pos[:, None, :, 1]
+                dist2 = dx * dx + dy * dy
+                dist2[:, diagonal, diagonal] = 1.0  # any finite value: its coupling is 0
+                weight = q / (dist2 * np.sqrt(dist2))
+                return np.stack([(weight * dx).sum(-1), (weight * dy).sum(-1)], axis=-1)
+            return forces
 
         relations = (charges[:, :, None] * charges[:, None, :] > 0).astype(np.int64)
         relations[:, np.arange(num_nodes), np.arange(num_nodes)] = 0
+        chunk_size = CHUNK_SIZE
     else:
         flat_charges = charges.reshape(-1)
         state = {"built_at": None, "pairs": None}
@@ -96,8 +102,12 @@ def simulate_charged(num_sims: int, num_nodes: int = 5, length: int = 5000,
                                 * flat_charges[receivers] * flat_charges[senders] / dist ** 3, 0.0)
             return pair_forces(pos, senders, receivers, strength[:, None] * diff)
 
-        relations = None
-    with bar:
-        pos, vel = integrate(positions, velocities, forces, length, sample_freq, box_size,
-                             max_force=0.1 / dt, dt=dt, progress=bar)
+        def make_forces(chunk):
+            return forces  # pairs index all systems at once: one chunk
+
+        relations, chunk_size = None, None
+    total = num_samples * num_chunks(num_sims, chunk_size)
+    with tqdm(total=total, desc="charged", disable=not progress) as bar:
+        pos, vel = integrate(positions, velocities, make_forces, length, sample_freq, box_size,
+                             max_force=0.1 / dt, dt=dt, chunk_size=chunk_size, progress=bar)
     return ParticleTrajectories(pos, vel, relations, charges)

@@ -1,9 +1,9 @@
 """Vectorised integration of 2-D particles in a box with elastic walls,
 shared by the springs and charged-particle systems (NRI supplement B.1-B.2).
 
-All systems advance together: positions and velocities are ``[S, N, 2]``
-arrays and one time step is a handful of array operations, with no Python
-loop over systems or pairs.
+Systems advance together, in chunks of :data:`CHUNK_SIZE`: positions and
+velocities are ``[S, N, 2]`` arrays and one time step is a handful of array
+operations, with no Python loop over systems or pairs.
 """
 from typing import Callable, Optional, Tuple
 
@@ -11,6 +11,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 ForceFn = Callable[[np.ndarray], np.ndarray]
+CHUNK_SIZE = 1024  # systems per chunk of all-pairs systems (measured: ~2x over 50,000)
 
 
 def initial_state(rng: np.random.Generator, num_sims: int, num_nodes: int, loc_std: float,
@@ -43,8 +44,9 @@ def reflect(positions: np.ndarray, velocities: np.ndarray, box_size: float) -> N
     velocities[under] = np.abs(velocities[under])
 
 
-def integrate(positions: np.ndarray, velocities: np.ndarray, forces: ForceFn, length: int,
-              sample_freq: int, box_size: float, max_force: float, dt: float,
+def integrate(positions: np.ndarray, velocities: np.ndarray,
+              make_forces: Callable[[slice], ForceFn], length: int, sample_freq: int,
+              box_size: float, max_force: float, dt: float, chunk_size: Optional[int] = None,
               progress: Optional[tqdm] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Integrates ``length`` steps of size ``dt`` and returns the states at
     steps ``sample_freq, 2 sample_freq, ..., length - sample_freq``:
@@ -55,23 +57,38 @@ def integrate(positions: np.ndarray, velocities: np.ndarray, forces: ForceFn, le
     ``v += dt F(x)``, then per step a drift ``x += dt v``, the walls, a sample,
     and a kick. Each force component is clipped to ``+-max_force``. The
     inputs are updated in place.
+
+    Systems are integrated in chunks of ``chunk_size`` (all at once if
+    ``None``): ``make_forces(chunk)`` returns the force function of the
+    systems ``chunk``. Chunks of about a thousand small systems keep the
+    per-step temporaries in cache, about twice as fast as one huge array.
     """
+    num_sims = positions.shape[0]
     num_samples = num_samples_of(length, sample_freq)
-    shape = (positions.shape[0], num_samples) + positions.shape[1:]
+    shape = (num_sims, num_samples) + positions.shape[1:]
     sampled_pos = np.empty(shape, dtype=np.float32)
     sampled_vel = np.empty(shape, dtype=np.float32)
-    reflect(positions, velocities, box_size)
-    velocities += dt * np.clip(forces(positions), -max_force, max_force)
-    for step in range(1, length - sample_freq + 1):
-        positions += dt * velocities
-        reflect(positions, velocities, box_size)
-        if step % sample_freq == 0:
-            sampled_pos[:, step // sample_freq - 1] = positions
-            sampled_vel[:, step // sample_freq - 1] = velocities
-            if progress is not None:
-                progress.update(1)
-        velocities += dt * np.clip(forces(positions), -max_force, max_force)
+    chunk_size = chunk_size or num_sims
+    for start in range(0, num_sims, chunk_size):
+        chunk = slice(start, start + chunk_size)
+        pos, vel, forces = positions[chunk], velocities[chunk], make_forces(chunk)
+        reflect(pos, vel, box_size)
+        vel += dt * np.clip(forces(pos), -max_force, max_force)
+        for step in range(1, length - sample_freq + 1):
+            pos += dt * vel
+            reflect(pos, vel, box_size)
+            if step % sample_freq == 0:
+                sampled_pos[chunk, step // sample_freq - 1] = pos
+                sampled_vel[chunk, step // sample_freq - 1] = vel
+                if progress is not None:
+                    progress.update(1)
+            vel += dt * np.clip(forces(pos), -max_force, max_force)
     return sampled_pos, sampled_vel
+
+
+def num_chunks(num_sims: int, chunk_size: Optional[int]) -> int:
+    """How many chunks :func:`integrate` makes (for progress bars)."""
+    return 1 if not chunk_size else -(-num_sims // chunk_size)
 
 
 def pair_forces(positions: np.ndarray, senders: np.ndarray, receivers: np.ndarray,

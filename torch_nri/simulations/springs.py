@@ -6,7 +6,8 @@ import scipy.sparse
 from tqdm.auto import tqdm
 
 from torch_nri.simulations.neighbours import knn_pairs, union_offsets
-from torch_nri.simulations.particles import initial_state, integrate, num_samples_of, pair_forces
+from torch_nri.simulations.particles import (CHUNK_SIZE, initial_state, integrate, num_chunks,
+                                             num_samples_of, pair_forces)
 
 
 @dataclass
@@ -93,17 +94,18 @@ def simulate_springs(num_sims: int, num_nodes: int = 5, length: int = 5000,
     probs = _probabilities(spring_probs, len(spring_types), "spring_probs")
     rng = np.random.default_rng(seed)
     positions, velocities = initial_state(rng, num_sims, num_nodes, loc_std, vel_norm)
-    bar = tqdm(total=num_samples_of(length, sample_freq), desc="springs", disable=not progress)
+    num_samples = num_samples_of(length, sample_freq)
 
     if num_neighbors is None:
         types = _symmetric_types(rng, num_sims, num_nodes, probs)
         constants = interaction_strength * spring_types[types]  # [S, N, N]
         stiffness = constants.sum(-1, keepdims=True)
 
-        def forces(pos):
-            return constants @ pos - stiffness * pos
+        def make_forces(chunk):
+            k, k_sum = constants[chunk], stiffness[chunk]
+            return lambda pos: k @ pos - k_sum * pos
 
-        relations = types
+        relations, chunk_size = types, CHUNK_SIZE
     else:
         senders, receivers = knn_pairs(union_offsets(positions), num_neighbors, num_nodes)
         pair_types = rng.choice(len(probs), size=senders.size, p=probs)
@@ -117,10 +119,15 @@ def simulate_springs(num_sims: int, num_nodes: int = 5, length: int = 5000,
             return pair_forces(pos, senders, receivers,
                                -pair_k * (flat[receivers] - flat[senders]))
 
+        def make_forces(chunk):
+            return forces  # pairs index all systems at once: one chunk
+
         relations = _sparse_relations(senders, receivers, pair_types, num_sims, num_nodes)
-    with bar:
-        pos, vel = integrate(positions, velocities, forces, length, sample_freq, box_size,
-                             max_force=0.1 / dt, dt=dt, progress=bar)
+        chunk_size = None
+    total = num_samples * num_chunks(num_sims, chunk_size)
+    with tqdm(total=total, desc="springs", disable=not progress) as bar:
+        pos, vel = integrate(positions, velocities, make_forces, length, sample_freq, box_size,
+                             max_force=0.1 / dt, dt=dt, chunk_size=chunk_size, progress=bar)
     return ParticleTrajectories(pos, vel, relations)
 
 

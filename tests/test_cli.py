@@ -8,10 +8,18 @@ def run(*args):
                            text=True)
 
 
-def test_version_and_demo():
+def test_version():
     assert run("--version").stdout.strip() == "torch-nri 0.1.0"
-    demo = run("demo")
-    assert demo.returncode == 0 and "not yet available" in demo.stdout
+
+
+def test_demo_prints_the_table_and_saves_the_run(tmp_path, capsys):
+    from torch_nri.training.demo import run_demo
+    results = run_demo(str(tmp_path / "demo"), str(tmp_path / "data"), epochs=1, num_train=32,
+                       num_valid=8, num_test=8, progress=False)
+    printed = capsys.readouterr().out
+    assert "edge accuracy" in printed and "MSE 20 steps" in printed and "NRI paper" in printed
+    assert f"{100 * results['accuracy']:.1f}%" in printed
+    assert os.path.isfile(tmp_path / "demo" / "trajectories.png")
 
 
 def test_generate_writes_a_cached_dataset(tmp_path):

@@ -5,6 +5,8 @@ from typing import List, Optional
 from torch_nri import __version__
 
 SYSTEMS = ("springs", "charged", "kuramoto")
+CHOICES = {"system": SYSTEMS, "encoder": ("mlp", "cnn"), "decoder": ("mlp", "rnn"),
+           "graph": ("full", "knn")}
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -25,6 +27,70 @@ def _generate(args: argparse.Namespace) -> int:
     print(f"{args.system}: {args.num_train}/{args.num_valid}/{args.num_test} systems of "
           f"{args.num_nodes} objects, cached in {dataset.processed_dir}")
     return 0
+
+
+def _add_train_options(parser: argparse.ArgumentParser) -> None:
+    from torch_nri.training import TrainConfig
+
+    defaults = TrainConfig()
+    for field, value in defaults.to_dict().items():
+        flag = "--" + field.replace("_", "-")
+        if field == "progress":
+            parser.add_argument("--no-progress", dest="progress", action="store_false",
+                                help="no progress bars")
+        elif isinstance(value, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+        elif field == "prior":
+            parser.add_argument(flag, type=float, nargs="+", default=None,
+                                help="prior over edge types, e.g. 0.91 0.03 0.03 0.03")
+        else:
+            kind = {int: int, float: float, str: str}.get(type(value), None)
+            if value is None:
+                kind = int  # k, burn_in_steps, threads
+            parser.add_argument(flag, type=kind, default=value, choices=CHOICES.get(field),
+                                help=f"(default: {value})")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from torch_nri.training import TrainConfig, train
+
+    fields = TrainConfig().to_dict().keys()
+    config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    results = train(config, resume=args.resume)
+    _print_results(results)
+    print(f"run saved in {config.out} (best.pt, last.pt, log.csv, *.png)")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from torch_nri.datasets import MinMaxStats, TrajectoryDataset
+    from torch_nri.training import evaluate_run, load_config
+
+    config = load_config(args.run_dir)
+    test_set = None
+    if args.data is not None:
+        with open(os.path.join(args.run_dir, "stats.json")) as f:
+            stats = MinMaxStats.from_dict(json.load(f))
+        test_set = TrajectoryDataset(args.data, stats=stats, graph=config.graph, k=config.k)
+    results = evaluate_run(args.run_dir, config=config, test_set=test_set)
+    if args.json:
+        print(json.dumps({key: results[key] for key in ("accuracy", "mse", "auroc")
+                          if key in results}))
+    else:
+        _print_results(results)
+    return 0
+
+
+def _print_results(results: dict) -> None:
+    mse = results["mse"]
+    steps = [s for s in (1, 10, 20) if s <= len(mse)]
+    accuracy = results.get("accuracy")
+    print(f"{'edge accuracy':<16}" + ("n/a" if accuracy is None else f"{100 * accuracy:.1f}%"))
+    for s in steps:
+        print(f"{f'MSE {s} step' + ('s' if s > 1 else ''):<16}{mse[s - 1]:.3e}")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -55,17 +121,38 @@ def main(argv: Optional[List[str]] = None) -> int:
                      help="charged: interaction cut-off distance")
     gen.add_argument("--force", action="store_true", help="regenerate even if cached")
 
-    subparsers.add_parser("demo", help="simulate springs, train NRI and evaluate it")
+    train_parser = subparsers.add_parser("train", help="train an NRI model")
+    _add_train_options(train_parser)
+    train_parser.add_argument("--resume", action="store_true",
+                              help="continue the run in --out from its last checkpoint")
+
+    eval_parser = subparsers.add_parser("evaluate", help="test a trained run")
+    eval_parser.add_argument("run_dir")
+    eval_parser.add_argument("--data", default=None,
+                             help="raw trajectories .npz (x [samples, T, N, F], optional edges)")
+    eval_parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    demo_parser = subparsers.add_parser("demo", help="simulate springs, train NRI, evaluate")
+    demo_parser.add_argument("--out", default="runs/demo")
+    demo_parser.add_argument("--data-root", default="data")
+    demo_parser.add_argument("--epochs", type=int, default=None)
     args = parser.parse_args(argv)
+    handlers = {"train": _train, "evaluate": _evaluate}
+    if args.command in handlers:
+        try:
+            return handlers[args.command](args)
+        except (ValueError, FileNotFoundError) as error:
+            parser.exit(2, f"torch-nri {args.command}: error: {error}\n")
     if args.command == "generate":
         try:
             return _generate(args)
         except ValueError as error:
             parser.error(str(error))
     if args.command == "demo":
-        # The training loop lands with its own issue.
-        print("torch-nri demo: not yet available (needs the training module); the "
-              "layers, model, simulators and datasets are ready to use.")
+        from torch_nri.training.demo import run_demo
+
+        overrides = {} if args.epochs is None else {"epochs": args.epochs}
+        run_demo(args.out, args.data_root, **overrides)
         return 0
     parser.print_help()
     return 0

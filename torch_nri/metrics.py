@@ -86,6 +86,15 @@ def edge_accuracy(edge_pred: Tensor, edge_type: Tensor, num_edge_types: Optional
         num_edge_types = (edge_pred.size(-1) if edge_pred.dim() == 2 else
                           int(max(edge_pred.max(), edge_type.max())) + 1)
     confusion = edge_confusion(edge_pred, edge_type, num_edge_types)
+    return accuracy_from_confusion(confusion, permutation_invariant, no_edge_type)
+
+
+def accuracy_from_confusion(confusion: Tensor, permutation_invariant: bool = True,
+                            no_edge_type: Optional[int] = None) -> float:
+    r"""Edge accuracy from a confusion matrix ``C[true, predicted]``, e.g. one
+    summed over the batches of a test set; the arguments are those of
+    :func:`edge_accuracy`."""
+    num_edge_types = confusion.size(0)
     total = int(confusion.sum())
     if total == 0:
         raise ValueError("edge accuracy of an empty set of edges is undefined")
@@ -127,4 +136,4 @@ def edge_auroc(edge_scores: Tensor, edge_present: Tensor) -> float:
     if present.all() or not present.any():
         raise ValueError("AUROC needs both edges and non-edges in 'edge_present'")
     u = mannwhitneyu(scores[present], scores[~present]).statistic
-    return float(u) / (present.sum() * (~present).sum())
+    return float(u / (present.sum() * (~present).sum()))

@@ -98,7 +98,8 @@ def test_errors(system):
         dec(x, edge_index, weights, burn_in_steps=5, prediction_steps=3)
     with pytest.raises(ValueError, match="'dynamic_graph' needs 'burn_in_steps'"):
         dec(x, edge_index, weights, dynamic_graph=lambda w, e: weights)
-    with pytest.raises(ValueError, match=r"'dynamic_graph_window' must be in \[1, burn_in_steps=5\], got 6"):
+    with pytest.raises(ValueError,
+                       match=r"'dynamic_graph_window' must be in \[1, burn_in_steps=5\], got 6"):
         dec(x, edge_index, weights, burn_in_steps=5, dynamic_graph=lambda w, e: weights,
             dynamic_graph_window=6)
     with pytest.raises(ValueError, match=r"'dynamic_graph\(window, edge_index\)'.*\(30, 3\)"):

@@ -1,5 +1,6 @@
+import os
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -85,6 +86,56 @@ class NRI(Module):
         self.hard_in_eval = hard_in_eval
         self.prior = None if prior is None else list(map(float, prior))
         self.variance = variance
+        self.config: Optional[Dict[str, Any]] = None  # set by from_config
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> "NRI":
+        r"""Builds a model from a plain-dict description, the form stored in
+        checkpoints::
+
+            {"encoder": {"name": "MLPEncoder", "kwargs": {...}},
+             "decoder": {"name": "MLPDecoder", "kwargs": {...}},
+             "num_edge_types": 2, "tau": 0.5, ...}
+
+        ``name`` is a class of :mod:`torch_nri.nn`; the remaining keys are
+        arguments of :class:`NRI`. The description is kept as
+        ``model.config``.
+        """
+        from torch_nri import nn as layers
+
+        parts = {}
+        for part in ("encoder", "decoder"):
+            spec = config.get(part)
+            if not isinstance(spec, dict) or "name" not in spec:
+                raise ValueError(f"model config needs '{part}': {{'name': ..., 'kwargs': ...}}, "
+                                 f"got {spec!r}")
+            layer = getattr(layers, spec["name"], None)
+            if not isinstance(layer, type):
+                raise ValueError(f"unknown {part} {spec['name']!r}: not a class of torch_nri.nn")
+            parts[part] = layer(**spec.get("kwargs", {}))
+        options = {k: v for k, v in config.items() if k not in ("encoder", "decoder")}
+        model = cls(parts["encoder"], parts["decoder"], **options)
+        model.config = config
+        return model
+
+    @classmethod
+    def load(cls, path: str, map_location: Any = "cpu") -> "NRI":
+        r"""Rebuilds a model from a checkpoint written by the training loop
+        (:mod:`torch_nri.training`), with no need to repeat its arguments: the
+        checkpoint holds the model config and the weights."""
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"checkpoint not found: {path}")
+        try:
+            checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+        except Exception as error:  # pickle, zip and EOF errors of a damaged file
+            raise ValueError(f"checkpoint {path} is corrupted or not a torch file: "
+                             f"{error}") from error
+        if not isinstance(checkpoint, dict) or not {"model_config", "model"} <= checkpoint.keys():
+            raise ValueError(f"checkpoint {path} holds no 'model_config' and 'model' entries; "
+                             f"was it written by torch_nri.training?")
+        model = cls.from_config(checkpoint["model_config"])
+        model.load_state_dict(checkpoint["model"])
+        return model
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()

@@ -1,0 +1,107 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from torch_nri.models import NRI
+from torch_nri.training import TrainConfig, evaluate_run, load_config, train
+
+TINY = dict(num_train=64, num_valid=16, num_test=16, encoder_hidden=16, decoder_hidden=16,
+            batch_size=16, progress=False, threads=1)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("data"))
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path, data_root):
+    whole = TrainConfig(epochs=3, out=str(tmp_path / "whole"), data_root=data_root, **TINY)
+    train(whole)
+    parts = TrainConfig(epochs=1, out=str(tmp_path / "parts"), data_root=data_root, **TINY)
+    train(parts)
+    resumed = TrainConfig(epochs=3, out=str(tmp_path / "parts"), data_root=data_root, **TINY)
+    train(resumed, resume=True)
+    a = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)
+    b = torch.load(tmp_path / "parts" / "last.pt", weights_only=False)
+    assert a["epoch"] == b["epoch"] == 3
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert [r["valid_mse"] for r in a["history"]] == [r["valid_mse"] for r in b["history"]]
+    log = open(tmp_path / "parts" / "log.csv").read().splitlines()
+    assert len(log) == 4 and log[0].startswith("epoch,lr")
+
+
+def test_run_directory_and_load(tmp_path, data_root):
+    config = TrainConfig(epochs=2, out=str(tmp_path), data_root=data_root, **TINY)
+    results = train(config)
+    for name in ("config.json", "stats.json", "best.pt", "last.pt", "log.csv", "results.json",
+                 "curves.png", "trajectories.png", "graph.png"):
+        assert os.path.getsize(tmp_path / name) > 0, name
+    assert len(results["mse"]) == 20 and 0 <= results["accuracy"] <= 1
+    model = NRI.load(str(tmp_path / "best.pt"))  # no arguments repeated
+    assert model.encoder.in_channels == 49 * 4 and model.decoder.in_channels == 4
+    assert load_config(str(tmp_path)).epochs == 2
+    again = evaluate_run(str(tmp_path))
+    assert again["accuracy"] == results["accuracy"]
+
+
+def test_rnn_decoder_and_cnn_encoder_train(tmp_path, data_root):
+    config = TrainConfig(epochs=1, encoder="cnn", decoder="rnn", skip_first=True,
+                         prior=[0.9, 0.1], dynamic_graph=True, out=str(tmp_path),
+                         data_root=data_root, **TINY)
+    results = train(config)
+    assert np.isfinite(results["mse"]).all()
+
+
+def test_corrupted_or_missing_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="checkpoint not found: .*best.pt"):
+        NRI.load(str(tmp_path / "best.pt"))
+    (tmp_path / "best.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="corrupted or not a torch file"):
+        NRI.load(str(tmp_path / "best.pt"))
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="no 'model_config' and 'model' entries"):
+        NRI.load(str(tmp_path / "other.pt"))
+    with pytest.raises(FileNotFoundError, match="no run in"):
+        load_config(str(tmp_path / "nowhere"))
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="'decoder' must be 'mlp' or 'rnn'"):
+        TrainConfig(decoder="gru")
+    with pytest.raises(ValueError, match=r"'prior' needs one probability per edge type \(2\)"):
+        TrainConfig(prior=[0.5, 0.25, 0.25])
+
+
+def test_cli_trains_and_evaluates_end_to_end(tmp_path, data_root):
+    run_dir = str(tmp_path / "run")
+    cmd = [sys.executable, "-m", "torch_nri"]
+    train_out = subprocess.run(
+        cmd + ["train", "--epochs", "1", "--num-train", "64", "--num-valid", "16", "--num-test",
+               "16", "--encoder-hidden", "16", "--decoder-hidden", "16", "--batch-size", "16",
+               "--data-root", data_root, "--out", run_dir, "--no-progress"],
+        capture_output=True, text=True)
+    assert train_out.returncode == 0, train_out.stderr
+    assert "edge accuracy" in train_out.stdout and "MSE 20 steps" in train_out.stdout
+    result = subprocess.run(cmd + ["evaluate", run_dir, "--json"], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert set(metrics) >= {"accuracy", "mse"} and len(metrics["mse"]) == 20
+    # Raw trajectories the run never saw, normalised with the run's statistics.
+    from torch_nri.simulations import simulate_springs
+    sim = simulate_springs(6, length=10000, seed=123)
+    path = str(tmp_path / "new.npz")
+    np.savez(path, x=sim.features, edges=sim.relations)
+    result = subprocess.run(cmd + ["evaluate", run_dir, "--data", path, "--json"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["mse"]) == 20
+    missing = subprocess.run(cmd + ["evaluate", str(tmp_path / "none")], capture_output=True,
+                             text=True)
+    assert missing.returncode == 2 and "no run in" in missing.stderr

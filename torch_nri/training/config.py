@@ -1,0 +1,84 @@
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+SYSTEM_FEATURES = {"springs": 4, "charged": 4, "kuramoto": 3}
+
+
+@dataclass
+class TrainConfig:
+    r"""Everything that defines a training run. The defaults are the NRI
+    paper's (supplement D): Adam with learning rate 5e-4 halved every 200
+    epochs, batch 128, hidden size 256, :math:`\tau = 0.5`, soft samples in
+    training, teacher forcing every 10 steps, 500 epochs, 50k/10k/10k
+    systems. Every field is a ``torch-nri train`` option (``num_nodes`` is
+    ``--num-nodes``)."""
+    # data
+    system: str = "springs"
+    num_nodes: int = 5
+    num_train: int = 50000
+    num_valid: int = 10000
+    num_test: int = 10000
+    data_root: str = "data"
+    graph: str = "full"
+    k: Optional[int] = None
+    # model
+    encoder: str = "mlp"
+    decoder: str = "mlp"
+    encoder_hidden: int = 256
+    decoder_hidden: int = 256
+    num_edge_types: int = 2
+    skip_first: bool = False
+    prior: Optional[List[float]] = None
+    factor: bool = True
+    dropout: float = 0.0
+    tau: float = 0.5
+    hard: bool = False
+    variance: float = 5e-5
+    # optimisation
+    epochs: int = 500
+    batch_size: int = 128
+    lr: float = 5e-4
+    lr_decay: int = 200
+    gamma: float = 0.5
+    prediction_steps: int = 10
+    burn_in_steps: Optional[int] = None
+    seed: int = 42
+    threads: Optional[int] = None
+    # evaluation
+    horizon: int = 20
+    dynamic_graph: bool = False
+    # output
+    out: str = "runs/nri"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.system in SYSTEM_FEATURES, f"'system' must be one of "
+             f"{sorted(SYSTEM_FEATURES)}, got {self.system!r}"),
+            (self.encoder in ("mlp", "cnn"), f"'encoder' must be 'mlp' or 'cnn', got "
+             f"{self.encoder!r}"),
+            (self.decoder in ("mlp", "rnn"), f"'decoder' must be 'mlp' or 'rnn', got "
+             f"{self.decoder!r}"),
+            (self.epochs >= 1, f"'epochs' must be at least 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"'batch_size' must be at least 1, got {self.batch_size}"),
+            (self.lr > 0, f"'lr' must be positive, got {self.lr}"),
+            (self.prior is None or len(self.prior) == self.num_edge_types,
+             f"'prior' needs one probability per edge type ({self.num_edge_types}), "
+             f"got {self.prior}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def num_features(self) -> int:
+        return SYSTEM_FEATURES[self.system]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})

@@ -1,0 +1,85 @@
+from typing import Any, Dict, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.loader import DataLoader
+
+from torch_nri.metrics import accuracy_from_confusion, edge_auroc, edge_confusion
+from torch_nri.models import NRI
+from torch_nri.nn import RNNDecoder
+
+
+def training_decoder_kwargs(model: NRI, num_steps: int, prediction_steps: int,
+                            burn_in_steps: Optional[int] = None) -> Dict[str, Any]:
+    r"""How the decoder is fed in training: ground truth every ``M`` steps for
+    the MLP decoder; burn-in for the RNN decoder, by default the first
+    ``T - M`` steps (the original code's choice)."""
+    if isinstance(model.decoder, RNNDecoder):
+        return {"burn_in_steps": burn_in_steps or max(num_steps - prediction_steps, 1)}
+    return {"prediction_steps": prediction_steps}
+
+
+@torch.no_grad()
+def evaluate(model: NRI, loader: DataLoader, encoder_steps: int, horizon: int = 20,
+             dynamic_graph: bool = False, no_edge_type: Optional[int] = None) -> Dict[str, Any]:
+    r"""The test protocol of the NRI paper. The encoder sees the first
+    ``encoder_steps`` steps (49 in the paper) and gives hard edge samples; the
+    decoder then starts from the true state of step ``encoder_steps`` and
+    predicts the following ``horizon`` steps (20) on its own, steps the
+    encoder never saw. Edge accuracy uses the encoder's most probable type,
+    permutation-invariant (type ``no_edge_type`` fixed).
+
+    With an :class:`~torch_nri.nn.RNNDecoder`, the decoder is burnt in on
+    steps ``0..encoder_steps`` and, with ``dynamic_graph``, re-infers the graph
+    at every step from a window of its own last ``encoder_steps`` inputs.
+
+    Returns:
+        dict: ``accuracy``, ``auroc`` (where the data has both edges and
+        non-edges; type 0 as "no edge"), ``mse`` (a list, one value per
+        predicted step) and ``num_examples``.
+    """
+    model.eval()
+    num_types = model.num_edge_types
+    confusion = torch.zeros(num_types, num_types, dtype=torch.long)
+    scores, present = [], []
+    squared_error: Optional[Tensor] = None
+    num_nodes = num_examples = 0
+    for batch in loader:
+        x, edge_index = batch.x, batch.edge_index
+        if x.size(1) < encoder_steps + horizon + 1:
+            raise ValueError(f"the test protocol needs {encoder_steps + horizon + 1} steps "
+                             f"(encoder {encoder_steps} + horizon {horizon} + 1), the data "
+                             f"has {x.size(1)}")
+        logits = model.encoder(x[:, :encoder_steps], edge_index)
+        edges = F.gumbel_softmax(logits, tau=model.tau, hard=True)
+        end = encoder_steps + horizon + 1
+        if isinstance(model.decoder, RNNDecoder):
+            graph = None
+            if dynamic_graph:
+                def graph(window, index):
+                    return F.gumbel_softmax(model.encoder(window, index), tau=model.tau,
+                                            hard=True)
+            out = model.decoder(x[:, :end], edge_index, edges, burn_in_steps=encoder_steps + 1,
+                                dynamic_graph=graph, dynamic_graph_window=encoder_steps)
+            predictions = out[:, encoder_steps:]
+        else:
+            predictions = model.decoder(x[:, encoder_steps:end], edge_index, edges,
+                                        prediction_steps=horizon)
+        error = (predictions - x[:, encoder_steps + 1:end]).pow(2).mean(-1).sum(0)
+        squared_error = error if squared_error is None else squared_error + error
+        num_nodes += x.size(0)
+        num_examples += batch.num_graphs
+        if "edge_type" in batch:
+            confusion += edge_confusion(logits, batch.edge_type, num_types)
+            scores.append(1 - logits.softmax(-1)[:, 0])
+            present.append(batch.edge_type != 0)
+    result: Dict[str, Any] = {"num_examples": num_examples,
+                              "mse": (squared_error / num_nodes).tolist()}
+    if scores:
+        result["accuracy"] = accuracy_from_confusion(confusion, no_edge_type=no_edge_type)
+        present_all = torch.cat(present)
+        if present_all.any() and not present_all.all():
+            result["auroc"] = edge_auroc(torch.cat(scores), present_all)
+    return result
+

@@ -1,0 +1,219 @@
+import csv
+import io
+import json
+import os
+import time
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+from torch_geometric.loader import DataLoader
+from tqdm.auto import tqdm
+
+from torch_nri.io import atomic_torch_save, atomic_write_text
+from torch_nri.metrics import accuracy_from_confusion, edge_confusion
+from torch_nri.models import NRI
+from torch_nri.training.builders import build_datasets, build_model, model_config
+from torch_nri.training.config import TrainConfig
+from torch_nri.training.evaluation import evaluate, training_decoder_kwargs
+from torch_nri.training.plots import plot_curves, plot_graph, plot_trajectories
+
+LOG_FIELDS = ["epoch", "lr", "seconds", "train_nll", "train_kl", "train_mse", "train_accuracy",
+              "valid_nll", "valid_kl", "valid_mse", "valid_accuracy"]
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    # Every epoch draws its shuffling, Gumbel noise and dropout from its own
+    # seed, so a resumed run repeats an uninterrupted one exactly.
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def _run_epoch(model: NRI, loader: DataLoader, decoder_kwargs: Dict[str, Any],
+               optimizer: Optional[torch.optim.Optimizer], no_edge_type: Optional[int],
+               bar_desc: str, progress: bool) -> Dict[str, float]:
+    training = optimizer is not None
+    model.train(training)
+    totals = {"nll": 0.0, "kl": 0.0, "mse": 0.0}
+    num_batches = 0
+    confusion = torch.zeros(model.num_edge_types, model.num_edge_types, dtype=torch.long)
+    with torch.set_grad_enabled(training):
+        for batch in tqdm(loader, desc=bar_desc, leave=False, disable=not progress):
+            out = model(batch.x, batch.edge_index, **decoder_kwargs)
+            terms = model.elbo(out)
+            if training:
+                optimizer.zero_grad()
+                (-terms.elbo).backward()
+                optimizer.step()
+            totals["nll"] += terms.nll.item()
+            totals["kl"] += terms.kl.item()
+            totals["mse"] += (out.predictions - out.targets).pow(2).mean().item()
+            confusion += edge_confusion(out.edge_logits.detach(), batch.edge_type,
+                                        model.num_edge_types)
+            num_batches += 1
+    result = {key: value / num_batches for key, value in totals.items()}
+    result["accuracy"] = accuracy_from_confusion(confusion, no_edge_type=no_edge_type)
+    return result
+
+
+def _write_log(history: List[Dict[str, float]], path: str) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS)
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_text(buffer.getvalue(), path)
+
+
+def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
+    r"""Trains an NRI model as the paper does and evaluates it on the test
+    split with the paper's protocol.
+
+    Writes to ``config.out``: ``config.json``, ``stats.json`` (the data's
+    normalisation), ``last.pt`` (everything needed to resume, after every
+    epoch), ``best.pt`` (the epoch with the lowest validation MSE),
+    ``log.csv``, ``results.json`` and the plots ``curves.png``,
+    ``trajectories.png`` and ``graph.png``. Checkpoints are written
+    atomically and hold the model config, so
+    :meth:`NRI.load <torch_nri.models.NRI.load>` rebuilds the model.
+
+    With ``resume=True`` an interrupted run continues from ``last.pt``; every
+    epoch draws its randomness from a seed of its own, so the result equals
+    that of an uninterrupted run.
+
+    Returns:
+        dict: The test results (see :func:`~torch_nri.training.evaluate`)
+        with ``run_dir`` and ``train_seconds``.
+    """
+    out = config.out
+    last_path = os.path.join(out, "last.pt")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    os.makedirs(out, exist_ok=True)
+    if resume and os.path.exists(last_path):
+        checkpoint = torch.load(last_path, weights_only=False)
+        saved = TrainConfig.from_dict(checkpoint["train_config"])
+        # Only the number of epochs and the progress bars may change on resume.
+        config = TrainConfig.from_dict({**saved.to_dict(), "epochs": config.epochs,
+                                        "progress": config.progress, "out": config.out})
+    else:
+        checkpoint = None
+    atomic_write_text(json.dumps(config.to_dict(), indent=2), os.path.join(out, "config.json"))
+
+    torch.manual_seed(config.seed)
+    train_set, valid_set, test_set = build_datasets(config)
+    atomic_write_text(json.dumps(train_set.stats.to_dict(), indent=2),
+                      os.path.join(out, "stats.json"))
+    num_steps = train_set[0].x.size(1)
+    model = build_model(config, num_steps)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_decay,
+                                                gamma=config.gamma)
+    history: List[Dict[str, float]] = []
+    best_mse, start_epoch = float("inf"), 0
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        history, best_mse, start_epoch = (checkpoint["history"], checkpoint["best_mse"],
+                                          checkpoint["epoch"])
+    kwargs = training_decoder_kwargs(model, num_steps, config.prediction_steps,
+                                     config.burn_in_steps)
+    no_edge_type = 0 if config.skip_first else None
+    valid_loader = DataLoader(valid_set, batch_size=config.batch_size)
+
+    started = time.perf_counter()
+    for epoch in tqdm(range(start_epoch, config.epochs), desc="epochs", initial=start_epoch,
+                      total=config.epochs, disable=not config.progress):
+        epoch_start = time.perf_counter()
+        torch.manual_seed(_epoch_seed(config.seed, epoch))
+        generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
+        train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
+                                  generator=generator)
+        lr = optimizer.param_groups[0]["lr"]
+        train_metrics = _run_epoch(model, train_loader, kwargs, optimizer, no_edge_type,
+                                   "train", config.progress)
+        scheduler.step()
+        valid_metrics = _run_epoch(model, valid_loader, kwargs, None, no_edge_type, "valid",
+                                   config.progress)
+        row = {"epoch": epoch + 1, "lr": lr, "seconds": time.perf_counter() - epoch_start}
+        row.update({f"train_{k}": v for k, v in train_metrics.items()})
+        row.update({f"valid_{k}": v for k, v in valid_metrics.items()})
+        history.append(row)
+        state = {"model_config": model_config(config, num_steps), "model": model.state_dict(),
+                 "train_config": config.to_dict(), "epoch": epoch + 1}
+        if valid_metrics["mse"] < best_mse:
+            best_mse = valid_metrics["mse"]
+            atomic_torch_save(state, os.path.join(out, "best.pt"))
+        atomic_torch_save({**state, "optimizer": optimizer.state_dict(),
+                           "scheduler": scheduler.state_dict(), "history": history,
+                           "best_mse": best_mse}, last_path)
+        _write_log(history, os.path.join(out, "log.csv"))
+    train_seconds = time.perf_counter() - started
+
+    results = evaluate_run(out, config=config, test_set=test_set, num_steps=num_steps)
+    results["train_seconds"] = train_seconds
+    atomic_write_text(json.dumps(results, indent=2), os.path.join(out, "results.json"))
+    plot_curves(history, os.path.join(out, "curves.png"))
+    return results
+
+
+def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None, test_set=None,
+             num_steps: Optional[int] = None, batch_size: Optional[int] = None) -> Dict[str, Any]:
+    r"""Evaluates the best checkpoint of a run on ``test_set`` (default: the
+    configured system's test split) with the paper's test protocol, and saves
+    the trajectory and graph plots of its first system."""
+    if config is None:
+        config = load_config(run_dir)
+    model = NRI.load(os.path.join(run_dir, "best.pt"))
+    if test_set is None:
+        test_set = build_datasets(config)[2]
+    if num_steps is None:
+        num_steps = _encoder_steps(model, config)
+    loader = DataLoader(test_set, batch_size=batch_size or config.batch_size)
+    torch.manual_seed(config.seed)
+    results = evaluate(model, loader, encoder_steps=num_steps, horizon=config.horizon,
+                       dynamic_graph=config.dynamic_graph,
+                       no_edge_type=0 if config.skip_first else None)
+    results["run_dir"] = run_dir
+    _plot_example(model, test_set[0], num_steps, config, run_dir)
+    return results
+
+
+def load_config(run_dir: str) -> TrainConfig:
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no run in {run_dir}: {path} is missing")
+    with open(path) as f:
+        return TrainConfig.from_dict(json.load(f))
+
+
+def _encoder_steps(model: NRI, config: TrainConfig) -> int:
+    # The MLP encoder fixes its window; other encoders use the paper's 49 steps.
+    in_channels = getattr(model.encoder, "in_channels", None)
+    if config.encoder == "mlp" and in_channels:
+        return in_channels // config.num_features
+    return 49
+
+
+@torch.no_grad()
+def _plot_example(model: NRI, data, encoder_steps: int, config: TrainConfig,
+                  run_dir: str) -> None:
+    model.eval()
+    x, edge_index = data.x, data.edge_index
+    end = min(x.size(1), encoder_steps + config.horizon + 1)
+    logits = model.encoder(x[:, :encoder_steps], edge_index)
+    edges = torch.nn.functional.one_hot(logits.argmax(-1), model.num_edge_types).float()
+    if config.decoder == "rnn":
+        predictions = model.decoder(x[:, :end], edge_index, edges,
+                                    burn_in_steps=encoder_steps + 1)[:, encoder_steps:]
+    else:
+        predictions = model.decoder(x[:, encoder_steps:end], edge_index, edges,
+                                    prediction_steps=end - encoder_steps - 1)
+    plot_trajectories(x[:, :encoder_steps + 1], x[:, encoder_steps + 1:end], predictions,
+                      os.path.join(run_dir, "trajectories.png"))
+    inferred, truth = logits.argmax(-1), getattr(data, "edge_type", None)
+    if truth is not None:
+        from torch_nri.metrics import best_type_permutation
+        perm = best_type_permutation(edge_confusion(logits, truth, model.num_edge_types),
+                                     0 if config.skip_first else None)
+        inferred = perm[inferred]
+    plot_graph(edge_index, inferred, truth, x.size(0), os.path.join(run_dir, "graph.png"))

@@ -1,0 +1,72 @@
+r"""PNG plots of a run: learning curves, predicted against true trajectories
+(as the NRI paper's Fig. 5) and the inferred against the true graph."""
+from typing import Dict, List, Optional
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display is needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+
+def plot_curves(history: List[Dict[str, float]], path: str) -> None:
+    r"""Training and validation NLL, KL and edge accuracy per epoch."""
+    epochs = [row["epoch"] for row in history]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, key, label in zip(axes, ("nll", "kl", "accuracy"), ("NLL per node", "KL per node",
+                                                                  "edge accuracy")):
+        for split in ("train", "valid"):
+            ax.plot(epochs, [row[f"{split}_{key}"] for row in history], label=split)
+        ax.set_xlabel("epoch")
+        ax.set_title(label)
+    axes[0].set_yscale("log")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_trajectories(observed: Tensor, truth: Tensor, predicted: Tensor, path: str) -> None:
+    r"""One system: the observed steps, then the true and the predicted
+    continuation. Features 0 and 1 are drawn as 2-D paths (springs,
+    charged); with fewer than 4 features (Kuramoto), feature 1 against time."""
+    observed, truth, predicted = (t.detach().cpu().numpy() for t in (observed, truth, predicted))
+    num_nodes = observed.shape[0]
+    colors = plt.cm.tab10(np.arange(num_nodes) % 10)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharex=True, sharey=True)
+    for ax, future, title in ((axes[0], truth, "ground truth"), (axes[1], predicted, "NRI")):
+        for node in range(num_nodes):
+            if observed.shape[-1] >= 4:
+                ax.plot(observed[node, :, 0], observed[node, :, 1], color=colors[node], alpha=0.3)
+                ax.plot(future[node, :, 0], future[node, :, 1], color=colors[node])
+                ax.plot(*future[node, -1, :2], "o", color=colors[node])
+            else:
+                steps = np.arange(observed.shape[1] + future.shape[1])
+                ax.plot(steps[:observed.shape[1]], observed[node, :, 1], color=colors[node],
+                        alpha=0.3)
+                ax.plot(steps[observed.shape[1]:], future[node, :, 1], color=colors[node])
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_graph(edge_index: Tensor, inferred: Tensor, truth: Optional[Tensor], num_nodes: int,
+               path: str) -> None:
+    r"""Adjacency matrices of edge types: inferred (after matching the types
+    to the true ones) beside the truth, for one system."""
+    panels = [("inferred", inferred)] + ([("true", truth)] if truth is not None else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    senders, receivers = edge_index.cpu().numpy()
+    vmax = max(int(p.max()) for _, p in panels)
+    for ax, (title, types) in zip(axes[0], panels):
+        matrix = np.full((num_nodes, num_nodes), np.nan)
+        matrix[senders, receivers] = types.cpu().numpy()
+        image = ax.imshow(matrix, vmin=0, vmax=max(vmax, 1), cmap="viridis")
+        ax.set_title(f"{title} edge types")
+        ax.set_xlabel("receiver")
+        ax.set_ylabel("sender")
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,11 +1,8 @@
 """Shared command line of the system examples: a quick default run, or the
-NRI paper's full setting with --paper."""
+NRI paper's full setting with --paper (TrainConfig's defaults are the paper's)."""
 import argparse
 
 from torch_nri.training import TrainConfig, train
-
-PAPER = dict(num_train=50000, num_valid=10000, num_test=10000, encoder_hidden=256,
-             decoder_hidden=256, epochs=500, lr=5e-4, batch_size=128)
 
 
 def run(system: str, description: str, quick: dict, paper: dict) -> None:
@@ -18,7 +15,8 @@ def run(system: str, description: str, quick: dict, paper: dict) -> None:
     parser.add_argument("--data-root", default="data")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
-    settings = {**quick, **(PAPER if args.paper else {}), **(paper if args.paper else {})}
+    # `paper` holds what the system needs beyond the defaults (e.g. the CNN encoder).
+    settings = dict(paper) if args.paper else {**paper, **quick}
     if args.epochs is not None:
         settings["epochs"] = args.epochs
     config = TrainConfig(system=system, num_nodes=args.num_nodes, out=args.out,

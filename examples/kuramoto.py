@@ -8,6 +8,6 @@ from _common import run
 
 if __name__ == "__main__":
     run("kuramoto", __doc__.splitlines()[0],
-        quick=dict(num_train=5000, num_valid=500, num_test=500, encoder="cnn",
-                   encoder_hidden=64, decoder_hidden=64, epochs=30, skip_first=True),
+        quick=dict(num_train=5000, num_valid=500, num_test=500, encoder_hidden=64,
+                   decoder_hidden=64, epochs=40, lr=1e-3),
         paper=dict(encoder="cnn", skip_first=True))

@@ -1,12 +1,12 @@
 """Springs: NRI with an MLP encoder and an MLP decoder (NRI paper, section 6.1).
 
-    python examples/springs.py            # quick run
+    python examples/springs.py            # the demo's settings (minutes on a CPU)
     python examples/springs.py --paper    # 50k systems, hidden 256, 500 epochs
 """
 from _common import run
 
+from torch_nri.training.demo import DEMO_SETTINGS
+
 if __name__ == "__main__":
-    run("springs", __doc__.splitlines()[0],
-        quick=dict(num_train=5000, num_valid=500, num_test=500, encoder_hidden=64,
-                   decoder_hidden=64, epochs=30, skip_first=True),
-        paper=dict(encoder="mlp"))
+    quick = {k: v for k, v in DEMO_SETTINGS.items() if k not in ("system", "num_nodes")}
+    run("springs", __doc__.splitlines()[0], quick=quick, paper={})

@@ -12,7 +12,7 @@ from torch_nri.training.loop import train
 # edge", which breaks the symmetry between the two types early.
 DEMO_SETTINGS: Dict[str, Any] = dict(
     system="springs", num_nodes=5, num_train=5000, num_valid=500, num_test=500,
-    encoder_hidden=64, decoder_hidden=64, skip_first=True, lr=1e-3, epochs=40,
+    encoder_hidden=64, decoder_hidden=64, skip_first=True, lr=1e-3, epochs=60,
     batch_size=128, prediction_steps=10)
 
 # NRI paper, springs with 5 objects: Table 1 (accuracy) and Table 2 (MSE).

@@ -37,13 +37,16 @@ def evaluate(model: NRI, loader: DataLoader, encoder_steps: int, horizon: int = 
     Returns:
         dict: ``accuracy``, ``auroc`` (where the data has both edges and
         non-edges; type 0 as "no edge"), ``mse`` (a list, one value per
-        predicted step) and ``num_examples``.
+        predicted step), ``mse_static`` (the same for the static baseline
+        that repeats the last observed state, the paper's "Static" row) and
+        ``num_examples``.
     """
     model.eval()
     num_types = model.num_edge_types
     confusion = torch.zeros(num_types, num_types, dtype=torch.long)
     scores, present = [], []
     squared_error: Optional[Tensor] = None
+    static_error: Optional[Tensor] = None
     num_nodes = num_examples = 0
     for batch in loader:
         x, edge_index = batch.x, batch.edge_index
@@ -66,8 +69,12 @@ def evaluate(model: NRI, loader: DataLoader, encoder_steps: int, horizon: int = 
         else:
             predictions = model.decoder(x[:, encoder_steps:end], edge_index, edges,
                                         prediction_steps=horizon)
-        error = (predictions - x[:, encoder_steps + 1:end]).pow(2).mean(-1).sum(0)
+        target = x[:, encoder_steps + 1:end]
+        error = (predictions - target).pow(2).mean(-1).sum(0)
+        # The static baseline repeats the last observed state: x^{t+h} = x^t.
+        static = (x[:, encoder_steps:encoder_steps + 1] - target).pow(2).mean(-1).sum(0)
         squared_error = error if squared_error is None else squared_error + error
+        static_error = static if static_error is None else static_error + static
         num_nodes += x.size(0)
         num_examples += batch.num_graphs
         if "edge_type" in batch:
@@ -75,7 +82,8 @@ def evaluate(model: NRI, loader: DataLoader, encoder_steps: int, horizon: int = 
             scores.append(1 - logits.softmax(-1)[:, 0])
             present.append(batch.edge_type != 0)
     result: Dict[str, Any] = {"num_examples": num_examples,
-                              "mse": (squared_error / num_nodes).tolist()}
+                              "mse": (squared_error / num_nodes).tolist(),
+                              "mse_static": (static_error / num_nodes).tolist()}
     if scores:
         result["accuracy"] = accuracy_from_confusion(confusion, no_edge_type=no_edge_type)
         present_all = torch.cat(present)

@@ -11,7 +11,7 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from torch_nri.io import atomic_torch_save, atomic_write_text
-from torch_nri.metrics import accuracy_from_confusion, edge_confusion
+from torch_nri.metrics import accuracy_from_confusion, best_type_permutation, edge_confusion
 from torch_nri.models import NRI
 from torch_nri.training.builders import build_datasets, build_model, model_config
 from torch_nri.training.config import TrainConfig
@@ -212,7 +212,6 @@ def _plot_example(model: NRI, data, encoder_steps: int, config: TrainConfig,
                       os.path.join(run_dir, "trajectories.png"))
     inferred, truth = logits.argmax(-1), getattr(data, "edge_type", None)
     if truth is not None:
-        from torch_nri.metrics import best_type_permutation
         perm = best_type_permutation(edge_confusion(logits, truth, model.num_edge_types),
                                      0 if config.skip_first else None)
         inferred = perm[inferred]

@@ -6,7 +6,4 @@
 from _common import run
 
 if __name__ == "__main__":
-    run("charged", __doc__.splitlines()[0],
-        quick=dict(num_train=5000, num_valid=500, num_test=500, encoder_hidden=64,
-                   decoder_hidden=64, epochs=40, lr=1e-3),
-        paper=dict(encoder="cnn"))
+    run("charged", __doc__.splitlines()[0], paper=dict(encoder="cnn"))

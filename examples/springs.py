@@ -9,4 +9,4 @@ from torch_nri.training.demo import DEMO_SETTINGS
 
 if __name__ == "__main__":
     quick = {k: v for k, v in DEMO_SETTINGS.items() if k not in ("system", "num_nodes")}
-    run("springs", __doc__.splitlines()[0], quick=quick, paper={})
+    run("springs", __doc__.splitlines()[0], paper={}, quick=quick)

@@ -29,7 +29,6 @@ setup(
     entry_points={"console_scripts": ["torch-nri=torch_nri.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
-        "License :: OSI Approved :: MIT License",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
     ],
 )

@@ -135,7 +135,10 @@ class SimulatedDataset(InMemoryDataset):
             if stats is None:  # the training split comes first
                 stats = MinMaxStats.fit(features, self.feature_groups)
             x = torch.from_numpy(stats.normalize(features)).transpose(1, 2)  # [S, N, T, F]
-            data_list = [self._make_item(x[s], edge_types, s) for s in range(x.size(0))]
+            # The fully connected graph is the same for every system: build it once.
+            full = (fully_connected_edge_index(p["num_nodes"]) if p["graph"] == "full"
+                    else None)
+            data_list = [self._make_item(x[s], edge_types, s, full) for s in range(x.size(0))]
             if self.pre_transform is not None:
                 data_list = [self.pre_transform(d) for d in data_list]
             data, slices = self.collate(data_list)
@@ -143,11 +146,10 @@ class SimulatedDataset(InMemoryDataset):
         meta = {"name": self.name, "params": p, "stats": stats.to_dict()}
         atomic_write_text(json.dumps(meta, indent=2, default=str), self.processed_paths[-1])
 
-    def _make_item(self, x: torch.Tensor, edge_types: EdgeTypeFn, system: int) -> Data:
-        if self.params["graph"] == "knn":
+    def _make_item(self, x: torch.Tensor, edge_types: EdgeTypeFn, system: int,
+                   edge_index: Optional[torch.Tensor]) -> Data:
+        if edge_index is None:  # a kNN graph of this system's first positions
             edge_index = knn_graph(x[:, 0, :2], self.params["k"])
-        else:
-            edge_index = fully_connected_edge_index(x.size(0))
         senders, receivers = edge_index.numpy()
         edge_type = torch.as_tensor(np.asarray(edge_types(system, senders, receivers)),
                                     dtype=torch.long)

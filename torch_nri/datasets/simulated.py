@@ -8,7 +8,7 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 
 from torch_nri.datasets.normalization import MinMaxStats
-from torch_nri.graphs import fully_connected_edge_index, knn_graph
+from torch_nri.datasets.candidates import candidate_graph, check_candidate_graph
 from torch_nri.io import atomic_torch_save, atomic_write_text
 
 SPLITS = ("train", "valid", "test")
@@ -72,13 +72,10 @@ class SimulatedDataset(InMemoryDataset):
                  progress: bool = False, **physics: Any) -> None:
         if split not in SPLITS:
             raise ValueError(f"'split' must be one of {SPLITS}, got {split!r}")
-        if graph not in ("full", "knn"):
-            raise ValueError(f"'graph' must be 'full' or 'knn', got {graph!r}")
         if graph == "knn" and not self.has_positions:
             raise ValueError(f"{self.name} systems have no positions for a kNN graph; "
                              f"use graph='full'")
-        if graph == "knn" and (k is None or k < 1):
-            raise ValueError(f"graph='knn' needs a positive 'k', got k={k}")
+        check_candidate_graph(graph, k)
         for arg, value in (("num_train", num_train), ("num_valid", num_valid),
                            ("num_test", num_test), ("num_nodes", num_nodes)):
             if value < 1:
@@ -135,10 +132,9 @@ class SimulatedDataset(InMemoryDataset):
             if stats is None:  # the training split comes first
                 stats = MinMaxStats.fit(features, self.feature_groups)
             x = torch.from_numpy(stats.normalize(features)).transpose(1, 2)  # [S, N, T, F]
-            # The fully connected graph is the same for every system: build it once.
-            full = (fully_connected_edge_index(p["num_nodes"]) if p["graph"] == "full"
-                    else None)
-            data_list = [self._make_item(x[s], edge_types, s, full) for s in range(x.size(0))]
+            graph_of = candidate_graph(p["graph"], p["k"], p["num_nodes"])
+            data_list = [self._make_item(x[s], graph_of(x[s]), edge_types, s)
+                         for s in range(x.size(0))]
             if self.pre_transform is not None:
                 data_list = [self.pre_transform(d) for d in data_list]
             data, slices = self.collate(data_list)
@@ -146,10 +142,9 @@ class SimulatedDataset(InMemoryDataset):
         meta = {"name": self.name, "params": p, "stats": stats.to_dict()}
         atomic_write_text(json.dumps(meta, indent=2, default=str), self.processed_paths[-1])
 
-    def _make_item(self, x: torch.Tensor, edge_types: EdgeTypeFn, system: int,
-                   edge_index: Optional[torch.Tensor]) -> Data:
-        if edge_index is None:  # a kNN graph of this system's first positions
-            edge_index = knn_graph(x[:, 0, :2], self.params["k"])
+    @staticmethod
+    def _make_item(x: torch.Tensor, edge_index: torch.Tensor, edge_types: EdgeTypeFn,
+                   system: int) -> Data:
         senders, receivers = edge_index.numpy()
         edge_type = torch.as_tensor(np.asarray(edge_types(system, senders, receivers)),
                                     dtype=torch.long)

@@ -6,7 +6,7 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 
 from torch_nri.datasets.normalization import MinMaxStats
-from torch_nri.graphs import fully_connected_edge_index, knn_graph
+from torch_nri.datasets.candidates import candidate_graph, check_candidate_graph
 
 
 class TrajectoryDataset(InMemoryDataset):
@@ -33,9 +33,7 @@ class TrajectoryDataset(InMemoryDataset):
         super().__init__(None, transform)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"trajectory file not found: {path}")
-        if graph not in ("full", "knn") or (graph == "knn" and not k):
-            raise ValueError(f"'graph' must be 'full' or 'knn' with a positive 'k', "
-                             f"got graph={graph!r}, k={k}")
+        check_candidate_graph(graph, k)
         with np.load(path) as archive:
             if "x" not in archive.files:
                 raise ValueError(f"{path} has no array 'x' (found {sorted(archive.files)}); "
@@ -57,11 +55,11 @@ class TrajectoryDataset(InMemoryDataset):
         x = torch.from_numpy(np.asarray(x, dtype=np.float32))
         if stats is not None:
             x = stats.normalize(x)
+        graph_of = candidate_graph(graph, k, num_nodes)
         data_list = []
         for s in range(num_samples):
             nodes = x[s].transpose(0, 1).contiguous()  # [N, T, F]
-            edge_index = (knn_graph(nodes[:, 0, :2], k) if graph == "knn"
-                          else fully_connected_edge_index(num_nodes))
+            edge_index = graph_of(nodes)
             data = Data(x=nodes, edge_index=edge_index)
             if edges is not None:
                 data.edge_type = torch.as_tensor(edges[s][edge_index[0], edge_index[1]],

@@ -6,7 +6,8 @@ from tqdm.auto import tqdm
 from torch_nri.simulations.neighbours import radius_pairs, union_offsets
 from torch_nri.simulations.particles import (CHUNK_SIZE, initial_state, integrate, num_chunks,
                                              num_samples_of, pair_forces)
-from torch_nri.simulations.springs import ParticleTrajectories, _probabilities
+from torch_nri.simulations.relations import probabilities
+from torch_nri.simulations.springs import ParticleTrajectories
 
 
 def simulate_charged(num_sims: int, num_nodes: int = 5, length: int = 5000,
@@ -58,7 +59,7 @@ def simulate_charged(num_sims: int, num_nodes: int = 5, length: int = 5000,
             (default: :obj:`0.5`)
         progress (bool, optional): Show a progress bar. (default: :obj:`False`)
     """
-    probs = _probabilities([1 - charge_prob, charge_prob], 2, "charge_prob")
+    probs = probabilities([1 - charge_prob, charge_prob], 2, "charge_prob")
     rng = np.random.default_rng(seed)
     charges = np.where(rng.random((num_sims, num_nodes)) < probs[1], 1.0, -1.0)
     positions, velocities = initial_state(rng, num_sims, num_nodes, loc_std, vel_norm)

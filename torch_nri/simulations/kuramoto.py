@@ -5,7 +5,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from torch_nri.simulations.particles import num_samples_of
-from torch_nri.simulations.springs import _probabilities, _symmetric_types
+from torch_nri.simulations.relations import probabilities, symmetric_types
 
 
 @dataclass
@@ -82,11 +82,11 @@ def simulate_kuramoto(num_sims: int, num_nodes: int = 5, length: int = 500,
         progress (bool, optional): Show a progress bar. (default: :obj:`False`)
     """
     num_samples = num_samples_of(length, sample_freq)
-    probs = _probabilities([1 - edge_prob, edge_prob], 2, "edge_prob")
+    probs = probabilities([1 - edge_prob, edge_prob], 2, "edge_prob")
     rng = np.random.default_rng(seed)
     omega = rng.uniform(*omega_range, size=(num_sims, num_nodes))
     phases = rng.uniform(0.0, 2 * np.pi, size=(num_sims, num_nodes))
-    relations = _symmetric_types(rng, num_sims, num_nodes, probs)
+    relations = symmetric_types(rng, num_sims, num_nodes, probs)
     coupling = coupling_strength * relations.astype(np.float64)
 
     def velocity(phi):

@@ -8,6 +8,7 @@ from tqdm.auto import tqdm
 from torch_nri.simulations.neighbours import knn_pairs, union_offsets
 from torch_nri.simulations.particles import (CHUNK_SIZE, initial_state, integrate, num_chunks,
                                              num_samples_of, pair_forces)
+from torch_nri.simulations.relations import probabilities, symmetric_types
 
 
 @dataclass
@@ -91,13 +92,13 @@ def simulate_springs(num_sims: int, num_nodes: int = 5, length: int = 5000,
         progress (bool, optional): Show a progress bar. (default: :obj:`False`)
     """
     spring_types = np.asarray(spring_types, dtype=np.float64)
-    probs = _probabilities(spring_probs, len(spring_types), "spring_probs")
+    probs = probabilities(spring_probs, len(spring_types), "spring_probs")
     rng = np.random.default_rng(seed)
     positions, velocities = initial_state(rng, num_sims, num_nodes, loc_std, vel_norm)
     num_samples = num_samples_of(length, sample_freq)
 
     if num_neighbors is None:
-        types = _symmetric_types(rng, num_sims, num_nodes, probs)
+        types = symmetric_types(rng, num_sims, num_nodes, probs)
         constants = interaction_strength * spring_types[types]  # [S, N, N]
         stiffness = constants.sum(-1, keepdims=True)
 
@@ -129,24 +130,6 @@ def simulate_springs(num_sims: int, num_nodes: int = 5, length: int = 5000,
         pos, vel = integrate(positions, velocities, make_forces, length, sample_freq, box_size,
                              max_force=0.1 / dt, dt=dt, chunk_size=chunk_size, progress=bar)
     return ParticleTrajectories(pos, vel, relations)
-
-
-def _probabilities(probs: Optional[Sequence[float]], num_types: int, name: str) -> np.ndarray:
-    if probs is None:
-        return np.full(num_types, 1.0 / num_types)
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.shape != (num_types,) or (probs < 0).any() or abs(probs.sum() - 1) > 1e-8:
-        raise ValueError(f"'{name}' must hold {num_types} non-negative probabilities "
-                         f"summing to 1, got {probs.tolist()}")
-    return probs
-
-
-def _symmetric_types(rng: np.random.Generator, num_sims: int, num_nodes: int,
-                     probs: np.ndarray) -> np.ndarray:
-    """Random symmetric edge types ``[S, N, N]`` with a zero diagonal."""
-    types = rng.choice(len(probs), size=(num_sims, num_nodes, num_nodes), p=probs)
-    upper = np.triu(types, 1)
-    return upper + upper.transpose(0, 2, 1)
 
 
 def _sparse_relations(senders: np.ndarray, receivers: np.ndarray, types: np.ndarray,

@@ -3,7 +3,8 @@ import itertools
 import pytest
 import torch
 
-from torch_nri.graphs import fully_connected_edge_index, knn_graph, reverse_edge_index
+from torch_nri.graphs import (edge_positions, fully_connected_edge_index, knn_graph,
+                              radius_graph, reverse_edge_index)
 from tests.conftest import random_graph
 
 
@@ -69,3 +70,70 @@ def test_knn_graph_keeps_batch_graphs_apart_and_symmetrises():
     assert sym.size(1) == torch.unique(sym, dim=1).size(1)
     with pytest.raises(ValueError, match="'k' must be at least 1"):
         knn_graph(pos, 0)
+
+
+def brute_force_knn(pos, k):
+    """Set of (sender, receiver) pairs: each receiver's k nearest others."""
+    dist = torch.cdist(pos, pos).fill_diagonal_(float("inf"))
+    nearest = dist.topk(k, largest=False).indices
+    return {(int(i), j) for j in range(pos.size(0)) for i in nearest[j]}
+
+
+def brute_force_radius(pos, r):
+    dist = torch.cdist(pos.double(), pos.double())
+    return {(i, j) for i in range(pos.size(0)) for j in range(pos.size(0))
+            if i != j and dist[i, j] <= r}
+
+
+def pairs_of(edge_index):
+    return {tuple(p) for p in edge_index.t().tolist()}
+
+
+def test_knn_graph_over_a_window_is_the_union_of_each_step():
+    pos = torch.randn(25, 4, 2)
+    edge_index = knn_graph(pos, 3)
+    expected = set().union(*(brute_force_knn(pos[:, t], 3) for t in range(4)))
+    assert pairs_of(edge_index) == expected
+    assert edge_index.size(1) == len(expected)  # no duplicates
+    assert torch.equal(knn_graph(pos[:, :1], 3), knn_graph(pos[:, 0], 3))
+
+
+def test_radius_graph_matches_brute_force():
+    pos = torch.rand(40, 2) * 4
+    edge_index = radius_graph(pos, 0.7)
+    assert pairs_of(edge_index) == brute_force_radius(pos, 0.7)
+    assert edge_index.size(1) == len(brute_force_radius(pos, 0.7))
+    window = torch.rand(30, 3, 3)
+    expected = set().union(*(brute_force_radius(window[:, t], 0.4) for t in range(3)))
+    assert pairs_of(radius_graph(window, 0.4)) == expected
+
+
+def test_radius_graph_keeps_batch_graphs_apart():
+    pos = torch.zeros(6, 2)  # all at one point: every pair within the radius
+    batch = torch.tensor([0, 0, 0, 1, 1, 2])
+    edge_index = radius_graph(pos, 1.0, batch)
+    assert pairs_of(edge_index) == ({(i, j) for i in range(3) for j in range(3) if i != j}
+                                    | {(3, 4), (4, 3)})
+
+
+def test_graph_builders_reject_bad_input():
+    with pytest.raises(ValueError, match="'r' must be positive"):
+        radius_graph(torch.randn(5, 2), 0.0)
+    with pytest.raises(ValueError, match=r"'pos' must have shape"):
+        knn_graph(torch.randn(5), 2)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        radius_graph(torch.tensor([[0.0, float("nan")], [0.0, 1.0]]), 1.0)
+    with pytest.raises(ValueError, match=r"'batch' must have shape \[5\]"):
+        knn_graph(torch.randn(5, 2), 2, batch=torch.zeros(4, dtype=torch.long))
+
+
+def test_edge_positions_finds_query_edges():
+    edge_index = random_graph(10, 40)
+    query = torch.cat([edge_index[:, [5, 0, 17]], torch.tensor([[9], [9]])], dim=1)
+    position = edge_positions(edge_index, query, 10)
+    assert torch.equal(edge_index[:, position[:3]], query[:, :3])
+    assert position[3] == -1
+    assert torch.equal(edge_positions(torch.empty(2, 0, dtype=torch.long), query, 10),
+                       torch.full((4,), -1))
+    with pytest.raises(ValueError, match="'query_index' holds node indices"):
+        edge_positions(edge_index, torch.tensor([[0], [12]]), 10)

@@ -40,19 +40,20 @@ def check_finite(x: Tensor, name: str) -> None:
                          f"in a tensor of shape {tuple(x.shape)}")
 
 
-def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
-    """Checks ``edge_index`` is a ``[2, E]`` long tensor indexing ``num_nodes`` nodes."""
+def check_edge_index(edge_index: Tensor, num_nodes: int, name: str = "edge_index") -> None:
+    """Checks ``edge_index`` (or the argument ``name``) is a ``[2, E]`` long
+    tensor indexing ``num_nodes`` nodes."""
     if not isinstance(edge_index, Tensor):
-        raise ValueError(f"'edge_index' must be a tensor, got {type(edge_index).__name__}")
+        raise ValueError(f"'{name}' must be a tensor, got {type(edge_index).__name__}")
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(f"'edge_index' must have shape [2, num_edges], "
+        raise ValueError(f"'{name}' must have shape [2, num_edges], "
                          f"got shape {tuple(edge_index.shape)}")
     if edge_index.dtype != torch.long:
-        raise ValueError(f"'edge_index' must be of dtype torch.long, got {edge_index.dtype}")
+        raise ValueError(f"'{name}' must be of dtype torch.long, got {edge_index.dtype}")
     if edge_index.numel() > 0 and not _tracing():
         low, high = int(edge_index.min()), int(edge_index.max())
         if low < 0 or high >= num_nodes:
-            raise ValueError(f"'edge_index' holds node indices in [{low}, {high}], "
+            raise ValueError(f"'{name}' holds node indices in [{low}, {high}], "
                              f"out of range for {num_nodes} nodes")
 
 

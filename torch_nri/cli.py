@@ -6,7 +6,7 @@ from torch_nri import __version__
 
 SYSTEMS = ("springs", "charged", "kuramoto")
 CHOICES = {"system": SYSTEMS, "encoder": ("mlp", "cnn"), "decoder": ("mlp", "rnn"),
-           "graph": ("full", "knn")}
+           "graph": ("full", "knn"), "precision": ("fp32", "bf16", "fp16")}
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -46,7 +46,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
         else:
             kind = {int: int, float: float, str: str}.get(type(value), None)
             if value is None:
-                kind = int  # k, burn_in_steps, threads
+                kind = int  # k, burn_in_steps, threads, checkpoint_chunk_size
             parser.add_argument(flag, type=kind, default=value, choices=CHOICES.get(field),
                                 help=f"(default: {value})")
 

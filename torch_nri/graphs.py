@@ -3,8 +3,9 @@
 Edges follow PyG's direction convention: ``edge_index[0]`` holds the senders,
 ``edge_index[1]`` the receivers.
 """
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 from scipy.spatial import cKDTree
 from torch import Tensor
@@ -48,12 +49,43 @@ def fully_connected_edge_index(num_nodes: Union[int, Sequence[int], Tensor],
     return torch.cat(parts, dim=1)
 
 
+def edge_positions(edge_index: Tensor, query_index: Tensor,
+                   num_nodes: Optional[int] = None) -> Tensor:
+    r"""For each query edge, its position in ``edge_index``, or -1 where
+    ``edge_index`` does not hold it.
+
+    Runs in :math:`O((E + Q) \log E)` by sorting edge keys; with duplicate
+    edges, the first occurrence in sorted order is returned.
+
+    Args:
+        edge_index (torch.Tensor): Edge indices of shape :math:`(2, E)`.
+        query_index (torch.Tensor): The edges to look up, :math:`(2, Q)`.
+        num_nodes (int, optional): The number of nodes.
+            (default: the largest index of either plus one)
+
+    Returns:
+        torch.Tensor: A long tensor of shape :math:`(Q,)`.
+    """
+    if num_nodes is None:
+        num_nodes = max((int(index.max()) + 1 for index in (edge_index, query_index)
+                         if index.numel()), default=0)
+    check_edge_index(edge_index, num_nodes)
+    check_edge_index(query_index, num_nodes, name="query_index")
+    if edge_index.size(1) == 0:
+        return torch.full((query_index.size(1),), -1, dtype=torch.long,
+                          device=query_index.device)
+    keys = edge_index[0] * num_nodes + edge_index[1]
+    sorted_keys, order = torch.sort(keys)
+    query_keys = query_index[0] * num_nodes + query_index[1]
+    position = torch.searchsorted(sorted_keys, query_keys).clamp_(max=keys.numel() - 1)
+    found = sorted_keys[position] == query_keys
+    return torch.where(found, order[position], torch.full_like(position, -1))
+
+
 def reverse_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None) -> Tensor:
     r"""For each edge :math:`i \rightarrow j`, the position of its reverse edge
-    :math:`j \rightarrow i` in ``edge_index``, or -1 where there is none.
-
-    Runs in :math:`O(E \log E)` by sorting edge keys; with duplicate edges,
-    the first occurrence in sorted order is returned.
+    :math:`j \rightarrow i` in ``edge_index``, or -1 where there is none
+    (:func:`edge_positions` of the flipped edges).
 
     Args:
         edge_index (torch.Tensor): Edge indices of shape :math:`(2, E)`.
@@ -63,18 +95,49 @@ def reverse_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None) -> T
     Returns:
         torch.Tensor: A long tensor of shape :math:`(E,)`.
     """
-    if num_nodes is None:
-        num_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 0
-    check_edge_index(edge_index, num_nodes)
-    if edge_index.size(1) == 0:
-        return torch.empty(0, dtype=torch.long, device=edge_index.device)
-    senders, receivers = edge_index
-    keys = senders * num_nodes + receivers
-    sorted_keys, order = torch.sort(keys)
-    reverse_keys = receivers * num_nodes + senders
-    position = torch.searchsorted(sorted_keys, reverse_keys).clamp_(max=keys.numel() - 1)
-    found = sorted_keys[position] == reverse_keys
-    return torch.where(found, order[position], torch.full_like(position, -1))
+    return edge_positions(edge_index, edge_index.flip(0), num_nodes)
+
+
+def _positions(pos: Tensor) -> np.ndarray:
+    """``pos`` ``[N, D]`` or ``[N, W, D]`` as a float64 array ``[N, W, D]``."""
+    if pos.dim() not in (2, 3):
+        raise ValueError(f"'pos' must have shape [num_nodes, num_dims] or "
+                         f"[num_nodes, num_steps, num_dims], got {tuple(pos.shape)}")
+    points = pos.detach().cpu().double().numpy()
+    if not np.isfinite(points).all():
+        raise ValueError("'pos' contains NaN or infinite values")
+    return points[:, None] if pos.dim() == 2 else points
+
+
+def _graph_per_system(pos: Tensor, batch: Optional[Tensor], symmetric: bool,
+                      pairs: Callable[[np.ndarray], Tuple[np.ndarray, np.ndarray]]) -> Tensor:
+    """Applies ``pairs(points [n, D]) -> (senders, receivers)`` to each graph
+    of the batch and each step of the window; returns the union as one
+    ``edge_index`` (coalesced where a union or symmetrisation can repeat
+    edges)."""
+    points = _positions(pos)
+    num_nodes, num_steps = points.shape[:2]
+    if batch is None:
+        sizes = [num_nodes]
+    else:
+        if batch.shape != (num_nodes,):
+            raise ValueError(f"'batch' must have shape [{num_nodes}], got {tuple(batch.shape)}")
+        sizes = torch.bincount(batch.cpu(), minlength=1).tolist()
+    parts, offset = [], 0
+    for n in sizes:
+        for t in range(num_steps if n > 1 else 0):
+            senders, receivers = pairs(points[offset:offset + n, t])
+            parts.append(torch.as_tensor(np.stack([senders, receivers]).astype(np.int64))
+                         + offset)
+        offset += n
+    if not parts:
+        return torch.empty(2, 0, dtype=torch.long, device=pos.device)
+    edge_index = torch.cat(parts, dim=1)
+    if symmetric:
+        edge_index = torch.cat([edge_index, edge_index.flip(0)], dim=1)
+    if symmetric or num_steps > 1:
+        edge_index = coalesce(edge_index, num_nodes=num_nodes)
+    return edge_index.to(pos.device)
 
 
 def knn_graph(pos: Tensor, k: int, batch: Optional[Tensor] = None,
@@ -82,10 +145,16 @@ def knn_graph(pos: Tensor, k: int, batch: Optional[Tensor] = None,
     r"""The :math:`k`-nearest-neighbour candidate graph of points ``pos``:
     an edge from each of a node's :math:`k` nearest neighbours (senders) to
     the node (receiver), without self loops, found with
-    :class:`scipy.spatial.cKDTree`. Graphs of a batch are kept apart.
+    :class:`scipy.spatial.cKDTree` in :math:`O(N k \log N)`. Graphs of a
+    batch are kept apart.
+
+    Given positions over a window of steps, ``[N, W, D]``, the graph is the
+    union of the :math:`W` per-step graphs, so that it holds every pair that
+    comes close at some step of the window.
 
     Args:
-        pos (torch.Tensor): Positions ``[N, D]``.
+        pos (torch.Tensor): Positions ``[N, D]``, or ``[N, W, D]`` for the
+            union over a window of :math:`W` steps.
         k (int): Number of neighbours; graphs with at most :math:`k` nodes
             become fully connected.
         batch (torch.Tensor, optional): Graph index of each node ``[N]``,
@@ -96,29 +165,43 @@ def knn_graph(pos: Tensor, k: int, batch: Optional[Tensor] = None,
     Returns:
         torch.Tensor: ``edge_index`` of shape :math:`(2, E)`.
     """
-    if pos.dim() != 2:
-        raise ValueError(f"'pos' must have shape [num_nodes, num_dims], got {tuple(pos.shape)}")
     if k < 1:
         raise ValueError(f"'k' must be at least 1, got {k}")
-    points = pos.detach().cpu().double().numpy()
-    if batch is None:
-        sizes = [points.shape[0]]
-    else:
-        sizes = torch.bincount(batch.cpu()).tolist()
-    parts, offset = [], 0
-    for n in sizes:
-        if n > 1:
-            k_eff = min(k, n - 1)
-            _, neighbours = cKDTree(points[offset:offset + n]).query(
-                points[offset:offset + n], k=k_eff + 1)
-            senders = torch.as_tensor(neighbours[:, 1:].reshape(-1), dtype=torch.long)
-            receivers = torch.arange(n).repeat_interleave(k_eff)
-            parts.append(torch.stack([senders, receivers]) + offset)
-        offset += n
-    if not parts:
-        return torch.empty(2, 0, dtype=torch.long, device=pos.device)
-    edge_index = torch.cat(parts, dim=1)
-    if symmetric:
-        edge_index = coalesce(torch.cat([edge_index, edge_index.flip(0)], dim=1),
-                              num_nodes=points.shape[0])
-    return edge_index.to(pos.device)
+
+    def pairs(points: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        n = points.shape[0]
+        k_eff = min(k, n - 1)
+        # The nearest point of each query is itself; drop it.
+        _, neighbours = cKDTree(points).query(points, k=k_eff + 1)
+        return neighbours[:, 1:].reshape(-1), np.repeat(np.arange(n), k_eff)
+
+    return _graph_per_system(pos, batch, symmetric, pairs)
+
+
+def radius_graph(pos: Tensor, r: float, batch: Optional[Tensor] = None) -> Tensor:
+    r"""The radius candidate graph of points ``pos``: an edge in both
+    directions between every two nodes of one graph closer than or at
+    distance :math:`r`, without self loops, found with
+    :meth:`scipy.spatial.cKDTree.query_pairs` in :math:`O(N \log N + E)`.
+
+    Given positions over a window of steps, ``[N, W, D]``, the graph is the
+    union of the :math:`W` per-step graphs.
+
+    Args:
+        pos (torch.Tensor): Positions ``[N, D]``, or ``[N, W, D]`` for the
+            union over a window of :math:`W` steps.
+        r (float): The radius.
+        batch (torch.Tensor, optional): Graph index of each node ``[N]``,
+            sorted as in a PyG batch. (default: one graph)
+
+    Returns:
+        torch.Tensor: ``edge_index`` of shape :math:`(2, E)`, coalesced.
+    """
+    if not r > 0:
+        raise ValueError(f"'r' must be positive, got {r}")
+
+    def pairs(points: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        close = cKDTree(points).query_pairs(r, output_type="ndarray").reshape(-1, 2)
+        return close[:, 0], close[:, 1]
+
+    return _graph_per_system(pos, batch, True, pairs)

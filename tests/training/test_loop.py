@@ -71,7 +71,30 @@ def test_corrupted_or_missing_checkpoint(tmp_path):
         load_config(str(tmp_path / "nowhere"))
 
 
+def test_memory_options_and_autocast(tmp_path, data_root):
+    def run(name, **options):
+        config = TrainConfig(epochs=1, out=str(tmp_path / name), data_root=data_root,
+                             **TINY, **options)
+        train(config)
+        return torch.load(tmp_path / name / "last.pt", weights_only=False)
+
+    plain = run("plain")
+    checkpointed = run("checkpointed", checkpoint=True, checkpoint_chunk_size=50)
+    bf16 = run("bf16", precision="bf16")
+    # Checkpointing recomputes, it does not change the training.
+    for key in plain["model"]:
+        assert torch.allclose(plain["model"][key], checkpointed["model"][key], atol=1e-5), key
+    decoder = NRI.load(str(tmp_path / "checkpointed" / "last.pt")).decoder
+    assert decoder.checkpoint and decoder.checkpoint_chunk_size == 50
+    # bf16 autocast changes the arithmetic, not the outcome of one epoch.
+    nll, nll_bf16 = plain["history"][0]["train_nll"], bf16["history"][0]["train_nll"]
+    assert nll != nll_bf16 and abs(nll - nll_bf16) < 0.05 * abs(nll)
+    assert "scaler" in bf16
+
+
 def test_config_errors():
+    with pytest.raises(ValueError, match="'precision' must be one of"):
+        TrainConfig(precision="fp8")
     with pytest.raises(ValueError, match="'decoder' must be 'mlp' or 'rnn'"):
         TrainConfig(decoder="gru")
     with pytest.raises(ValueError, match=r"'prior' needs one probability per edge type \(2\)"):

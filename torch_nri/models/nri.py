@@ -157,9 +157,11 @@ class NRI(Module):
             raise ValueError(f"the encoder must return logits of shape [num_edges, "
                              f"num_edge_types] = [{edge_index.size(1)}, "
                              f"{self.num_edge_types}], got {tuple(edge_logits.shape)}")
+        # The edge distribution stays in float32 under autocast (a no-op otherwise).
+        edge_logits = edge_logits.float()
         hard = self.hard if self.training else self.hard_in_eval
         edges = F.gumbel_softmax(edge_logits, tau=self.tau, hard=hard, dim=-1)
-        predictions = self.decoder(x, edge_index, edges, **decoder_kwargs)
+        predictions = self.decoder(x, edge_index, edges, **decoder_kwargs).float()
         return NRIOutput(edge_logits=edge_logits, edge_probs=edge_logits.softmax(dim=-1),
                          edges=edges, predictions=predictions, targets=x[:, 1:])
 

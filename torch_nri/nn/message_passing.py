@@ -1,6 +1,12 @@
+from typing import Callable, Optional, Tuple
+
 import torch
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint as run_checkpointed
 from torch_geometric.nn import MessagePassing
+
+# An edge-type-weighted message function: (edge features, edge weights) -> messages.
+MessageFn = Callable[[Tensor, Tensor], Tensor]
 
 
 class NRIMessagePassing(MessagePassing):
@@ -31,16 +37,35 @@ class NRIMessagePassing(MessagePassing):
     same trailing dimensions with ``E`` in place of ``N``.
 
     Subclasses call :meth:`node_to_edge` and :meth:`edge_to_node` in their
-    ``forward``.
+    ``forward``, or :meth:`aggregate_messages`, which does both around a
+    message function and can trade compute for memory.
 
     Args:
         aggr (str, optional): The edge-to-node aggregation, ``"sum"`` (as in
             the paper) or ``"mean"``. (default: ``"sum"``)
+        checkpoint (bool, optional): If set to :obj:`True`,
+            :meth:`aggregate_messages` keeps no per-edge activations for the
+            backward pass but recomputes them
+            (:func:`torch.utils.checkpoint.checkpoint`). (default: :obj:`False`)
+        checkpoint_chunk_size (int, optional): With ``checkpoint=True``, the
+            number of edges whose activations are recomputed at once; bounds
+            the transient memory by the chunk instead of the graph. Needs
+            ``aggr="sum"``. (default: all edges at once)
     """
-    def __init__(self, aggr: str = "sum") -> None:
+    def __init__(self, aggr: str = "sum", checkpoint: bool = False,
+                 checkpoint_chunk_size: Optional[int] = None) -> None:
         if aggr not in ("sum", "mean"):
             raise ValueError(f"'aggr' must be 'sum' or 'mean', got {aggr!r}")
+        if checkpoint_chunk_size is not None:
+            if checkpoint_chunk_size < 1:
+                raise ValueError(f"'checkpoint_chunk_size' must be at least 1, "
+                                 f"got {checkpoint_chunk_size}")
+            # A mean over a chunk of a receiver's edges is not a part of its mean.
+            if aggr != "sum":
+                raise ValueError(f"'checkpoint_chunk_size' needs aggr='sum', got {aggr!r}")
         super().__init__(aggr=aggr, node_dim=0)
+        self.checkpoint = checkpoint
+        self.checkpoint_chunk_size = checkpoint_chunk_size
 
     def node_to_edge(self, x: Tensor, edge_index: Tensor) -> Tensor:
         r"""Returns ``[x[senders], x[receivers]]`` concatenated along the last
@@ -58,9 +83,62 @@ class NRIMessagePassing(MessagePassing):
         return self.propagate(edge_index, edge_attr=edge_attr,
                               size=(num_nodes, num_nodes))
 
+    def aggregate_messages(self, message: MessageFn, x: Tensor, edge_index: Tensor,
+                           edge_weights: Tensor) -> Tensor:
+        r"""One message-passing round, node states to aggregated messages:
+
+        .. math::
+            \mathbf{m}_j = \bigoplus_{i \in \mathcal{N}(j)}
+            f\big([\mathbf{x}_i, \mathbf{x}_j], \mathbf{z}_{ij}\big)
+
+        for a message function ``message(edge_features, edge_weights)``.
+        With ``checkpoint=True``, everything of size :math:`E` in it (the
+        gathered features, the message MLP's activations, the messages) is
+        freed after the forward pass and recomputed in the backward pass,
+        ``checkpoint_chunk_size`` edges at a time, so that what is kept per
+        step is of size :math:`N` (the result). Dropout masks are replayed,
+        so gradients are identical to those without checkpointing; chunks
+        draw their masks chunk by chunk (from the same distribution).
+        """
+        num_nodes = x.size(0)
+        if not (self.checkpoint and torch.is_grad_enabled()):
+            return self._aggregate_messages(message, x, edge_index, edge_weights, num_nodes)
+        chunk = self.checkpoint_chunk_size or max(edge_index.size(1), 1)
+        out: Optional[Tensor] = None
+        for start in range(0, max(edge_index.size(1), 1), chunk):
+            part = run_checkpointed(self._aggregate_messages, message, x,
+                                    edge_index[:, start:start + chunk],
+                                    edge_weights[start:start + chunk], num_nodes,
+                                    use_reentrant=False)
+            out = part if out is None else out + part
+        return out
+
+    def _aggregate_messages(self, message: MessageFn, x: Tensor, edge_index: Tensor,
+                            edge_weights: Tensor, num_nodes: int) -> Tensor:
+        return self.edge_to_node(message(self.node_to_edge(x, edge_index), edge_weights),
+                                 edge_index, num_nodes)
+
     def message(self, edge_attr: Tensor) -> Tensor:
         return edge_attr
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(aggr={self.aggr!r})"
 
+
+
+def drop_silent_edges(edge_index: Tensor, edge_weights: Tensor,
+                      first_message_type: int) -> Tuple[Tensor, Tensor]:
+    r"""Removes the edges whose weights of all message-passing types
+    (``edge_weights[:, first_message_type:]``) are exactly zero, such as hard
+    samples of the "no edge" type 0. They send zero messages, so with sum
+    aggregation the decoder's output is unchanged, and their per-edge work is
+    saved. Their weights get no gradient: exact for evaluation, and with
+    hard straight-through samples in training it drops the gradient that
+    the straight-through estimator would pass to the unused types of
+    those edges.
+
+    Returns:
+        (torch.Tensor, torch.Tensor): The kept ``edge_index`` and ``edge_weights``.
+    """
+    keep = edge_weights[:, first_message_type:].ne(0).any(dim=-1)
+    return edge_index[:, keep], edge_weights[keep]

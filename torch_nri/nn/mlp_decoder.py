@@ -1,3 +1,5 @@
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -5,7 +7,7 @@ from torch.nn import Linear
 
 from torch_nri._validation import check_decoder_inputs
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
-from torch_nri.nn.message_passing import NRIMessagePassing
+from torch_nri.nn.message_passing import NRIMessagePassing, drop_silent_edges
 
 
 class MLPDecoder(NRIMessagePassing):
@@ -45,6 +47,21 @@ class MLPDecoder(NRIMessagePassing):
         dropout (float, optional): Dropout probability. (default: :obj:`0.0`)
         aggr (str, optional): Edge-to-node aggregation, ``"sum"`` or
             ``"mean"``. (default: ``"sum"``)
+        checkpoint (bool, optional): If set to :obj:`True`, the per-edge
+            activations of each step are recomputed in the backward pass
+            instead of stored (see
+            :meth:`~torch_nri.nn.NRIMessagePassing.aggregate_messages`): the
+            memory kept over the rollout falls from :math:`O(E \cdot T \cdot H)`
+            to :math:`O(N \cdot T \cdot H)` for about a third more compute.
+            (default: :obj:`False`)
+        checkpoint_chunk_size (int, optional): Edges recomputed at once with
+            ``checkpoint=True``. (default: all)
+        skip_no_edges (bool, optional): If set to :obj:`True`, edges whose
+            message-passing weights are all zero (hard samples of the "no
+            edge" type with ``skip_first=True``) are dropped before the
+            rollout (:func:`~torch_nri.nn.message_passing.drop_silent_edges`):
+            same output, less work. Needs ``aggr="sum"``.
+            (default: :obj:`False`)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
@@ -53,8 +70,12 @@ class MLPDecoder(NRIMessagePassing):
     """
     def __init__(self, in_channels: int, num_edge_types: int, msg_hidden_channels: int,
                  msg_out_channels: int, hidden_channels: int, skip_first: bool = False,
-                 dropout: float = 0.0, aggr: str = "sum") -> None:
-        super().__init__(aggr=aggr)
+                 dropout: float = 0.0, aggr: str = "sum", checkpoint: bool = False,
+                 checkpoint_chunk_size: Optional[int] = None,
+                 skip_no_edges: bool = False) -> None:
+        super().__init__(aggr, checkpoint, checkpoint_chunk_size)
+        if skip_no_edges and aggr != "sum":
+            raise ValueError(f"'skip_no_edges' needs aggr='sum', got {aggr!r}")
         self.in_channels = in_channels
         self.num_edge_types = num_edge_types
         self.msg_hidden_channels = msg_hidden_channels
@@ -62,6 +83,7 @@ class MLPDecoder(NRIMessagePassing):
         self.hidden_channels = hidden_channels
         self.skip_first = skip_first
         self.dropout = dropout
+        self.skip_no_edges = skip_no_edges
         self.edge_mlp = EdgeTypeMLP(2 * in_channels, msg_hidden_channels, msg_out_channels,
                                     num_edge_types, act=torch.relu, dropout=dropout,
                                     skip_first=skip_first)
@@ -77,8 +99,8 @@ class MLPDecoder(NRIMessagePassing):
     def step(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor) -> Tensor:
         r"""One prediction step, :math:`\mathbf{x}^t \mapsto \boldsymbol{\mu}^{t+1}`,
         for node states of shape ``[N, *, F]``."""
-        messages = self.edge_mlp(self.node_to_edge(x, edge_index), edge_weights)
-        h = torch.cat([x, self.edge_to_node(messages, edge_index, x.size(0))], dim=-1)
+        messages = self.aggregate_messages(self.edge_mlp, x, edge_index, edge_weights)
+        h = torch.cat([x, messages], dim=-1)
         h = F.dropout(F.relu(self.lin1(h)), p=self.dropout, training=self.training)
         h = F.dropout(F.relu(self.lin2(h)), p=self.dropout, training=self.training)
         return x + self.lin3(h)
@@ -92,6 +114,9 @@ class MLPDecoder(NRIMessagePassing):
                               self.num_edge_types)
         if prediction_steps < 1:
             raise ValueError(f"'prediction_steps' must be at least 1, got {prediction_steps}")
+        if self.skip_no_edges:
+            edge_index, edge_weights = drop_silent_edges(edge_index, edge_weights,
+                                                         int(self.skip_first))
         num_nodes, num_steps, num_features = x.shape
         # Ground truth at steps 0, M, 2M, ... starts one segment each.
         state = x[:, 0:num_steps - 1:prediction_steps]

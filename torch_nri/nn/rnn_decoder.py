@@ -7,7 +7,7 @@ from torch.nn import Linear
 
 from torch_nri._validation import check_decoder_inputs, check_edge_weights
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
-from torch_nri.nn.message_passing import NRIMessagePassing
+from torch_nri.nn.message_passing import NRIMessagePassing, drop_silent_edges
 
 DynamicGraph = Callable[[Tensor, Tensor], Tensor]
 
@@ -54,6 +54,15 @@ class RNNDecoder(NRIMessagePassing):
         dropout (float, optional): Dropout probability. (default: :obj:`0.0`)
         aggr (str, optional): Edge-to-node aggregation, ``"sum"`` or
             ``"mean"``. (default: ``"sum"``)
+        checkpoint (bool, optional): If set to :obj:`True`, the per-edge
+            activations of each step are recomputed in the backward pass
+            instead of stored, as in :class:`MLPDecoder`.
+            (default: :obj:`False`)
+        checkpoint_chunk_size (int, optional): Edges recomputed at once with
+            ``checkpoint=True``. (default: all)
+        skip_no_edges (bool, optional): If set to :obj:`True`, edges whose
+            message-passing weights are all zero are dropped, as in
+            :class:`MLPDecoder`. Needs ``aggr="sum"``. (default: :obj:`False`)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
@@ -61,13 +70,18 @@ class RNNDecoder(NRIMessagePassing):
         - **output:** predictions of steps :math:`2..T`, :math:`(N, T - 1, F)`
     """
     def __init__(self, in_channels: int, num_edge_types: int, hidden_channels: int,
-                 skip_first: bool = False, dropout: float = 0.0, aggr: str = "sum") -> None:
-        super().__init__(aggr=aggr)
+                 skip_first: bool = False, dropout: float = 0.0, aggr: str = "sum",
+                 checkpoint: bool = False, checkpoint_chunk_size: Optional[int] = None,
+                 skip_no_edges: bool = False) -> None:
+        super().__init__(aggr, checkpoint, checkpoint_chunk_size)
+        if skip_no_edges and aggr != "sum":
+            raise ValueError(f"'skip_no_edges' needs aggr='sum', got {aggr!r}")
         self.in_channels = in_channels
         self.num_edge_types = num_edge_types
         self.hidden_channels = hidden_channels
         self.skip_first = skip_first
         self.dropout = dropout
+        self.skip_no_edges = skip_no_edges
         hidden = hidden_channels
         self.edge_mlp = EdgeTypeMLP(2 * hidden, hidden, hidden, num_edge_types,
                                     act=torch.tanh, dropout=dropout, skip_first=skip_first,
@@ -90,8 +104,7 @@ class RNNDecoder(NRIMessagePassing):
         r"""One step: returns the prediction :math:`\boldsymbol{\mu}^{t+1}` and
         the new hidden state, from the input :math:`\mathbf{x}^t` ``[N, F]``
         and the hidden state ``[N, H]``."""
-        messages = self.edge_mlp(self.node_to_edge(hidden, edge_index), edge_weights)
-        aggregated = self.edge_to_node(messages, edge_index, x.size(0))
+        aggregated = self.aggregate_messages(self.edge_mlp, hidden, edge_index, edge_weights)
         input_r, input_u, input_n = self.lin_input(x).chunk(3, dim=-1)
         msg_r, msg_u, msg_n = self.lin_message(aggregated).chunk(3, dim=-1)
         reset = torch.sigmoid(input_r + msg_r)
@@ -151,6 +164,7 @@ class RNNDecoder(NRIMessagePassing):
                 raise ValueError(f"'dynamic_graph_window' must be in [1, burn_in_steps="
                                  f"{burn_in_steps}], got {window}")
 
+        step_edges = self._step_edges(edge_index, edge_weights)
         hidden = x.new_zeros(num_nodes, self.hidden_channels)
         inputs: List[Tensor] = []
         predictions: List[Tensor] = []
@@ -165,9 +179,15 @@ class RNNDecoder(NRIMessagePassing):
                 edge_weights = dynamic_graph(recent, edge_index)
                 check_edge_weights(edge_weights, edge_index.size(1), self.num_edge_types,
                                    name="dynamic_graph(window, edge_index)")
-            prediction, hidden = self.step(inputs[-1], hidden, edge_index, edge_weights)
+                step_edges = self._step_edges(edge_index, edge_weights)
+            prediction, hidden = self.step(inputs[-1], hidden, *step_edges)
             predictions.append(prediction)
         return torch.stack(predictions, dim=1)
+
+    def _step_edges(self, edge_index: Tensor, edge_weights: Tensor) -> Tuple[Tensor, Tensor]:
+        if self.skip_no_edges:
+            return drop_silent_edges(edge_index, edge_weights, int(self.skip_first))
+        return edge_index, edge_weights
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, "

@@ -31,15 +31,18 @@ def model_config(config: TrainConfig, num_steps: int) -> Dict[str, Any]:
         encoder = {"name": "CNNEncoder", "kwargs": dict(
             in_channels=F, hidden_channels=config.encoder_hidden, num_edge_types=K,
             factor=config.factor, dropout=config.dropout)}
+    memory = dict(checkpoint=config.checkpoint,
+                  checkpoint_chunk_size=config.checkpoint_chunk_size,
+                  skip_no_edges=config.skip_no_edges)
     if config.decoder == "mlp":
         decoder = {"name": "MLPDecoder", "kwargs": dict(
             in_channels=F, num_edge_types=K, msg_hidden_channels=config.decoder_hidden,
             msg_out_channels=config.decoder_hidden, hidden_channels=config.decoder_hidden,
-            skip_first=config.skip_first, dropout=config.dropout)}
+            skip_first=config.skip_first, dropout=config.dropout, **memory)}
     else:
         decoder = {"name": "RNNDecoder", "kwargs": dict(
             in_channels=F, num_edge_types=K, hidden_channels=config.decoder_hidden,
-            skip_first=config.skip_first, dropout=config.dropout)}
+            skip_first=config.skip_first, dropout=config.dropout, **memory)}
     return {"encoder": encoder, "decoder": decoder, "num_edge_types": K, "tau": config.tau,
             "hard": config.hard, "prior": config.prior, "variance": config.variance}
 

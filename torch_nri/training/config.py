@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 SYSTEM_FEATURES = {"springs": 4, "charged": 4, "kuramoto": 3}
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -11,7 +12,11 @@ class TrainConfig:
     paper's (supplement D): Adam with learning rate 5e-4 halved every 200
     epochs, batch 128, hidden size 256, :math:`\tau = 0.5`, soft samples in
     training, teacher forcing every 10 steps, 500 epochs, 50k/10k/10k
-    systems. Every field is a ``torch-nri train`` option (``num_nodes`` is
+    systems. ``checkpoint``, ``checkpoint_chunk_size`` and ``skip_no_edges``
+    are the decoder's memory options (:class:`~torch_nri.nn.MLPDecoder`);
+    ``precision`` runs training and validation under :func:`torch.autocast`
+    (``"bf16"``, or ``"fp16"`` with gradient scaling); the test evaluation
+    stays in float32. Every field is a ``torch-nri train`` option (``num_nodes`` is
     ``--num-nodes``)."""
     # data
     system: str = "springs"
@@ -35,6 +40,11 @@ class TrainConfig:
     tau: float = 0.5
     hard: bool = False
     variance: float = 5e-5
+    # memory and speed (large N)
+    checkpoint: bool = False
+    checkpoint_chunk_size: Optional[int] = None
+    skip_no_edges: bool = False
+    precision: str = "fp32"
     # optimisation
     epochs: int = 500
     batch_size: int = 128
@@ -60,6 +70,8 @@ class TrainConfig:
              f"{self.encoder!r}"),
             (self.decoder in ("mlp", "rnn"), f"'decoder' must be 'mlp' or 'rnn', got "
              f"{self.decoder!r}"),
+            (self.precision in PRECISIONS, f"'precision' must be one of {PRECISIONS}, got "
+             f"{self.precision!r}"),
             (self.epochs >= 1, f"'epochs' must be at least 1, got {self.epochs}"),
             (self.batch_size >= 1, f"'batch_size' must be at least 1, got {self.batch_size}"),
             (self.lr > 0, f"'lr' must be positive, got {self.lr}"),

@@ -28,9 +28,15 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
+def _autocast(precision: str) -> torch.autocast:
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    return torch.autocast("cpu", dtype=dtype, enabled=dtype is not None)
+
+
 def _run_epoch(model: NRI, loader: DataLoader, decoder_kwargs: Dict[str, Any],
-               optimizer: Optional[torch.optim.Optimizer], no_edge_type: Optional[int],
-               bar_desc: str, progress: bool) -> Dict[str, float]:
+               optimizer: Optional[torch.optim.Optimizer], scaler: torch.amp.GradScaler,
+               precision: str, no_edge_type: Optional[int], bar_desc: str,
+               progress: bool) -> Dict[str, float]:
     training = optimizer is not None
     model.train(training)
     totals = {"nll": 0.0, "kl": 0.0, "mse": 0.0}
@@ -38,12 +44,14 @@ def _run_epoch(model: NRI, loader: DataLoader, decoder_kwargs: Dict[str, Any],
     confusion = torch.zeros(model.num_edge_types, model.num_edge_types, dtype=torch.long)
     with torch.set_grad_enabled(training):
         for batch in tqdm(loader, desc=bar_desc, leave=False, disable=not progress):
-            out = model(batch.x, batch.edge_index, **decoder_kwargs)
+            with _autocast(precision):
+                out = model(batch.x, batch.edge_index, **decoder_kwargs)
             terms = model.elbo(out)
             if training:
                 optimizer.zero_grad()
-                (-terms.elbo).backward()
-                optimizer.step()
+                scaler.scale(-terms.elbo).backward()
+                scaler.step(optimizer)
+                scaler.update()
             totals["nll"] += terms.nll.item()
             totals["kl"] += terms.kl.item()
             totals["mse"] += (out.predictions - out.targets).pow(2).mean().item()
@@ -105,6 +113,8 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     num_steps = train_set[0].x.size(1)
     model = build_model(config, num_steps)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    # Loss scaling keeps float16 gradients from underflowing; a no-op otherwise.
+    scaler = torch.amp.GradScaler("cpu", enabled=config.precision == "fp16")
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_decay,
                                                 gamma=config.gamma)
     history: List[Dict[str, float]] = []
@@ -113,6 +123,7 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
+        scaler.load_state_dict(checkpoint.get("scaler", {}))
         history, best_mse, start_epoch = (checkpoint["history"], checkpoint["best_mse"],
                                           checkpoint["epoch"])
     kwargs = training_decoder_kwargs(model, num_steps, config.prediction_steps,
@@ -129,11 +140,11 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
         train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
                                   generator=generator)
         lr = optimizer.param_groups[0]["lr"]
-        train_metrics = _run_epoch(model, train_loader, kwargs, optimizer, no_edge_type,
-                                   "train", config.progress)
+        train_metrics = _run_epoch(model, train_loader, kwargs, optimizer, scaler,
+                                   config.precision, no_edge_type, "train", config.progress)
         scheduler.step()
-        valid_metrics = _run_epoch(model, valid_loader, kwargs, None, no_edge_type, "valid",
-                                   config.progress)
+        valid_metrics = _run_epoch(model, valid_loader, kwargs, None, scaler, config.precision,
+                                   no_edge_type, "valid", config.progress)
         row = {"epoch": epoch + 1, "lr": lr, "seconds": time.perf_counter() - epoch_start}
         row.update({f"train_{k}": v for k, v in train_metrics.items()})
         row.update({f"valid_{k}": v for k, v in valid_metrics.items()})
@@ -144,7 +155,8 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
             best_mse = valid_metrics["mse"]
             atomic_torch_save(state, os.path.join(out, "best.pt"))
         atomic_torch_save({**state, "optimizer": optimizer.state_dict(),
-                           "scheduler": scheduler.state_dict(), "history": history,
+                           "scheduler": scheduler.state_dict(),
+                           "scaler": scaler.state_dict(), "history": history,
                            "best_mse": best_mse}, last_path)
         _write_log(history, os.path.join(out, "log.csv"))
     train_seconds = time.perf_counter() - started

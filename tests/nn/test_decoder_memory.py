@@ -1,0 +1,105 @@
+"""The decoders' memory options: activation checkpointing and skipping
+no-edge edges (NRIMessagePassing.aggregate_messages, drop_silent_edges)."""
+import pytest
+import torch
+
+from torch_nri.nn import MLPDecoder, RNNDecoder
+from tests.conftest import random_graph
+
+DECODERS = {
+    "mlp": (lambda **kw: MLPDecoder(4, 3, 16, 16, 16, **kw), dict(prediction_steps=4)),
+    "rnn": (lambda **kw: RNNDecoder(4, 3, 16, **kw), dict(burn_in_steps=5)),
+}
+
+
+def inputs(num_nodes=12, num_edges=70, num_steps=11):
+    x = torch.randn(num_nodes, num_steps, 4, requires_grad=True)
+    edge_index = random_graph(num_nodes, num_edges)
+    logits = torch.randn(num_edges, 3, requires_grad=True)
+    return x, edge_index, logits
+
+
+def gradients(decoder, kwargs, x, edge_index, logits, seed=0):
+    torch.manual_seed(seed)  # same dropout masks for both runs
+    out = decoder(x, edge_index, logits.softmax(-1), **kwargs)
+    grads = torch.autograd.grad(out.square().sum(), [x, logits, *decoder.parameters()])
+    return out, grads
+
+
+@pytest.mark.parametrize("name", DECODERS)
+@pytest.mark.parametrize("chunk,dropout", [(None, 0.2), (16, 0.0)])
+def test_checkpointed_decoder_gives_identical_gradients(name, chunk, dropout):
+    # Dropout masks are replayed in the recomputation; chunks draw them chunk
+    # by chunk (other draws from the same distribution), so they run without.
+    make, kwargs = DECODERS[name]
+    plain = make(dropout=dropout).train()
+    checkpointed = make(dropout=dropout, checkpoint=True,
+                        checkpoint_chunk_size=chunk).train()
+    checkpointed.load_state_dict(plain.state_dict())
+    x, edge_index, logits = inputs()
+    out, grads = gradients(plain, kwargs, x, edge_index, logits)
+    out_ckpt, grads_ckpt = gradients(checkpointed, kwargs, x, edge_index, logits)
+    assert torch.allclose(out, out_ckpt, atol=1e-6)
+    for g, g_ckpt in zip(grads, grads_ckpt):
+        assert torch.allclose(g, g_ckpt, atol=1e-5, rtol=1e-5)
+
+
+def saved_bytes(decoder, kwargs, x, edge_index, logits):
+    """Bytes of the tensors autograd keeps for the backward pass."""
+    total = [0]
+
+    def pack(tensor):
+        total[0] += tensor.numel() * tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        decoder(x, edge_index, logits.softmax(-1), **kwargs)
+    return total[0]
+
+
+@pytest.mark.parametrize("name", DECODERS)
+def test_checkpointing_keeps_node_sized_activations_only(name):
+    make, kwargs = DECODERS[name]
+    x, edge_index, logits = inputs(num_nodes=20, num_edges=380)  # E = 19 N
+    plain = saved_bytes(make(), kwargs, x, edge_index, logits)
+    checkpointed = saved_bytes(make(checkpoint=True), kwargs, x, edge_index, logits)
+    assert checkpointed < plain / 5
+
+
+@pytest.mark.parametrize("name", DECODERS)
+def test_skipping_no_edge_edges_changes_no_output(name):
+    make, kwargs = DECODERS[name]
+    full = make(skip_first=True)
+    skipping = make(skip_first=True, skip_no_edges=True)
+    skipping.load_state_dict(full.state_dict())
+    x, edge_index, _ = inputs()
+    types = torch.randint(0, 3, (edge_index.size(1),))
+    hard = torch.nn.functional.one_hot(types, 3).float()  # about a third are "no edge"
+    out = full(x, edge_index, hard, **kwargs)
+    assert torch.allclose(skipping(x, edge_index, hard, **kwargs), out, atol=1e-6)
+    # Skipping is the same as giving the decoder only the other edges.
+    keep = types != 0
+    assert torch.allclose(full(x, edge_index[:, keep], hard[keep], **kwargs), out, atol=1e-6)
+
+
+def test_skipped_edges_do_no_work():
+    dec = MLPDecoder(4, 2, 16, 16, 16, skip_first=True, skip_no_edges=True)
+    x, edge_index, _ = inputs()
+    seen = []
+    dec.edge_mlp.register_forward_hook(lambda mod, args, out: seen.append(args[0].size(0)))
+    weights = torch.zeros(edge_index.size(1), 2)
+    weights[:10, 1] = 1.0
+    weights[10:, 0] = 1.0
+    dec(x, edge_index, weights, prediction_steps=2)
+    assert seen == [10, 10]
+
+
+@pytest.mark.parametrize("name", DECODERS)
+def test_memory_options_reject_mean_aggregation(name):
+    make, _ = DECODERS[name]
+    with pytest.raises(ValueError, match="'skip_no_edges' needs aggr='sum'"):
+        make(skip_no_edges=True, aggr="mean")
+    with pytest.raises(ValueError, match="'checkpoint_chunk_size' needs aggr='sum'"):
+        make(checkpoint=True, checkpoint_chunk_size=8, aggr="mean")
+    with pytest.raises(ValueError, match="'checkpoint_chunk_size' must be at least 1"):
+        make(checkpoint=True, checkpoint_chunk_size=0)

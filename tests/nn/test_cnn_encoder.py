@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from torch_nri.nn import CNNBlock, CNNEncoder
-from tests import dense_reference
+from torch_nri.testing import dense_reference
 from tests.conftest import random_graph
 from tests.layer_checks import assert_batch_matches_systems, assert_permutation_equivariant
 
@@ -13,7 +13,7 @@ def test_matches_dense_reference(system, factor):
     enc = CNNEncoder(4, 16, 2, factor=factor).eval()
     out = enc(x, edge_index)
     assert out.shape == (edge_index.size(1), 2)
-    assert torch.allclose(out, dense_reference.cnn_encoder(enc, x, edge_index), atol=1e-5)
+    assert torch.allclose(out, dense_reference.cnn_encoder(enc, x[None], edge_index)[0], atol=1e-5)
 
 
 @pytest.mark.parametrize("num_steps", [CNNBlock.min_steps, 49, 99])

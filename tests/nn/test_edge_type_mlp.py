@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from torch_nri.nn import EdgeTypeMLP
-from tests.dense_reference import typed_messages
+from torch_nri.testing.dense_reference import typed_messages
 
 
 @pytest.mark.parametrize("skip_first,average_types", [(False, False), (True, False),
@@ -14,7 +14,7 @@ def test_matches_loop_over_types(skip_first, average_types):
     weights = torch.rand(10, 3).softmax(-1)
     out = mlp(edge_attr, weights)
     assert out.shape == (10, 7, 8)
-    assert torch.allclose(out, typed_messages(mlp, edge_attr, weights), atol=1e-5)
+    assert torch.allclose(out, typed_messages(mlp, edge_attr[None], weights[None])[0], atol=1e-5)
 
 
 def test_skip_first_means_no_message_for_type_zero():

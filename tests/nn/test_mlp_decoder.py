@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from torch_nri.nn import MLPDecoder
-from tests import dense_reference
+from torch_nri.testing import dense_reference
 from tests.conftest import random_graph
 from tests.layer_checks import assert_batch_matches_systems, assert_permutation_equivariant
 
@@ -15,7 +15,8 @@ def test_matches_dense_reference(system, prediction_steps, skip_first):
     weights = torch.rand(edge_index.size(1), 3).softmax(-1)
     out = dec(x, edge_index, weights, prediction_steps=prediction_steps)
     assert out.shape == (6, 19, 4)
-    ref = dense_reference.mlp_decoder(dec, x, edge_index, weights, prediction_steps)
+    ref = dense_reference.mlp_decoder(dec, x[None], edge_index, weights[None],
+                                       prediction_steps)[0]
     assert torch.allclose(out, ref, atol=1e-5)
 
 

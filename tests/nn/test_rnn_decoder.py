@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from torch_nri.nn import MLPEncoder, RNNDecoder
-from tests import dense_reference
+from torch_nri.testing import dense_reference
 from tests.conftest import random_graph
 from tests.layer_checks import assert_batch_matches_systems, assert_permutation_equivariant
 
@@ -16,7 +16,8 @@ def test_matches_dense_reference(system, burn_in_steps, skip_first):
     weights = torch.rand(edge_index.size(1), 3).softmax(-1)
     out = dec(x, edge_index, weights, burn_in_steps=burn_in_steps)
     assert out.shape == (6, 19, 4)
-    ref = dense_reference.rnn_decoder(dec, x, edge_index, weights, burn_in_steps)
+    ref = dense_reference.rnn_decoder(dec, x[None], edge_index, weights[None],
+                                       burn_in_steps)[0]
     assert torch.allclose(out, ref, atol=1e-5)
 
 

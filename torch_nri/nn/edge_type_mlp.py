@@ -94,8 +94,9 @@ class EdgeTypeMLP(Module):
         h = F.dropout(self.act(h), p=self.dropout, training=self.training)
         msg = self.act(torch.baddbmm(self.bias2.unsqueeze(1), h, self.weight2.transpose(1, 2)))
 
-        # Weight each edge's messages by its types and sum over types.
-        weights = edge_weights[:, int(self.skip_first):].t()
+        # Weight each edge's messages by its types and sum over types, in the
+        # messages' dtype (under autocast, bf16: no float32 copy of them).
+        weights = edge_weights[:, int(self.skip_first):].t().to(msg.dtype)
         if self.average_types:
             weights = weights / num_types
         msg = msg.view(num_types, num_edges, inner, self.out_channels)

@@ -1,0 +1,126 @@
+"""What the benchmarks share: one NRI training step (MLP encoder + MLP
+decoder, the paper's model) in three formulations, and how it is timed.
+
+  - "dense": torch_nri.testing.dense_reference, the one-hot formulation of the
+    NRI supplement (C.1) in the original code's layout [B, N, T, F], with the
+    per-type loop of the original;
+  - "full": torch_nri on the fully connected graph (a PyG batch of B systems);
+  - "knn": torch_nri on the k-nearest-neighbour graph of random positions.
+
+All three use the same modules (and so the same parameters and FLOPs).
+"""
+import math
+import resource
+import statistics
+import time
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from torch_nri.graphs import fully_connected_edge_index, knn_graph
+from torch_nri.losses import elbo
+from torch_nri.models import NRI
+from torch_nri.nn import MLPDecoder, MLPEncoder
+from torch_nri.testing import dense_reference
+
+NUM_FEATURES = 4  # springs: position and velocity in 2-D
+NUM_EDGE_TYPES = 2
+
+
+def build_model(num_steps: int, hidden: int, checkpoint: bool = False,
+                chunk_size: Optional[int] = None, skip: bool = False) -> NRI:
+    """The paper's springs model. ``skip``: type 0 is "no edge", samples are
+    hard (straight-through) and the decoder skips the no-edge edges."""
+    encoder = MLPEncoder(num_steps * NUM_FEATURES, hidden, NUM_EDGE_TYPES)
+    decoder = MLPDecoder(NUM_FEATURES, NUM_EDGE_TYPES, hidden, hidden, hidden,
+                         skip_first=skip, checkpoint=checkpoint,
+                         checkpoint_chunk_size=chunk_size, skip_no_edges=skip)
+    return NRI(encoder, decoder, NUM_EDGE_TYPES, hard=skip)
+
+
+def candidate_graph(method: str, num_nodes: int, k: int, seed: int = 0) -> torch.Tensor:
+    """The graph of one system: fully connected, or k-NN of random positions."""
+    if method == "knn":
+        pos = torch.as_tensor(np.random.default_rng(seed).random((num_nodes, 2)))
+        return knn_graph(pos, k)
+    return fully_connected_edge_index(num_nodes)
+
+
+def batched(edge_index: torch.Tensor, num_nodes: int, batch: int) -> torch.Tensor:
+    """The disjoint union of ``batch`` copies of one system's graph."""
+    offsets = torch.arange(batch).repeat_interleave(edge_index.size(1)) * num_nodes
+    return edge_index.repeat(1, batch) + offsets
+
+
+def training_step(method: str, model: NRI, num_nodes: int, batch: int, num_steps: int,
+                  k: int = 10, prediction_steps: int = 10,
+                  precision: str = "fp32") -> Callable[[], None]:
+    """A closure running forward + backward of one training step (the ELBO of
+    the paper, gradients of every parameter) on random trajectories."""
+    edge_index = candidate_graph(method, num_nodes, k)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    x = torch.randn(batch, num_nodes, num_steps, NUM_FEATURES)
+
+    if method == "dense":
+        def step():
+            with autocast:
+                logits = dense_reference.mlp_encoder(model.encoder, x, edge_index).float()
+                edges = F.gumbel_softmax(logits, tau=model.tau)
+                predictions = dense_reference.mlp_decoder(model.decoder, x, edge_index, edges,
+                                                          prediction_steps).float()
+            loss = elbo(predictions.flatten(0, 1), x[:, :, 1:].flatten(0, 1),
+                        logits.flatten(0, 1), variance=model.variance).elbo
+            (-loss).backward()
+    else:
+        edge_index = batched(edge_index, num_nodes, batch)
+        x = x.flatten(0, 1)
+
+        def step():
+            with autocast:
+                out = model(x, edge_index, prediction_steps=prediction_steps)
+            (-model.elbo(out).elbo).backward()
+    return step
+
+
+def time_it(fn: Callable[[], None], model: torch.nn.Module, repeats: int,
+            long_run: float = 10.0) -> float:
+    """Median seconds of ``fn`` after one warm-up call; a first call longer
+    than ``long_run`` seconds is reported alone (warm-up effects are then
+    negligible, and large sizes would take too long)."""
+    times: List[float] = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        model.zero_grad(set_to_none=True)
+        if times[0] > long_run:
+            return times[0]
+    return statistics.median(times[1:])
+
+
+def peak_rss_gb() -> float:
+    """The process's peak resident memory so far (Linux ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def decoder_step_flops(num_edges: int, num_nodes: int, rows_per_item: int, hidden: int,
+                       num_message_types: int = NUM_EDGE_TYPES) -> float:
+    """Multiply-add FLOPs (2 per MAC) of one forward MLPDecoder step on
+    ``rows_per_item`` segments: the per-type message MLPs on every edge and
+    the output MLP on every node."""
+    F_ = NUM_FEATURES
+    edge = num_message_types * (2 * F_ * hidden + hidden * hidden)
+    node = (F_ + hidden) * hidden + hidden * hidden + hidden * F_
+    return 2.0 * rows_per_item * (num_edges * edge + num_nodes * node)
+
+
+def summary(values: Dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in values.items())
+
+
+def segments(num_steps: int, prediction_steps: int) -> int:
+    """Segments of the MLP decoder's rollout: one per ground-truth start."""
+    return math.ceil((num_steps - 1) / prediction_steps)

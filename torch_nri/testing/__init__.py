@@ -1,0 +1,3 @@
+"""Testing utilities: the dense formulation of NRI
+(:mod:`torch_nri.testing.dense_reference`), against which the sparse layers are
+tested and benchmarked."""

@@ -7,7 +7,7 @@ import pytest
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
-@pytest.mark.parametrize("name", ["springs", "charged", "kuramoto"])
+@pytest.mark.parametrize("name", ["springs", "charged", "kuramoto", "nri_mpm"])
 def test_system_examples_offer_the_paper_setting(name):
     result = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), "--help"],
                             capture_output=True, text=True)

@@ -3,7 +3,8 @@ import itertools
 import pytest
 import torch
 
-from torch_nri.metrics import (best_type_permutation, edge_accuracy, edge_auroc,
+from torch_nri.graphs import fully_connected_edge_index
+from torch_nri.metrics import (asymmetry_rate, best_type_permutation, edge_accuracy, edge_auroc,
                                edge_confusion, mse_per_step)
 
 
@@ -59,3 +60,14 @@ def test_auroc_matches_pairwise_definition():
     assert edge_auroc(present.float(), present) == 1.0
     with pytest.raises(ValueError, match="both edges and non-edges"):
         edge_auroc(scores, torch.ones(7))
+
+
+def test_asymmetry_rate_counts_pairs_that_disagree():
+    edge_index = fully_connected_edge_index(3)  # (0,1) (0,2) (1,0) (1,2) (2,0) (2,1)
+    types = torch.tensor([1, 0, 1, 0, 1, 0])  # only 0-2 disagrees: 0->2 is 0, 2->0 is 1
+    assert asymmetry_rate(types, edge_index) == pytest.approx(2 / 6)
+    logits = torch.nn.functional.one_hot(types, 2).float()
+    assert asymmetry_rate(logits, edge_index) == pytest.approx(2 / 6)
+    assert asymmetry_rate(types[:1], edge_index[:, :1], 3) != asymmetry_rate(types, edge_index)
+    with pytest.raises(ValueError, match="'edge_types' must have shape"):
+        asymmetry_rate(types[:4], edge_index)

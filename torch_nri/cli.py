@@ -5,8 +5,9 @@ from typing import List, Optional
 from torch_nri import __version__
 
 SYSTEMS = ("springs", "charged", "kuramoto")
-CHOICES = {"system": SYSTEMS, "encoder": ("mlp", "cnn"), "decoder": ("mlp", "rnn"),
-           "graph": ("full", "knn"), "precision": ("fp32", "bf16", "fp16")}
+CHOICES = {"system": SYSTEMS, "encoder": ("mlp", "cnn", "ri"), "decoder": ("mlp", "rnn", "st"),
+           "graph": ("full", "knn"), "precision": ("fp32", "bf16", "fp16"),
+           "sequence_model": ("gru", "attention")}
 
 
 def _generate(args: argparse.Namespace) -> int:

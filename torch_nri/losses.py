@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from torch_nri.graphs import reverse_edge_index
+
 Prior = Union[Tensor, Sequence[float]]
 
 
@@ -78,18 +80,56 @@ def kl_categorical(edge_logits: Tensor, num_nodes: int, prior: Optional[Prior] =
     return (log_q.exp() * (log_q - log_prior)).sum() / num_nodes
 
 
+def symmetry_kl(edge_probs: Tensor, edge_index: Tensor,
+                num_nodes: Optional[int] = None) -> Tensor:
+    r"""The soft symmetry prior of NRI-MPM (Chen et al., 2021, eqs. 28-29 and
+    A3): the KL divergence from the "transposed" posterior
+    :math:`q'(z_{ij}) = q(z_{ji})` to :math:`q`, per node,
+
+    .. math::
+        \mathrm{KL}[q' \,\|\, q] = \frac{1}{N} \sum_{(i,j)} \sum_k
+        q_{ji,k}\, (\log q_{ji,k} - \log q_{ij,k})
+
+    over the candidate edges whose reverse is also a candidate edge (others
+    have no :math:`q'`). It is zero exactly when :math:`q_{ij} = q_{ji}` for
+    every such pair; training adds :math:`\lambda` times it to the loss.
+
+    Args:
+        edge_probs (torch.Tensor): :math:`q_\phi(z | x)`, ``[E, K]``.
+        edge_index (torch.Tensor): The candidate edges ``[2, E]``.
+        num_nodes (int, optional): Number of nodes of the batch, :math:`N`.
+            (default: ``edge_index.max() + 1``)
+    """
+    if edge_probs.dim() != 2 or edge_probs.size(0) != edge_index.size(1):
+        raise ValueError(f"'edge_probs' must have shape [num_edges={edge_index.size(1)}, "
+                         f"num_edge_types], got {tuple(edge_probs.shape)}")
+    if num_nodes is None:
+        num_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 1
+    reverse = reverse_edge_index(edge_index, num_nodes)
+    paired = reverse >= 0
+    # A floor keeps log 0 finite; probabilities that small add nothing.
+    log_q = edge_probs.clamp_min(torch.finfo(edge_probs.dtype).tiny).log()
+    q_transposed, log_q_transposed = edge_probs[reverse[paired]], log_q[reverse[paired]]
+    return (q_transposed * (log_q_transposed - log_q[paired])).sum() / num_nodes
+
+
 class ELBO(NamedTuple):
-    r"""The evidence lower bound and its two terms, all per node."""
+    r"""The evidence lower bound and its terms, all per node. ``symmetry`` is
+    the symmetry prior :func:`symmetry_kl` (zero when not used)."""
     elbo: Tensor
     nll: Tensor
     kl: Tensor
+    symmetry: Tensor
 
 
 def elbo(predictions: Tensor, targets: Tensor, edge_logits: Tensor,
-         prior: Optional[Prior] = None, variance: float = 5e-5) -> ELBO:
+         prior: Optional[Prior] = None, variance: float = 5e-5,
+         edge_index: Optional[Tensor] = None, symmetry_weight: float = 0.0) -> ELBO:
     r"""The evidence lower bound of NRI (eq. 3),
-    :math:`\mathcal{L} = -\mathrm{NLL} - \mathrm{KL}`, per node. Training
-    minimises ``-elbo(...).elbo``.
+    :math:`\mathcal{L} = -\mathrm{NLL} - \mathrm{KL}`, per node, with
+    NRI-MPM's symmetry prior, :math:`\mathcal{L}' = \mathcal{L} - \lambda\,
+    \mathrm{KL}[q' \| q]` (eq. 29), when ``symmetry_weight`` :math:`\lambda > 0`.
+    Training minimises ``-elbo(...).elbo``.
 
     Args:
         predictions (torch.Tensor): Decoder outputs ``[N, T - 1, F]``.
@@ -98,7 +138,17 @@ def elbo(predictions: Tensor, targets: Tensor, edge_logits: Tensor,
         prior (torch.Tensor or sequence of float, optional): See
             :func:`kl_categorical`. (default: uniform)
         variance (float, optional): See :func:`gaussian_nll`.
+        edge_index (torch.Tensor, optional): The candidate edges; needed for
+            the symmetry prior.
+        symmetry_weight (float, optional): :math:`\lambda`. (default: :obj:`0.0`)
     """
+    num_nodes = predictions.size(0)
     nll = gaussian_nll(predictions, targets, variance)
-    kl = kl_categorical(edge_logits, predictions.size(0), prior)
-    return ELBO(-(nll + kl), nll, kl)
+    kl = kl_categorical(edge_logits, num_nodes, prior)
+    if symmetry_weight:
+        if edge_index is None:
+            raise ValueError("the symmetry prior ('symmetry_weight' > 0) needs 'edge_index'")
+        symmetry = symmetry_kl(edge_logits.softmax(dim=-1), edge_index, num_nodes)
+    else:
+        symmetry = torch.zeros((), dtype=nll.dtype, device=nll.device)
+    return ELBO(-(nll + kl + symmetry_weight * symmetry), nll, kl, symmetry)

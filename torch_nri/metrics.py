@@ -15,6 +15,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import mannwhitneyu
 from torch import Tensor
 
+from torch_nri.graphs import reverse_edge_index
+
 
 def _as_labels(edge_pred: Tensor) -> Tensor:
     # Logits, probabilities or samples [E, K] -> type indices [E].
@@ -137,3 +139,29 @@ def edge_auroc(edge_scores: Tensor, edge_present: Tensor) -> float:
         raise ValueError("AUROC needs both edges and non-edges in 'edge_present'")
     u = mannwhitneyu(scores[present], scores[~present]).statistic
     return float(u / (present.sum() * (~present).sum()))
+
+
+def asymmetry_rate(edge_types: Tensor, edge_index: Tensor,
+                   num_nodes: Optional[int] = None) -> float:
+    r"""The rate of asymmetry of NRI-MPM (Chen et al., 2021, Fig. 9): the
+    fraction of candidate edges :math:`i \rightarrow j` whose reverse
+    :math:`j \rightarrow i` is a candidate edge of another predicted type.
+
+    Args:
+        edge_types (torch.Tensor): Predicted types ``[E]``, or logits or
+            probabilities ``[E, K]`` (their most probable type).
+        edge_index (torch.Tensor): The candidate edges ``[2, E]``.
+        num_nodes (int, optional): The number of nodes.
+
+    Returns:
+        float: In :math:`[0, 1]`; ``nan`` when no edge has a reverse.
+    """
+    edge_types = _as_labels(edge_types)
+    if edge_types.shape != (edge_index.size(1),):
+        raise ValueError(f"'edge_types' must have shape [num_edges={edge_index.size(1)}] or "
+                         f"[num_edges, num_edge_types], got {tuple(edge_types.shape)}")
+    reverse = reverse_edge_index(edge_index, num_nodes)
+    paired = reverse >= 0
+    if not paired.any():
+        return float("nan")
+    return (edge_types[paired] != edge_types[reverse[paired]]).double().mean().item()

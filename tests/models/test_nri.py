@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
-from torch_nri.graphs import fully_connected_edge_index
+from torch_nri.graphs import fully_connected_edge_index, reverse_edge_index
 from torch_nri.models import NRI
-from torch_nri.nn import CNNEncoder, MLPDecoder, MLPEncoder, RNNDecoder
+from torch_nri.nn import CNNEncoder, MLPDecoder, MLPEncoder, RIEncoder, RNNDecoder, STDecoder
 
 
 def make_model(num_steps=12, num_features=4, hidden=16, num_edge_types=2, **kwargs):
@@ -124,3 +124,30 @@ def test_torch_compile_matches_eager(monkeypatch):
     out = compiled(x, edge_index, prediction_steps=4)
     (-model.elbo(out).elbo).backward()
     assert model.encoder.lin_out.weight.grad is not None
+
+
+def test_hard_symmetry_ties_each_pair():
+    model = make_model(hard_symmetry=True)
+    x, edge_index = torch.randn(5, 12, 4), fully_connected_edge_index(5)
+    out = model(x, edge_index, prediction_steps=3)
+    reverse = reverse_edge_index(edge_index)
+    assert torch.equal(out.edge_logits, out.edge_logits[reverse])
+    assert torch.equal(out.edges, out.edges[reverse])  # one sample per pair
+    free = make_model()(x, edge_index, prediction_steps=3)
+    assert not torch.equal(free.edges, free.edges[reverse])
+
+
+def test_nri_mpm_model_with_symmetry_prior_trains_on_a_batch():
+    model = NRI(RIEncoder(12 * 4, 16, 2), STDecoder(4, 2, 16), 2, symmetry_weight=100.0)
+    systems = [Data(x=torch.randn(n, 12, 4), edge_index=fully_connected_edge_index(n))
+               for n in (4, 3)]
+    batch = Batch.from_data_list(systems)
+    out = model(batch.x, batch.edge_index, batch=batch.batch, prediction_steps=4)
+    terms = model.elbo(out)
+    assert terms.symmetry > 0
+    assert torch.allclose(terms.elbo, -(terms.nll + terms.kl + 100.0 * terms.symmetry))
+    (-terms.elbo).backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    with pytest.raises(ValueError, match="'symmetry_weight' must be non-negative"):
+        make_model(symmetry_weight=-1.0)

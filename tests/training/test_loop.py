@@ -92,10 +92,30 @@ def test_memory_options_and_autocast(tmp_path, data_root):
     assert "scaler" in bf16
 
 
+@pytest.mark.parametrize("options", [
+    dict(encoder="ri", decoder="st", symmetry_weight=100.0),
+    dict(encoder="ri", decoder="st", sequence_model="attention", intra=False,
+         hard_symmetry=True)])
+def test_nri_mpm_trains(tmp_path, data_root, options):
+    results = train(TrainConfig(epochs=1, out=str(tmp_path), data_root=data_root, **TINY,
+                                **options))
+    assert np.isfinite(results["mse"]).all() and 0 <= results["accuracy"] <= 1
+    model = NRI.load(str(tmp_path / "best.pt"))
+    assert type(model.encoder).__name__ == "RIEncoder"
+    assert model.encoder.intra == options.get("intra", True)
+    assert type(model.decoder).__name__ == "STDecoder"
+    if options.get("hard_symmetry"):
+        assert results["asymmetry"] == 0.0  # tied pairs cannot disagree
+    else:
+        assert 0.0 <= results["asymmetry"] <= 1.0
+
+
 def test_config_errors():
+    with pytest.raises(ValueError, match="options of the mlp and rnn decoders"):
+        TrainConfig(decoder="st", checkpoint=True)
     with pytest.raises(ValueError, match="'precision' must be one of"):
         TrainConfig(precision="fp8")
-    with pytest.raises(ValueError, match="'decoder' must be 'mlp' or 'rnn'"):
+    with pytest.raises(ValueError, match="'decoder' must be one of"):
         TrainConfig(decoder="gru")
     with pytest.raises(ValueError, match=r"'prior' needs one probability per edge type \(2\)"):
         TrainConfig(prior=[0.5, 0.25, 0.25])

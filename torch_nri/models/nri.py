@@ -1,6 +1,6 @@
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -8,6 +8,7 @@ from torch import Tensor
 from torch.nn import Module
 
 from torch_nri._validation import check_edge_index, check_node_features
+from torch_nri.graphs import reverse_edge_index
 from torch_nri.losses import ELBO, Prior, elbo
 
 
@@ -23,12 +24,24 @@ class NRIOutput:
         predictions (torch.Tensor): Decoder predictions of steps
             :math:`2..T`, ``[N, T - 1, F]``.
         targets (torch.Tensor): The true steps :math:`2..T`, ``[N, T - 1, F]``.
+        edge_index (torch.Tensor): The candidate edges ``[2, E]``.
     """
     edge_logits: Tensor
     edge_probs: Tensor
     edges: Tensor
     predictions: Tensor
     targets: Tensor
+    edge_index: Tensor
+
+
+def symmetric_lead(edge_index: Tensor, num_nodes: int) -> Tensor:
+    r"""For each edge, the edge that speaks for its pair under the hard
+    symmetry constraint: itself, or its reverse where that exists and starts
+    at the lower node index."""
+    reverse = reverse_edge_index(edge_index, num_nodes)
+    follows = (reverse >= 0) & (edge_index[0] > edge_index[1])
+    return torch.where(follows, reverse, torch.arange(edge_index.size(1),
+                                                      device=edge_index.device))
 
 
 class NRI(Module):
@@ -52,8 +65,9 @@ class NRI(Module):
     ``hard_in_eval`` switch each.
 
     Args:
-        encoder (torch.nn.Module): Maps ``(x, edge_index)`` to logits
-            ``[E, K]``, e.g. :class:`~torch_nri.nn.MLPEncoder`.
+        encoder (torch.nn.Module): Maps ``(x, edge_index)`` (and ``batch``,
+            when given) to logits ``[E, K]``, e.g.
+            :class:`~torch_nri.nn.MLPEncoder`.
         decoder (torch.nn.Module): Maps ``(x, edge_index, edge_weights)`` to
             predictions ``[N, T - 1, F]``, e.g. :class:`~torch_nri.nn.MLPDecoder`.
         num_edge_types (int): Number of edge types :math:`K`.
@@ -66,10 +80,19 @@ class NRI(Module):
             types for the KL term. (default: uniform)
         variance (float, optional): Fixed output variance of the Gaussian
             likelihood. (default: :obj:`5e-5`)
+        symmetry_weight (float, optional): Weight :math:`\lambda` of NRI-MPM's
+            soft symmetry prior in the loss
+            (:func:`~torch_nri.losses.symmetry_kl`; 100 in that paper).
+            (default: :obj:`0.0`)
+        hard_symmetry (bool, optional): If set to :obj:`True`, imposes the
+            hard constraint :math:`z_{ji} := z_{ij}`: both edges of a pair get
+            the logits and the sample of the edge from the lower node index.
+            (default: :obj:`False`)
     """
     def __init__(self, encoder: Module, decoder: Module, num_edge_types: int,
                  tau: float = 0.5, hard: bool = False, hard_in_eval: bool = True,
-                 prior: Optional[Prior] = None, variance: float = 5e-5) -> None:
+                 prior: Optional[Prior] = None, variance: float = 5e-5,
+                 symmetry_weight: float = 0.0, hard_symmetry: bool = False) -> None:
         super().__init__()
         for name, part in (("encoder", encoder), ("decoder", decoder)):
             declared = getattr(part, "num_edge_types", num_edge_types)
@@ -78,6 +101,8 @@ class NRI(Module):
                                  f"model was given num_edge_types={num_edge_types}")
         if tau <= 0:
             raise ValueError(f"'tau' must be positive, got {tau}")
+        if symmetry_weight < 0:
+            raise ValueError(f"'symmetry_weight' must be non-negative, got {symmetry_weight}")
         self.encoder = encoder
         self.decoder = decoder
         self.num_edge_types = num_edge_types
@@ -86,6 +111,8 @@ class NRI(Module):
         self.hard_in_eval = hard_in_eval
         self.prior = None if prior is None else list(map(float, prior))
         self.variance = variance
+        self.symmetry_weight = symmetry_weight
+        self.hard_symmetry = hard_symmetry
         self.config: Optional[Dict[str, Any]] = None  # set by from_config
 
     @classmethod
@@ -141,18 +168,24 @@ class NRI(Module):
         self.encoder.reset_parameters()
         self.decoder.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor, **decoder_kwargs: Any) -> NRIOutput:
+    def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
+                **decoder_kwargs: Any) -> NRIOutput:
         r"""Encodes, samples edges and decodes.
 
         Args:
             x (torch.Tensor): Trajectories ``[N, T, F]``.
             edge_index (torch.Tensor): Candidate edges ``[2, E]``.
+            batch (torch.Tensor, optional): The graph of each node ``[N]``, as
+                in a PyG batch; passed to the encoder (the
+                :class:`~torch_nri.nn.RIEncoder` needs it for a batch of
+                several systems). (default: one graph)
             **decoder_kwargs: Passed to the decoder, e.g.
                 ``prediction_steps=10`` or ``burn_in_steps=...``.
         """
         check_node_features(x, "x", ndim=3)
         check_edge_index(edge_index, x.size(0))
-        edge_logits = self.encoder(x, edge_index)
+        # Encoders of other packages may not take 'batch'; pass it only when given.
+        edge_logits = self.encoder(x, edge_index, **({} if batch is None else {"batch": batch}))
         if edge_logits.shape != (edge_index.size(1), self.num_edge_types):
             raise ValueError(f"the encoder must return logits of shape [num_edges, "
                              f"num_edge_types] = [{edge_index.size(1)}, "
@@ -160,19 +193,35 @@ class NRI(Module):
         # The edge distribution stays in float32 under autocast (a no-op otherwise).
         edge_logits = edge_logits.float()
         hard = self.hard if self.training else self.hard_in_eval
-        edges = F.gumbel_softmax(edge_logits, tau=self.tau, hard=hard, dim=-1)
+        edge_logits, edges = self.sample_edges(edge_logits, edge_index, x.size(0), hard)
         predictions = self.decoder(x, edge_index, edges, **decoder_kwargs).float()
         return NRIOutput(edge_logits=edge_logits, edge_probs=edge_logits.softmax(dim=-1),
-                         edges=edges, predictions=predictions, targets=x[:, 1:])
+                         edges=edges, predictions=predictions, targets=x[:, 1:],
+                         edge_index=edge_index)
+
+    def sample_edges(self, edge_logits: Tensor, edge_index: Tensor, num_nodes: int,
+                     hard: bool) -> Tuple[Tensor, Tensor]:
+        r"""A Gumbel-softmax sample of edge types ``[E, K]`` from the
+        encoder's logits, with the model's temperature; under
+        ``hard_symmetry`` the logits and samples of each pair are tied.
+        Returns the (tied) logits and the sample."""
+        if not self.hard_symmetry:
+            return edge_logits, F.gumbel_softmax(edge_logits, tau=self.tau, hard=hard, dim=-1)
+        lead = symmetric_lead(edge_index, num_nodes)
+        edge_logits = edge_logits[lead]
+        return edge_logits, F.gumbel_softmax(edge_logits, tau=self.tau, hard=hard,
+                                             dim=-1)[lead]
 
     def elbo(self, output: NRIOutput) -> ELBO:
-        r"""The ELBO of a forward pass with the model's prior and variance,
-        per node, with its NLL and KL terms; training minimises
+        r"""The ELBO of a forward pass with the model's prior, variance and
+        symmetry weight, per node, with its terms; training minimises
         ``-model.elbo(output).elbo``."""
         return elbo(output.predictions, output.targets, output.edge_logits,
-                    prior=self.prior, variance=self.variance)
+                    prior=self.prior, variance=self.variance, edge_index=output.edge_index,
+                    symmetry_weight=self.symmetry_weight)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(\n  encoder={self.encoder},\n  "
                 f"decoder={self.decoder},\n  num_edge_types={self.num_edge_types}, "
-                f"tau={self.tau}, hard={self.hard}, prior={self.prior})")
+                f"tau={self.tau}, hard={self.hard}, prior={self.prior}, "
+                f"symmetry_weight={self.symmetry_weight}, hard_symmetry={self.hard_symmetry})")

@@ -8,6 +8,10 @@ from torch_nri.nn.mlp_encoder import MLPEncoder
 from torch_nri.nn.cnn_encoder import CNNEncoder
 from torch_nri.nn.mlp_decoder import MLPDecoder
 from torch_nri.nn.rnn_decoder import RNNDecoder
+from torch_nri.nn.set_sequence_model import SetSequenceModel
+from torch_nri.nn.temporal_model import TemporalModel
+from torch_nri.nn.ri_encoder import RIEncoder
+from torch_nri.nn.st_decoder import STDecoder
 
 __all__ = [
     "NRIMessagePassing",
@@ -18,4 +22,8 @@ __all__ = [
     "CNNEncoder",
     "MLPDecoder",
     "RNNDecoder",
+    "SetSequenceModel",
+    "TemporalModel",
+    "RIEncoder",
+    "STDecoder",
 ]

@@ -1,3 +1,5 @@
+from typing import Optional
+
 import torch
 from torch import Tensor
 from torch.nn import Linear
@@ -68,7 +70,9 @@ class CNNEncoder(NRIMessagePassing):
         torch.nn.init.xavier_normal_(self.lin_out.weight)
         torch.nn.init.constant_(self.lin_out.bias, 0.1)
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None) -> Tensor:
+        r"""Edge logits ``[E, K]``. ``batch`` (the graph of each node) is
+        accepted for a uniform encoder interface and not needed."""
         check_node_features(x, "x", ndim=3, num_features=self.in_channels)
         if x.size(1) < CNNBlock.min_steps:
             raise ValueError(f"'x' must have at least {CNNBlock.min_steps} time steps "

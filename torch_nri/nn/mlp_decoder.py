@@ -8,6 +8,7 @@ from torch.nn import Linear
 from torch_nri._validation import check_decoder_inputs
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
 from torch_nri.nn.message_passing import NRIMessagePassing, drop_silent_edges
+from torch_nri.nn.rollout import segment_rollout
 
 
 class MLPDecoder(NRIMessagePassing):
@@ -112,21 +113,12 @@ class MLPDecoder(NRIMessagePassing):
         predictions in between."""
         check_decoder_inputs(x, edge_index, edge_weights, self.in_channels,
                               self.num_edge_types)
-        if prediction_steps < 1:
-            raise ValueError(f"'prediction_steps' must be at least 1, got {prediction_steps}")
         if self.skip_no_edges:
             edge_index, edge_weights = drop_silent_edges(edge_index, edge_weights,
                                                          int(self.skip_first))
-        num_nodes, num_steps, num_features = x.shape
-        # Ground truth at steps 0, M, 2M, ... starts one segment each.
-        state = x[:, 0:num_steps - 1:prediction_steps]
-        predictions = []
-        for _ in range(min(prediction_steps, num_steps - 1)):
-            state = self.step(state, edge_index, edge_weights)
-            predictions.append(state)
-        # predictions[m][:, s] is the prediction of step s * M + m + 1.
-        out = torch.stack(predictions, dim=2).reshape(num_nodes, -1, num_features)
-        return out[:, :num_steps - 1]
+        return segment_rollout(
+            x, prediction_steps,
+            lambda state, _: (self.step(state, edge_index, edge_weights), None))
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, "

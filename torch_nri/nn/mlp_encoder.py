@@ -1,3 +1,5 @@
+from typing import Optional
+
 import torch
 from torch import Tensor
 from torch.nn import Linear
@@ -77,7 +79,14 @@ class MLPEncoder(NRIMessagePassing):
         torch.nn.init.xavier_normal_(self.lin_out.weight)
         torch.nn.init.constant_(self.lin_out.bias, 0.1)
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None) -> Tensor:
+        r"""Edge logits ``[E, K]``. ``batch`` (the graph of each node) is
+        accepted for a uniform encoder interface and not needed."""
+        return self.lin_out(self.edge_embeddings(x, edge_index))
+
+    def edge_embeddings(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        r"""The edge embeddings :math:`\mathbf{h}^2_{(i,j)}` ``[E, H]``, before
+        the output layer."""
         if x.dim() not in (2, 3):
             raise ValueError(f"'x' must have shape [num_nodes, num_steps, num_features] or "
                              f"[num_nodes, num_steps * num_features], got shape {tuple(x.shape)}")
@@ -95,7 +104,7 @@ class MLPEncoder(NRIMessagePassing):
             h = torch.cat([self.node_to_edge(h, edge_index), edge_skip], dim=-1)
         else:
             h = torch.cat([self.edge_mlp_nofactor(edge_skip), edge_skip], dim=-1)
-        return self.lin_out(self.edge_mlp2(h))
+        return self.edge_mlp2(h)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "

@@ -27,10 +27,15 @@ def model_config(config: TrainConfig, num_steps: int) -> Dict[str, Any]:
         encoder = {"name": "MLPEncoder", "kwargs": dict(
             in_channels=num_steps * F, hidden_channels=config.encoder_hidden,
             num_edge_types=K, factor=config.factor, dropout=config.dropout)}
-    else:
+    elif config.encoder == "cnn":
         encoder = {"name": "CNNEncoder", "kwargs": dict(
             in_channels=F, hidden_channels=config.encoder_hidden, num_edge_types=K,
             factor=config.factor, dropout=config.dropout)}
+    else:
+        encoder = {"name": "RIEncoder", "kwargs": dict(
+            in_channels=num_steps * F, hidden_channels=config.encoder_hidden,
+            num_edge_types=K, sequence_model=config.sequence_model, intra=config.intra,
+            inter=config.inter, dropout=config.dropout)}
     memory = dict(checkpoint=config.checkpoint,
                   checkpoint_chunk_size=config.checkpoint_chunk_size,
                   skip_no_edges=config.skip_no_edges)
@@ -39,12 +44,19 @@ def model_config(config: TrainConfig, num_steps: int) -> Dict[str, Any]:
             in_channels=F, num_edge_types=K, msg_hidden_channels=config.decoder_hidden,
             msg_out_channels=config.decoder_hidden, hidden_channels=config.decoder_hidden,
             skip_first=config.skip_first, dropout=config.dropout, **memory)}
-    else:
+    elif config.decoder == "rnn":
         decoder = {"name": "RNNDecoder", "kwargs": dict(
             in_channels=F, num_edge_types=K, hidden_channels=config.decoder_hidden,
             skip_first=config.skip_first, dropout=config.dropout, **memory)}
+    else:
+        decoder = {"name": "STDecoder", "kwargs": dict(
+            in_channels=F, num_edge_types=K, hidden_channels=config.decoder_hidden,
+            sequence_model=config.sequence_model, skip_first=config.skip_first,
+            dropout=config.dropout)}
     return {"encoder": encoder, "decoder": decoder, "num_edge_types": K, "tau": config.tau,
-            "hard": config.hard, "prior": config.prior, "variance": config.variance}
+            "hard": config.hard, "prior": config.prior, "variance": config.variance,
+            "symmetry_weight": config.symmetry_weight,
+            "hard_symmetry": config.hard_symmetry}
 
 
 def build_model(config: TrainConfig, num_steps: int) -> NRI:

@@ -4,6 +4,9 @@ from typing import Any, Dict, List, Optional
 
 SYSTEM_FEATURES = {"springs": 4, "charged": 4, "kuramoto": 3}
 PRECISIONS = ("fp32", "bf16", "fp16")
+ENCODERS = ("mlp", "cnn", "ri")
+DECODERS = ("mlp", "rnn", "st")
+SEQUENCE_MODELS = ("gru", "attention")
 
 
 @dataclass
@@ -12,7 +15,11 @@ class TrainConfig:
     paper's (supplement D): Adam with learning rate 5e-4 halved every 200
     epochs, batch 128, hidden size 256, :math:`\tau = 0.5`, soft samples in
     training, teacher forcing every 10 steps, 500 epochs, 50k/10k/10k
-    systems. ``checkpoint``, ``checkpoint_chunk_size`` and ``skip_no_edges``
+    systems. ``encoder="ri"`` and ``decoder="st"`` are NRI-MPM's
+    (:class:`~torch_nri.nn.RIEncoder`, :class:`~torch_nri.nn.STDecoder`, with
+    ``sequence_model``, and the ablations ``intra`` and ``inter``);
+    ``symmetry_weight`` and ``hard_symmetry`` its symmetry prior.
+    ``checkpoint``, ``checkpoint_chunk_size`` and ``skip_no_edges``
     are the decoder's memory options (:class:`~torch_nri.nn.MLPDecoder`);
     ``precision`` runs training and validation under :func:`torch.autocast`
     (``"bf16"``, or ``"fp16"`` with gradient scaling); the test evaluation
@@ -36,10 +43,15 @@ class TrainConfig:
     skip_first: bool = False
     prior: Optional[List[float]] = None
     factor: bool = True
+    sequence_model: str = "gru"
+    intra: bool = True
+    inter: bool = True
     dropout: float = 0.0
     tau: float = 0.5
     hard: bool = False
     variance: float = 5e-5
+    symmetry_weight: float = 0.0
+    hard_symmetry: bool = False
     # memory and speed (large N)
     checkpoint: bool = False
     checkpoint_chunk_size: Optional[int] = None
@@ -66,10 +78,17 @@ class TrainConfig:
         checks = [
             (self.system in SYSTEM_FEATURES, f"'system' must be one of "
              f"{sorted(SYSTEM_FEATURES)}, got {self.system!r}"),
-            (self.encoder in ("mlp", "cnn"), f"'encoder' must be 'mlp' or 'cnn', got "
+            (self.encoder in ENCODERS, f"'encoder' must be one of {ENCODERS}, got "
              f"{self.encoder!r}"),
-            (self.decoder in ("mlp", "rnn"), f"'decoder' must be 'mlp' or 'rnn', got "
+            (self.decoder in DECODERS, f"'decoder' must be one of {DECODERS}, got "
              f"{self.decoder!r}"),
+            (self.sequence_model in SEQUENCE_MODELS, f"'sequence_model' must be one of "
+             f"{SEQUENCE_MODELS}, got {self.sequence_model!r}"),
+            (self.decoder != "st" or not (self.checkpoint or self.skip_no_edges),
+             "'checkpoint' and 'skip_no_edges' are options of the mlp and rnn decoders, "
+             "not of decoder='st'"),
+            (self.symmetry_weight >= 0, f"'symmetry_weight' must be non-negative, got "
+             f"{self.symmetry_weight}"),
             (self.precision in PRECISIONS, f"'precision' must be one of {PRECISIONS}, got "
              f"{self.precision!r}"),
             (self.epochs >= 1, f"'epochs' must be at least 1, got {self.epochs}"),

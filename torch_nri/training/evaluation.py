@@ -1,11 +1,11 @@
 from typing import Any, Dict, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.loader import DataLoader
 
-from torch_nri.metrics import accuracy_from_confusion, edge_auroc, edge_confusion
+from torch_nri.metrics import (accuracy_from_confusion, asymmetry_rate, edge_auroc,
+                               edge_confusion)
 from torch_nri.models import NRI
 from torch_nri.nn import RNNDecoder
 
@@ -48,21 +48,23 @@ def evaluate(model: NRI, loader: DataLoader, encoder_steps: int, horizon: int = 
     squared_error: Optional[Tensor] = None
     static_error: Optional[Tensor] = None
     num_nodes = num_examples = 0
+    asymmetric = 0.0
     for batch in loader:
         x, edge_index = batch.x, batch.edge_index
         if x.size(1) < encoder_steps + horizon + 1:
             raise ValueError(f"the test protocol needs {encoder_steps + horizon + 1} steps "
                              f"(encoder {encoder_steps} + horizon {horizon} + 1), the data "
                              f"has {x.size(1)}")
-        logits = model.encoder(x[:, :encoder_steps], edge_index)
-        edges = F.gumbel_softmax(logits, tau=model.tau, hard=True)
+        logits, edges = model.sample_edges(
+            model.encoder(x[:, :encoder_steps], edge_index, batch=batch.batch), edge_index,
+            x.size(0), hard=True)
         end = encoder_steps + horizon + 1
         if isinstance(model.decoder, RNNDecoder):
             graph = None
             if dynamic_graph:
-                def graph(window, index):
-                    return F.gumbel_softmax(model.encoder(window, index), tau=model.tau,
-                                            hard=True)
+                def graph(window, index, nodes_of=batch.batch):
+                    return model.sample_edges(model.encoder(window, index, batch=nodes_of),
+                                              index, window.size(0), hard=True)[1]
             out = model.decoder(x[:, :end], edge_index, edges, burn_in_steps=encoder_steps + 1,
                                 dynamic_graph=graph, dynamic_graph_window=encoder_steps)
             predictions = out[:, encoder_steps:]
@@ -77,13 +79,15 @@ def evaluate(model: NRI, loader: DataLoader, encoder_steps: int, horizon: int = 
         static_error = static if static_error is None else static_error + static
         num_nodes += x.size(0)
         num_examples += batch.num_graphs
+        asymmetric += asymmetry_rate(logits, edge_index, x.size(0)) * batch.num_graphs
         if "edge_type" in batch:
             confusion += edge_confusion(logits, batch.edge_type, num_types)
             scores.append(1 - logits.softmax(-1)[:, 0])
             present.append(batch.edge_type != 0)
     result: Dict[str, Any] = {"num_examples": num_examples,
                               "mse": (squared_error / num_nodes).tolist(),
-                              "mse_static": (static_error / num_nodes).tolist()}
+                              "mse_static": (static_error / num_nodes).tolist(),
+                              "asymmetry": asymmetric / num_examples}
     if scores:
         result["accuracy"] = accuracy_from_confusion(confusion, no_edge_type=no_edge_type)
         present_all = torch.cat(present)

@@ -45,7 +45,7 @@ def _run_epoch(model: NRI, loader: DataLoader, decoder_kwargs: Dict[str, Any],
     with torch.set_grad_enabled(training):
         for batch in tqdm(loader, desc=bar_desc, leave=False, disable=not progress):
             with _autocast(precision):
-                out = model(batch.x, batch.edge_index, **decoder_kwargs)
+                out = model(batch.x, batch.edge_index, batch=batch.batch, **decoder_kwargs)
             terms = model.elbo(out)
             if training:
                 optimizer.zero_grad()

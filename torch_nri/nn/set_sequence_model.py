@@ -1,0 +1,98 @@
+from typing import Optional
+
+import torch
+from torch import Tensor
+from torch.nn import GRU, Module, MultiheadAttention
+from torch_geometric.utils import to_dense_batch
+
+
+class SetSequenceModel(Module):
+    r"""A sequence model applied to sets: the permutation-equivariant
+    operator of NRI-MPM's relation interaction (Chen et al., 2021, eq. 14),
+
+    .. math::
+        \mathbf{e}_{\mathcal{I}} = \pi^{-1} \circ S \circ \pi
+        (\mathbf{h}_{\mathcal{I}})
+
+    run on every set (group) of items at once. The items of each group are
+    put in an order :math:`\pi` (random in training with ``shuffle=True``,
+    otherwise their input order), padded into one dense batch
+    (:func:`torch_geometric.utils.to_dense_batch`), passed through the
+    sequence model :math:`S` with the padding masked out, and mapped back to
+    the input order by :math:`\pi^{-1}`.
+
+    With ``kind="gru"`` (the paper's choice, eqs. A4-A7), :math:`S` is a GRU
+    from a zero state, which is permutation equivariant only approximately
+    (hence the random order in training). With ``kind="attention"``,
+    :math:`S` is multi-head self-attention with a residual connection,
+    :math:`\mathbf{e} = \mathbf{h} + \mathrm{MHA}(\mathbf{h}, \mathbf{h},
+    \mathbf{h})`, which is exactly permutation equivariant.
+
+    Args:
+        channels (int): Size of each item.
+        kind (str, optional): ``"gru"`` or ``"attention"``. (default: ``"gru"``)
+        num_heads (int, optional): Attention heads; must divide ``channels``.
+            (default: :obj:`4`)
+        dropout (float, optional): Attention dropout. (default: :obj:`0.0`)
+        shuffle (bool, optional): If set to :obj:`True`, items are ordered at
+            random in training mode. (default: :obj:`True`)
+
+    Shapes:
+        - **input:** items :math:`(M, C)`, group of each item :math:`(M,)`
+        - **output:** :math:`(M, C)`, in the input order
+    """
+    def __init__(self, channels: int, kind: str = "gru", num_heads: int = 4,
+                 dropout: float = 0.0, shuffle: bool = True) -> None:
+        super().__init__()
+        if kind not in ("gru", "attention"):
+            raise ValueError(f"'kind' must be 'gru' or 'attention', got {kind!r}")
+        if kind == "attention" and channels % num_heads:
+            raise ValueError(f"'num_heads' ({num_heads}) must divide 'channels' ({channels})")
+        self.channels = channels
+        self.kind = kind
+        self.shuffle = shuffle
+        if kind == "gru":
+            self.model = GRU(channels, channels, batch_first=True)
+        else:
+            self.model = MultiheadAttention(channels, num_heads, dropout=dropout,
+                                            batch_first=True)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.kind == "gru":
+            self.model.reset_parameters()
+        else:
+            self.model._reset_parameters()  # MultiheadAttention's own initialisation
+
+    def forward(self, x: Tensor, group: Tensor, num_groups: Optional[int] = None) -> Tensor:
+        if x.dim() != 2 or x.size(1) != self.channels:
+            raise ValueError(f"'x' must have shape [num_items, {self.channels}], "
+                             f"got {tuple(x.shape)}")
+        if group.shape != (x.size(0),):
+            raise ValueError(f"'group' must have shape [{x.size(0)}], got {tuple(group.shape)}")
+        if x.size(0) == 0:
+            return x.clone()
+        if num_groups is None:
+            num_groups = int(group.max()) + 1
+        # pi: a stable sort by group, of a random order in training.
+        if self.shuffle and self.training:
+            shuffled = torch.randperm(x.size(0), device=x.device)
+            order = shuffled[torch.sort(group[shuffled], stable=True).indices]
+        else:
+            order = torch.sort(group, stable=True).indices
+        dense, mask = to_dense_batch(x[order], group[order], batch_size=num_groups)
+        present = mask.any(dim=1)  # groups without items have nothing to attend to
+        dense, mask = dense[present], mask[present]
+        if self.kind == "gru":
+            # Padding comes after each group's items, so it never reaches them.
+            out, _ = self.model(dense)
+        else:
+            attended, _ = self.model(dense, dense, dense, key_padding_mask=~mask,
+                                     need_weights=False)
+            out = dense + attended
+        result = torch.empty_like(x)
+        result[order] = out[mask]  # pi^{-1}
+        return result
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.channels}, kind={self.kind!r})"

@@ -1,0 +1,121 @@
+from typing import Any, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Linear
+
+from torch_nri._validation import check_decoder_inputs
+from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
+from torch_nri.nn.message_passing import NRIMessagePassing
+from torch_nri.nn.rollout import segment_rollout
+from torch_nri.nn.temporal_model import TemporalModel
+
+
+class STDecoder(NRIMessagePassing):
+    r"""The spatio-temporal message-passing decoder of NRI-MPM (Chen et al.,
+    2021, eqs. 21-27 and A8-A20). Node-to-edge and edge-to-node message
+    passing each carry a sequence model over the history of the current
+    prediction segment:
+
+    .. math::
+        \hat{\mathbf{e}}^t_{(i,j)} &= \sum_k z_{ij,k}\,
+        \hat{f}^k_e([\mathbf{x}^t_i, \mathbf{x}^t_j])
+
+        \hat{\mathbf{h}}^{t+1}_{(i,j)} &= S_{edge}\big(\hat{\mathbf{e}}^t_{(i,j)},
+        \hat{\mathbf{h}}^{t_0+1:t}_{(i,j)}\big)
+
+        \mathrm{MSG}^t_j &= \sum_{i \in \mathcal{N}(j)} \hat{\mathbf{h}}^{t+1}_{(i,j)}
+
+        \hat{\mathbf{h}}^{t+1}_j &= S_{node}\big([\mathrm{MSG}^t_j, \mathbf{x}^t_j],
+        \hat{\mathbf{h}}^{t_0+1:t}_j\big)
+
+        \boldsymbol{\mu}^{t+1}_j &= \mathbf{x}^t_j + \hat{f}_v(\hat{\mathbf{h}}^{t+1}_j)
+
+    with per-type 2-layer ReLU message MLPs :math:`\hat{f}^k_e`
+    (:class:`EdgeTypeMLP`), :math:`S_{edge}, S_{node}` a
+    :class:`TemporalModel` each (GRU as in the paper, or temporal attention)
+    and a 3-layer ReLU output MLP :math:`\hat{f}_v`. Training follows
+    Algorithm 1: the sequence is split into segments of :math:`M` =
+    ``prediction_steps`` steps, each started from the ground truth
+    :math:`\mathbf{x}^{t_0}` and continued from the decoder's own predictions
+    (:math:`\mathbf{x}^t := \boldsymbol{\mu}^t` for :math:`t > t_0`); all
+    segments run at once.
+
+    As in the paper, the edge model's output is summed for every candidate
+    edge, so an edge whose weights are all on the "no edge" type still sends
+    :math:`S_{edge}` of a zero input; ``skip_first`` only removes type 0's
+    message MLP.
+
+    Args:
+        in_channels (int): Number of features :math:`F` per node and step.
+        num_edge_types (int): Number of edge types :math:`K`.
+        hidden_channels (int): Hidden size of every part (256 in the paper).
+        sequence_model (str, optional): ``"gru"`` or ``"attention"``.
+            (default: ``"gru"``)
+        skip_first (bool, optional): If set to :obj:`True`, edge type 0 has no
+            message MLP. (default: :obj:`False`)
+        dropout (float, optional): Dropout probability. (default: :obj:`0.0`)
+        aggr (str, optional): Edge-to-node aggregation, ``"sum"`` or
+            ``"mean"``. (default: ``"sum"``)
+
+    Shapes:
+        - **input:** node features :math:`(N, T, F)`, edge indices
+          :math:`(2, E)`, edge weights :math:`(E, K)`
+        - **output:** predictions of steps :math:`2..T`, :math:`(N, T - 1, F)`
+    """
+    def __init__(self, in_channels: int, num_edge_types: int, hidden_channels: int,
+                 sequence_model: str = "gru", skip_first: bool = False,
+                 dropout: float = 0.0, aggr: str = "sum") -> None:
+        super().__init__(aggr=aggr)
+        self.in_channels = in_channels
+        self.num_edge_types = num_edge_types
+        self.hidden_channels = hidden_channels
+        self.sequence_model = sequence_model
+        self.skip_first = skip_first
+        self.dropout = dropout
+        hidden = hidden_channels
+        self.edge_mlp = EdgeTypeMLP(2 * in_channels, hidden, hidden, num_edge_types,
+                                    act=torch.relu, dropout=dropout, skip_first=skip_first)
+        self.edge_model = TemporalModel(hidden, hidden, sequence_model)
+        self.node_model = TemporalModel(hidden + in_channels, hidden, sequence_model)
+        self.lin_out1 = Linear(hidden, hidden)
+        self.lin_out2 = Linear(hidden, hidden)
+        self.lin_out3 = Linear(hidden, in_channels)
+
+    def reset_parameters(self) -> None:
+        for module in (self.edge_mlp, self.edge_model, self.node_model, self.lin_out1,
+                       self.lin_out2, self.lin_out3):
+            module.reset_parameters()
+
+    def step(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
+             memory: Any = None) -> Tuple[Tensor, Any]:
+        r"""One step of all segments: returns :math:`\boldsymbol{\mu}^{t+1}`
+        ``[N, D, F]`` and the memory of both sequence models, from states
+        ``[N, D, F]`` and their memory (``None`` at a segment's start)."""
+        edge_memory, node_memory = memory if memory is not None else (None, None)
+        typed = self.edge_mlp(self.node_to_edge(x, edge_index), edge_weights)
+        edge_hidden, edge_memory = self.edge_model(typed, edge_memory)
+        messages = self.edge_to_node(edge_hidden, edge_index, x.size(0))
+        node_hidden, node_memory = self.node_model(torch.cat([messages, x], dim=-1),
+                                                   node_memory)
+        h = F.dropout(F.relu(self.lin_out1(node_hidden)), p=self.dropout,
+                      training=self.training)
+        h = F.dropout(F.relu(self.lin_out2(h)), p=self.dropout, training=self.training)
+        return x + self.lin_out3(h), (edge_memory, node_memory)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
+                prediction_steps: int = 1) -> Tensor:
+        r"""Predicts steps :math:`2..T` of ``x`` in segments of
+        ``prediction_steps`` steps (Algorithm 1)."""
+        check_decoder_inputs(x, edge_index, edge_weights, self.in_channels,
+                              self.num_edge_types)
+        return segment_rollout(
+            x, prediction_steps,
+            lambda state, memory: self.step(state, edge_index, edge_weights, memory))
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, "
+                f"num_edge_types={self.num_edge_types}, "
+                f"hidden_channels={self.hidden_channels}, "
+                f"sequence_model={self.sequence_model!r}, skip_first={self.skip_first})")

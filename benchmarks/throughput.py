@@ -10,7 +10,9 @@ Prints four tables:
      reference and torch_nri, fp32 and bf16 autocast;
   3. the achieved FLOP/s of one decoder step (forward) against that peak;
   4. whether computing the first message layer per node and gathering
-     (W [a, b] = W_s a + W_r b) beats concatenating per edge.
+     (W [a, b] = W_s a + W_r b) beats concatenating per edge;
+and with --profile, where torch_nri's float32 training step spends its time
+(torch.profiler, operators by self time).
 """
 import argparse
 import os
@@ -133,6 +135,19 @@ def factorised_first_layer(args) -> None:
               f"{1e3 * median_seconds(gather, args.repeats):>10.1f}", flush=True)
 
 
+def profile_step(args) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    model = build_model(args.steps, args.hidden)
+    step = training_step("full", model, 5, args.batch, args.steps)
+    step()  # warm-up
+    model.zero_grad(set_to_none=True)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    print("\ntorch_nri fp32 training step, operators by self CPU time")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=128)
@@ -141,6 +156,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--matmul-sizes", type=int, nargs="+", default=[1024, 2048, 4096])
+    parser.add_argument("--profile", action="store_true", help="also profile one step")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     try:
@@ -153,6 +169,8 @@ def main() -> None:
     examples_per_second(args)
     decoder_flops(args, peaks)
     factorised_first_layer(args)
+    if args.profile:
+        profile_step(args)
 
 
 if __name__ == "__main__":

@@ -28,3 +28,18 @@ def assert_permutation_equivariant(run, x, edge_index, level, atol=1e-5):
     expected = run(x, edge_index)
     expected = expected[edge_perm] if level == "edge" else expected[node_perm]
     assert torch.allclose(permuted, expected, atol=atol)
+
+
+def assert_segments_start_from_ground_truth(decoder, x, edge_index, edge_weights, steps=5):
+    """A segment decoder with ``prediction_steps=steps`` reads the ground
+    truth only at steps 0, M, 2M, ...; each of those starts one segment."""
+    a = decoder(x, edge_index, edge_weights, prediction_steps=steps)
+    unread = x.clone()
+    unread[:, 1:steps] += 1.0
+    assert torch.equal(a, decoder(unread, edge_index, edge_weights, prediction_steps=steps))
+    read = x.clone()
+    read[:, steps] += 1.0  # starts the segment that predicts steps M+1..2M
+    b = decoder(read, edge_index, edge_weights, prediction_steps=steps)
+    assert torch.equal(a[:, :steps], b[:, :steps])
+    assert torch.equal(a[:, 2 * steps:], b[:, 2 * steps:])
+    assert not torch.allclose(a[:, steps:2 * steps], b[:, steps:2 * steps])

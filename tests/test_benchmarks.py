@@ -37,7 +37,8 @@ def test_scaling_stops_a_series_at_the_time_cap(tmp_path):
 
 def test_throughput_prints_every_table():
     out = run("throughput.py", "--batch", "2", "--hidden", "8", "--steps", "12",
-              "--repeats", "1", "--threads", "1", "--matmul-sizes", "64")
-    for heading in ("matrix-multiply peak", "examples/s", "of peak", "gather ms"):
+              "--repeats", "1", "--threads", "1", "--matmul-sizes", "64", "--profile")
+    for heading in ("matrix-multiply peak", "examples/s", "of peak", "gather ms",
+                    "operators by self CPU time", "aten::"):
         assert heading in out
     assert "dense reference" in out and "torch_nri" in out

@@ -4,7 +4,8 @@ import torch
 from torch_nri.nn import MLPDecoder
 from torch_nri.testing import dense_reference
 from tests.conftest import random_graph
-from tests.layer_checks import assert_batch_matches_systems, assert_permutation_equivariant
+from tests.layer_checks import (assert_batch_matches_systems, assert_permutation_equivariant,
+                                assert_segments_start_from_ground_truth)
 
 
 @pytest.mark.parametrize("prediction_steps", [1, 3, 10, 19, 40])
@@ -22,17 +23,8 @@ def test_matches_dense_reference(system, prediction_steps, skip_first):
 
 def test_ground_truth_only_every_m_steps(system):
     x, edge_index = system
-    dec = MLPDecoder(4, 2, 16, 16, 16).eval()
-    weights = torch.rand(edge_index.size(1), 2)
-    a = dec(x, edge_index, weights, prediction_steps=5)
-    unread = x.clone()
-    unread[:, 1:5] += 1.0  # with M = 5, only steps 0, 5, 10, 15 are read
-    assert torch.equal(a, dec(unread, edge_index, weights, prediction_steps=5))
-    read = x.clone()
-    read[:, 5] += 1.0  # starts the segment that predicts steps 6..10
-    b = dec(read, edge_index, weights, prediction_steps=5)
-    assert torch.equal(a[:, :5], b[:, :5]) and torch.equal(a[:, 10:], b[:, 10:])
-    assert not torch.allclose(a[:, 5:10], b[:, 5:10])
+    assert_segments_start_from_ground_truth(MLPDecoder(4, 2, 16, 16, 16).eval(), x, edge_index,
+                                            torch.rand(edge_index.size(1), 2))
 
 
 def test_no_edge_type_passes_no_message(system):

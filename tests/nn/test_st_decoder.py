@@ -3,7 +3,8 @@ import torch
 
 from torch_nri.graphs import fully_connected_edge_index
 from torch_nri.nn import STDecoder, TemporalModel
-from tests.layer_checks import assert_batch_matches_systems, assert_permutation_equivariant
+from tests.layer_checks import (assert_batch_matches_systems, assert_permutation_equivariant,
+                                assert_segments_start_from_ground_truth)
 
 
 @pytest.mark.parametrize("kind", ["gru", "attention"])
@@ -17,17 +18,8 @@ def test_shapes(system, kind, prediction_steps):
 
 def test_segments_follow_algorithm_1(system):
     x, edge_index = system
-    dec = STDecoder(4, 2, 16).eval()
-    weights = torch.rand(edge_index.size(1), 2)
-    a = dec(x, edge_index, weights, prediction_steps=5)
-    unread = x.clone()
-    unread[:, 1:5] += 1.0  # only steps 0, 5, 10, 15 start segments
-    assert torch.equal(a, dec(unread, edge_index, weights, prediction_steps=5))
-    read = x.clone()
-    read[:, 5] += 1.0
-    b = dec(read, edge_index, weights, prediction_steps=5)
-    assert torch.equal(a[:, :5], b[:, :5]) and torch.equal(a[:, 10:], b[:, 10:])
-    assert not torch.allclose(a[:, 5:10], b[:, 5:10])
+    assert_segments_start_from_ground_truth(STDecoder(4, 2, 16).eval(), x, edge_index,
+                                            torch.rand(edge_index.size(1), 2))
 
 
 @pytest.mark.parametrize("kind", ["gru", "attention"])

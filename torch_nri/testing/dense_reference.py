@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 
 def one_hot_matrices(edge_index, num_nodes):
+    """The receiver and sender matrices ``rel_rec``, ``rel_send`` ``[E, N]``."""
     rel_send = F.one_hot(edge_index[0], num_nodes).float()
     rel_rec = F.one_hot(edge_index[1], num_nodes).float()
     return rel_rec, rel_send
@@ -80,6 +81,7 @@ def typed_messages(mlp, pre_msg, edge_weights):
 
 
 def mlp_decoder_step(dec, x, rel_rec, rel_send, edge_weights):
+    """One step of the MLP decoder on states ``[B, N, *, F]``."""
     msgs = typed_messages(dec.edge_mlp, node2edge(x, rel_rec, rel_send), edge_weights)
     h = torch.cat([x, edge2node(msgs, rel_rec)], dim=-1)
     h = F.relu(dec.lin1(h))

@@ -1,5 +1,6 @@
 """The ``torch-nri`` console command (also ``python -m torch_nri``)."""
 import argparse
+import os
 from typing import List, Optional
 
 from torch_nri import __version__
@@ -58,14 +59,14 @@ def _train(args: argparse.Namespace) -> int:
     fields = TrainConfig().to_dict().keys()
     config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
     results = train(config, resume=args.resume)
-    _print_results(results)
-    print(f"run saved in {config.out} (best.pt, last.pt, log.csv, *.png)")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, every rank has the same results
+        _print_results(results)
+        print(f"run saved in {config.out} (best.pt, last.pt, log.csv, *.png)")
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     import json
-    import os
 
     from torch_nri.datasets import MinMaxStats, TrajectoryDataset
     from torch_nri.training import evaluate_run, load_config

@@ -101,3 +101,14 @@ def test_memory_grows_with_edges_not_nodes_squared():
     dense_bytes = num_edges * 20_000 * 4  # one float32 one-hot [E, N] matrix: 12.8 GB
     # Forward and backward of a hidden-32 encoder need a few hundred MB.
     assert peak_growth < 1.0e9 < dense_bytes / 10
+
+
+def test_without_batch_norm():
+    enc = MLPEncoder(10 * 4, 16, 2, batch_norm=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in enc.modules())
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in MLPEncoder(40, 16, 2).modules()) == 4
+    x, edge_index = torch.randn(5, 10, 4), torch.tensor([[0, 1, 2], [1, 2, 0]])
+    # Without batch statistics, training and evaluation mode compute the same.
+    assert torch.allclose(enc.train()(x, edge_index), enc.eval()(x, edge_index), atol=1e-6)
+    with_norm = MLPEncoder(40, 16, 2)
+    assert not torch.allclose(with_norm.train()(x, edge_index), with_norm.eval()(x, edge_index))

@@ -111,6 +111,8 @@ def test_nri_mpm_trains(tmp_path, data_root, options):
 
 
 def test_config_errors():
+    with pytest.raises(ValueError, match="'batch_norm=False' is an option of the mlp and ri"):
+        TrainConfig(encoder="cnn", batch_norm=False)
     with pytest.raises(ValueError, match="options of the mlp and rnn decoders"):
         TrainConfig(decoder="st", checkpoint=True)
     with pytest.raises(ValueError, match="'precision' must be one of"):

@@ -46,6 +46,9 @@ class MLPEncoder(NRIMessagePassing):
             (default: :obj:`0.0`)
         aggr (str, optional): Edge-to-node aggregation, ``"sum"`` or
             ``"mean"``. (default: ``"sum"``)
+        batch_norm (bool, optional): If set to :obj:`False`, the MLPs have no
+            batch normalisation (whose statistics are per process under
+            distributed training on CPUs). (default: :obj:`True`)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)` (or :math:`(N, T \cdot F)`),
@@ -53,7 +56,8 @@ class MLPEncoder(NRIMessagePassing):
         - **output:** edge logits :math:`(E, K)`
     """
     def __init__(self, in_channels: int, hidden_channels: int, num_edge_types: int,
-                 factor: bool = True, dropout: float = 0.0, aggr: str = "sum") -> None:
+                 factor: bool = True, dropout: float = 0.0, aggr: str = "sum",
+                 batch_norm: bool = True) -> None:
         super().__init__(aggr=aggr)
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
@@ -61,14 +65,14 @@ class MLPEncoder(NRIMessagePassing):
         self.factor = factor
         self.dropout = dropout
         hidden = hidden_channels
-        self.node_mlp1 = MLPBlock(in_channels, hidden, hidden, dropout)
-        self.edge_mlp1 = MLPBlock(2 * hidden, hidden, hidden, dropout)
+        self.node_mlp1 = MLPBlock(in_channels, hidden, hidden, dropout, batch_norm)
+        self.edge_mlp1 = MLPBlock(2 * hidden, hidden, hidden, dropout, batch_norm)
         if factor:
-            self.node_mlp2 = MLPBlock(hidden, hidden, hidden, dropout)
-            self.edge_mlp2 = MLPBlock(3 * hidden, hidden, hidden, dropout)
+            self.node_mlp2 = MLPBlock(hidden, hidden, hidden, dropout, batch_norm)
+            self.edge_mlp2 = MLPBlock(3 * hidden, hidden, hidden, dropout, batch_norm)
         else:
-            self.edge_mlp_nofactor = MLPBlock(hidden, hidden, hidden, dropout)
-            self.edge_mlp2 = MLPBlock(2 * hidden, hidden, hidden, dropout)
+            self.edge_mlp_nofactor = MLPBlock(hidden, hidden, hidden, dropout, batch_norm)
+            self.edge_mlp2 = MLPBlock(2 * hidden, hidden, hidden, dropout, batch_norm)
         self.lin_out = Linear(hidden, num_edge_types)
         self.reset_parameters()
 

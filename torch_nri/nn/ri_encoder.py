@@ -56,6 +56,8 @@ class RIEncoder(MLPEncoder):
         dropout (float, optional): Dropout probability. (default: :obj:`0.0`)
         aggr (str, optional): Edge-to-node aggregation of the NRI embedding
             step, ``"sum"`` or ``"mean"``. (default: ``"sum"``)
+        batch_norm (bool, optional): Batch normalisation in the NRI embedding
+            MLPs. (default: :obj:`True`)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
@@ -64,9 +66,10 @@ class RIEncoder(MLPEncoder):
     """
     def __init__(self, in_channels: int, hidden_channels: int, num_edge_types: int,
                  sequence_model: str = "gru", intra: bool = True, inter: bool = True,
-                 num_heads: int = 4, dropout: float = 0.0, aggr: str = "sum") -> None:
+                 num_heads: int = 4, dropout: float = 0.0, aggr: str = "sum",
+                 batch_norm: bool = True) -> None:
         super().__init__(in_channels, hidden_channels, num_edge_types, factor=True,
-                         dropout=dropout, aggr=aggr)
+                         dropout=dropout, aggr=aggr, batch_norm=batch_norm)
         self.sequence_model = sequence_model
         self.intra = intra
         self.inter = inter

@@ -26,7 +26,8 @@ def model_config(config: TrainConfig, num_steps: int) -> Dict[str, Any]:
     if config.encoder == "mlp":
         encoder = {"name": "MLPEncoder", "kwargs": dict(
             in_channels=num_steps * F, hidden_channels=config.encoder_hidden,
-            num_edge_types=K, factor=config.factor, dropout=config.dropout)}
+            num_edge_types=K, factor=config.factor, dropout=config.dropout,
+            batch_norm=config.batch_norm)}
     elif config.encoder == "cnn":
         encoder = {"name": "CNNEncoder", "kwargs": dict(
             in_channels=F, hidden_channels=config.encoder_hidden, num_edge_types=K,
@@ -35,7 +36,7 @@ def model_config(config: TrainConfig, num_steps: int) -> Dict[str, Any]:
         encoder = {"name": "RIEncoder", "kwargs": dict(
             in_channels=num_steps * F, hidden_channels=config.encoder_hidden,
             num_edge_types=K, sequence_model=config.sequence_model, intra=config.intra,
-            inter=config.inter, dropout=config.dropout)}
+            inter=config.inter, dropout=config.dropout, batch_norm=config.batch_norm)}
     memory = dict(checkpoint=config.checkpoint,
                   checkpoint_chunk_size=config.checkpoint_chunk_size,
                   skip_no_edges=config.skip_no_edges)

@@ -46,6 +46,7 @@ class TrainConfig:
     sequence_model: str = "gru"
     intra: bool = True
     inter: bool = True
+    batch_norm: bool = True
     dropout: float = 0.0
     tau: float = 0.5
     hard: bool = False
@@ -87,6 +88,8 @@ class TrainConfig:
             (self.decoder != "st" or not (self.checkpoint or self.skip_no_edges),
              "'checkpoint' and 'skip_no_edges' are options of the mlp and rnn decoders, "
              "not of decoder='st'"),
+            (self.batch_norm or self.encoder in ("mlp", "ri"),
+             "'batch_norm=False' is an option of the mlp and ri encoders"),
             (self.symmetry_weight >= 0, f"'symmetry_weight' must be non-negative, got "
              f"{self.symmetry_weight}"),
             (self.precision in PRECISIONS, f"'precision' must be one of {PRECISIONS}, got "

@@ -1,4 +1,4 @@
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 from torch import Tensor
@@ -8,6 +8,8 @@ from torch_nri.metrics import (accuracy_from_confusion, asymmetry_rate, edge_aur
                                edge_confusion)
 from torch_nri.models import NRI
 from torch_nri.nn import RNNDecoder
+from torch_nri.training import distributed
+from torch_nri.training.distributed import Context
 
 
 def training_decoder_kwargs(model: NRI, num_steps: int, prediction_steps: int,
@@ -22,7 +24,8 @@ def training_decoder_kwargs(model: NRI, num_steps: int, prediction_steps: int,
 
 @torch.no_grad()
 def evaluate(model: NRI, loader: DataLoader, encoder_steps: int, horizon: int = 20,
-             dynamic_graph: bool = False, no_edge_type: Optional[int] = None) -> Dict[str, Any]:
+             dynamic_graph: bool = False, no_edge_type: Optional[int] = None,
+             ctx: Optional[Context] = None) -> Dict[str, Any]:
     r"""The test protocol of the NRI paper. The encoder sees the first
     ``encoder_steps`` steps (49 in the paper) and gives hard edge samples; the
     decoder then starts from the true state of step ``encoder_steps`` and
@@ -34,6 +37,11 @@ def evaluate(model: NRI, loader: DataLoader, encoder_steps: int, horizon: int = 
     steps ``0..encoder_steps`` and, with ``dynamic_graph``, re-infers the graph
     at every step from a window of its own last ``encoder_steps`` inputs.
 
+    Under ``torchrun``, give each process its shard of the data and the
+    distributed :class:`~torch_nri.training.distributed.Context` (``ctx``):
+    the sums behind every metric are reduced over the processes, so all of
+    them return the metrics of the whole split.
+
     Returns:
         dict: ``accuracy``, ``auroc`` (where the data has both edges and
         non-edges; type 0 as "no edge"), ``mse`` (a list, one value per
@@ -41,15 +49,17 @@ def evaluate(model: NRI, loader: DataLoader, encoder_steps: int, horizon: int = 
         that repeats the last observed state, the paper's "Static" row) and
         ``num_examples``.
     """
+    ctx = ctx or Context()
     model.eval()
     num_types = model.num_edge_types
     confusion = torch.zeros(num_types, num_types, dtype=torch.long)
-    scores, present = [], []
-    squared_error: Optional[Tensor] = None
-    static_error: Optional[Tensor] = None
-    num_nodes = num_examples = 0
-    asymmetric = 0.0
+    scores: List[Tensor] = []
+    present: List[Tensor] = []
+    squared_error = torch.zeros(horizon, dtype=torch.float64)
+    static_error = torch.zeros(horizon, dtype=torch.float64)
+    counts = torch.zeros(3, dtype=torch.float64)  # nodes, examples, asymmetry * examples
     for batch in loader:
+        batch = batch.to(ctx.device)
         x, edge_index = batch.x, batch.edge_index
         if x.size(1) < encoder_steps + horizon + 1:
             raise ValueError(f"the test protocol needs {encoder_steps + horizon + 1} steps "
@@ -75,19 +85,26 @@ def evaluate(model: NRI, loader: DataLoader, encoder_steps: int, horizon: int = 
         error = (predictions - target).pow(2).mean(-1).sum(0)
         # The static baseline repeats the last observed state: x^{t+h} = x^t.
         static = (x[:, encoder_steps:encoder_steps + 1] - target).pow(2).mean(-1).sum(0)
-        squared_error = error if squared_error is None else squared_error + error
-        static_error = static if static_error is None else static_error + static
-        num_nodes += x.size(0)
-        num_examples += batch.num_graphs
-        asymmetric += asymmetry_rate(logits, edge_index, x.size(0)) * batch.num_graphs
+        squared_error += error.double().cpu()
+        static_error += static.double().cpu()
+        counts += torch.tensor([x.size(0), batch.num_graphs, batch.num_graphs *
+                                asymmetry_rate(logits, edge_index, x.size(0))],
+                               dtype=torch.float64)
         if "edge_type" in batch:
-            confusion += edge_confusion(logits, batch.edge_type, num_types)
-            scores.append(1 - logits.softmax(-1)[:, 0])
-            present.append(batch.edge_type != 0)
-    result: Dict[str, Any] = {"num_examples": num_examples,
+            confusion += edge_confusion(logits, batch.edge_type, num_types).cpu()
+            scores.append((1 - logits.softmax(-1)[:, 0]).cpu())
+            present.append((batch.edge_type != 0).cpu())
+    totals = distributed.all_reduce_sum(
+        torch.cat([squared_error, static_error, counts]).to(ctx.device), ctx).cpu()
+    squared_error, static_error, counts = totals.split([horizon, horizon, 3])
+    confusion = distributed.all_reduce_sum(confusion.to(ctx.device), ctx).cpu()
+    num_nodes, num_examples, asymmetric = counts.tolist()
+    result: Dict[str, Any] = {"num_examples": int(num_examples),
                               "mse": (squared_error / num_nodes).tolist(),
                               "mse_static": (static_error / num_nodes).tolist(),
                               "asymmetry": asymmetric / num_examples}
+    scores = distributed.all_gather_list(scores, ctx)
+    present = distributed.all_gather_list(present, ctx)
     if scores:
         result["accuracy"] = accuracy_from_confusion(confusion, no_edge_type=no_edge_type)
         present_all = torch.cat(present)

@@ -7,6 +7,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
@@ -14,7 +16,9 @@ from torch_nri.io import atomic_torch_save, atomic_write_text
 from torch_nri.metrics import accuracy_from_confusion, best_type_permutation, edge_confusion
 from torch_nri.models import NRI
 from torch_nri.training.builders import build_datasets, build_model, model_config
+from torch_nri.training import distributed
 from torch_nri.training.config import TrainConfig
+from torch_nri.training.distributed import Context
 from torch_nri.training.evaluation import evaluate, training_decoder_kwargs
 from torch_nri.training.plots import plot_curves, plot_graph, plot_trajectories
 
@@ -28,39 +32,44 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
-def _autocast(precision: str) -> torch.autocast:
+def _autocast(precision: str, device: torch.device) -> torch.autocast:
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    return torch.autocast("cpu", dtype=dtype, enabled=dtype is not None)
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
-def _run_epoch(model: NRI, loader: DataLoader, decoder_kwargs: Dict[str, Any],
-               optimizer: Optional[torch.optim.Optimizer], scaler: torch.amp.GradScaler,
-               precision: str, no_edge_type: Optional[int], bar_desc: str,
-               progress: bool) -> Dict[str, float]:
+def _run_epoch(model: NRI, forward: torch.nn.Module, loader: DataLoader,
+               decoder_kwargs: Dict[str, Any], optimizer: Optional[torch.optim.Optimizer],
+               scaler: torch.amp.GradScaler, precision: str, no_edge_type: Optional[int],
+               ctx: Context, bar_desc: str, progress: bool) -> Dict[str, float]:
+    # `forward` is the model itself, or its DistributedDataParallel wrapper.
     training = optimizer is not None
     model.train(training)
-    totals = {"nll": 0.0, "kl": 0.0, "mse": 0.0}
-    num_batches = 0
+    # Sums over nodes (NLL, KL) and over predicted values (MSE), reduced over
+    # the processes, so the metrics do not depend on how the data is split.
+    sums = torch.zeros(5, dtype=torch.float64)  # nll, kl, nodes, squared error, values
     confusion = torch.zeros(model.num_edge_types, model.num_edge_types, dtype=torch.long)
     with torch.set_grad_enabled(training):
         for batch in tqdm(loader, desc=bar_desc, leave=False, disable=not progress):
-            with _autocast(precision):
-                out = model(batch.x, batch.edge_index, batch=batch.batch, **decoder_kwargs)
+            batch = batch.to(ctx.device)
+            with _autocast(precision, ctx.device):
+                out = forward(batch.x, batch.edge_index, batch=batch.batch, **decoder_kwargs)
             terms = model.elbo(out)
             if training:
                 optimizer.zero_grad()
                 scaler.scale(-terms.elbo).backward()
                 scaler.step(optimizer)
                 scaler.update()
-            totals["nll"] += terms.nll.item()
-            totals["kl"] += terms.kl.item()
-            totals["mse"] += (out.predictions - out.targets).pow(2).mean().item()
+            error = (out.predictions - out.targets).detach().pow(2)
+            sums += torch.tensor([terms.nll.item() * batch.num_nodes,
+                                  terms.kl.item() * batch.num_nodes, batch.num_nodes,
+                                  error.sum().item(), error.numel()], dtype=torch.float64)
             confusion += edge_confusion(out.edge_logits.detach(), batch.edge_type,
-                                        model.num_edge_types)
-            num_batches += 1
-    result = {key: value / num_batches for key, value in totals.items()}
-    result["accuracy"] = accuracy_from_confusion(confusion, no_edge_type=no_edge_type)
-    return result
+                                        model.num_edge_types).cpu()
+    sums = distributed.all_reduce_sum(sums.to(ctx.device), ctx).cpu()
+    confusion = distributed.all_reduce_sum(confusion.to(ctx.device), ctx).cpu()
+    nll, kl, nodes, squared_error, values = sums.tolist()
+    return {"nll": nll / nodes, "kl": kl / nodes, "mse": squared_error / values,
+            "accuracy": accuracy_from_confusion(confusion, no_edge_type=no_edge_type)}
 
 
 def _write_log(history: List[Dict[str, float]], path: str) -> None:
@@ -95,26 +104,38 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     last_path = os.path.join(out, "last.pt")
     if config.threads:
         torch.set_num_threads(config.threads)
-    os.makedirs(out, exist_ok=True)
+    ctx = distributed.setup()
+    if ctx.is_main:
+        os.makedirs(out, exist_ok=True)
+    distributed.barrier(ctx)
     if resume and os.path.exists(last_path):
-        checkpoint = torch.load(last_path, weights_only=False)
+        checkpoint = torch.load(last_path, weights_only=False, map_location="cpu")
         saved = TrainConfig.from_dict(checkpoint["train_config"])
         # Only the number of epochs and the progress bars may change on resume.
         config = TrainConfig.from_dict({**saved.to_dict(), "epochs": config.epochs,
                                         "progress": config.progress, "out": config.out})
     else:
         checkpoint = None
-    atomic_write_text(json.dumps(config.to_dict(), indent=2), os.path.join(out, "config.json"))
+    progress = config.progress and ctx.is_main
+    if ctx.is_main:
+        atomic_write_text(json.dumps(config.to_dict(), indent=2),
+                          os.path.join(out, "config.json"))
 
     torch.manual_seed(config.seed)
-    train_set, valid_set, test_set = build_datasets(config)
-    atomic_write_text(json.dumps(train_set.stats.to_dict(), indent=2),
-                      os.path.join(out, "stats.json"))
+    # Rank 0 simulates and caches the data; the others then read the cache.
+    if ctx.is_main:
+        train_set, valid_set, test_set = build_datasets(config)
+    distributed.barrier(ctx)
+    if not ctx.is_main:
+        train_set, valid_set, test_set = build_datasets(config)
+    if ctx.is_main:
+        atomic_write_text(json.dumps(train_set.stats.to_dict(), indent=2),
+                          os.path.join(out, "stats.json"))
     num_steps = train_set[0].x.size(1)
-    model = build_model(config, num_steps)
+    model = build_model(config, num_steps).to(ctx.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     # Loss scaling keeps float16 gradients from underflowing; a no-op otherwise.
-    scaler = torch.amp.GradScaler("cpu", enabled=config.precision == "fp16")
+    scaler = torch.amp.GradScaler(ctx.device.type, enabled=config.precision == "fp16")
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_decay,
                                                 gamma=config.gamma)
     history: List[Dict[str, float]] = []
@@ -126,67 +147,92 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
         scaler.load_state_dict(checkpoint.get("scaler", {}))
         history, best_mse, start_epoch = (checkpoint["history"], checkpoint["best_mse"],
                                           checkpoint["epoch"])
+    # Gradients are averaged over the processes; every process holds the model.
+    # On GPUs the batch norms see the global batch; on CPUs (gloo) they stay per
+    # process, as PyTorch's SyncBatchNorm needs GPU tensors.
+    if ctx.distributed and ctx.device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    forward = DistributedDataParallel(model) if ctx.distributed else model
     kwargs = training_decoder_kwargs(model, num_steps, config.prediction_steps,
                                      config.burn_in_steps)
     no_edge_type = 0 if config.skip_first else None
-    valid_loader = DataLoader(valid_set, batch_size=config.batch_size)
+    valid_loader = DataLoader(distributed.shard(valid_set, ctx), batch_size=config.batch_size)
+    sampler = (DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True,
+                                  seed=config.seed) if ctx.distributed else None)
 
     started = time.perf_counter()
     for epoch in tqdm(range(start_epoch, config.epochs), desc="epochs", initial=start_epoch,
-                      total=config.epochs, disable=not config.progress):
+                      total=config.epochs, disable=not progress):
         epoch_start = time.perf_counter()
-        torch.manual_seed(_epoch_seed(config.seed, epoch))
-        generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
-        train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
-                                  generator=generator)
+        # Each process draws its own Gumbel noise and dropout, from its epoch's seed.
+        torch.manual_seed(_epoch_seed(config.seed, epoch) + ctx.rank)
+        if sampler is not None:
+            sampler.set_epoch(epoch)  # a new split of a new shuffle every epoch
+            train_loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler)
+        else:
+            generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
+            train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
+                                      generator=generator)
         lr = optimizer.param_groups[0]["lr"]
-        train_metrics = _run_epoch(model, train_loader, kwargs, optimizer, scaler,
-                                   config.precision, no_edge_type, "train", config.progress)
+        train_metrics = _run_epoch(model, forward, train_loader, kwargs, optimizer, scaler,
+                                   config.precision, no_edge_type, ctx, "train", progress)
         scheduler.step()
-        valid_metrics = _run_epoch(model, valid_loader, kwargs, None, scaler, config.precision,
-                                   no_edge_type, "valid", config.progress)
+        valid_metrics = _run_epoch(model, model, valid_loader, kwargs, None, scaler,
+                                   config.precision, no_edge_type, ctx, "valid", progress)
         row = {"epoch": epoch + 1, "lr": lr, "seconds": time.perf_counter() - epoch_start}
         row.update({f"train_{k}": v for k, v in train_metrics.items()})
         row.update({f"valid_{k}": v for k, v in valid_metrics.items()})
         history.append(row)
-        state = {"model_config": model_config(config, num_steps), "model": model.state_dict(),
+        state = {"model_config": model_config(config, num_steps),
+                 "model": {k: v.cpu() for k, v in model.state_dict().items()},
                  "train_config": config.to_dict(), "epoch": epoch + 1}
-        if valid_metrics["mse"] < best_mse:
-            best_mse = valid_metrics["mse"]
-            atomic_torch_save(state, os.path.join(out, "best.pt"))
-        atomic_torch_save({**state, "optimizer": optimizer.state_dict(),
-                           "scheduler": scheduler.state_dict(),
-                           "scaler": scaler.state_dict(), "history": history,
-                           "best_mse": best_mse}, last_path)
-        _write_log(history, os.path.join(out, "log.csv"))
+        improved = valid_metrics["mse"] < best_mse
+        best_mse = min(best_mse, valid_metrics["mse"])
+        if ctx.is_main:
+            if improved:
+                atomic_torch_save(state, os.path.join(out, "best.pt"))
+            atomic_torch_save({**state, "optimizer": optimizer.state_dict(),
+                               "scheduler": scheduler.state_dict(),
+                               "scaler": scaler.state_dict(), "history": history,
+                               "best_mse": best_mse}, last_path)
+            _write_log(history, os.path.join(out, "log.csv"))
+        distributed.barrier(ctx)  # the checkpoint exists for every process
     train_seconds = time.perf_counter() - started
 
-    results = evaluate_run(out, config=config, test_set=test_set, num_steps=num_steps)
+    results = evaluate_run(out, config=config, test_set=test_set, num_steps=num_steps,
+                           ctx=ctx)
     results["train_seconds"] = train_seconds
-    atomic_write_text(json.dumps(results, indent=2), os.path.join(out, "results.json"))
-    plot_curves(history, os.path.join(out, "curves.png"))
+    if ctx.is_main:
+        atomic_write_text(json.dumps(results, indent=2), os.path.join(out, "results.json"))
+        plot_curves(history, os.path.join(out, "curves.png"))
     return results
 
 
 def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None, test_set=None,
-             num_steps: Optional[int] = None, batch_size: Optional[int] = None) -> Dict[str, Any]:
+                 num_steps: Optional[int] = None, batch_size: Optional[int] = None,
+                 ctx: Optional[Context] = None) -> Dict[str, Any]:
     r"""Evaluates the best checkpoint of a run on ``test_set`` (default: the
     configured system's test split) with the paper's test protocol, and saves
-    the trajectory and graph plots of its first system."""
+    the trajectory and graph plots of its first system. Under ``torchrun``
+    (``ctx``), each process evaluates its shard and the metrics are reduced;
+    rank 0 alone draws the plots."""
+    ctx = ctx or Context()
     if config is None:
         config = load_config(run_dir)
-    model = NRI.load(os.path.join(run_dir, "best.pt"))
+    model = NRI.load(os.path.join(run_dir, "best.pt")).to(ctx.device)
     if test_set is None:
         test_set = build_datasets(config)[2]
     if num_steps is None:
         num_steps = _encoder_steps(model, config)
-    loader = DataLoader(test_set, batch_size=batch_size or config.batch_size)
-    torch.manual_seed(config.seed)
+    loader = DataLoader(distributed.shard(test_set, ctx),
+                        batch_size=batch_size or config.batch_size)
+    torch.manual_seed(config.seed + ctx.rank)
     results = evaluate(model, loader, encoder_steps=num_steps, horizon=config.horizon,
                        dynamic_graph=config.dynamic_graph,
-                       no_edge_type=0 if config.skip_first else None)
+                       no_edge_type=0 if config.skip_first else None, ctx=ctx)
     results["run_dir"] = run_dir
-    _plot_example(model, test_set[0], num_steps, config, run_dir)
+    if ctx.is_main:
+        _plot_example(model.cpu(), test_set[0], num_steps, config, run_dir)
     return results
 
 

@@ -13,7 +13,7 @@ import math
 import resource
 import statistics
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 import torch
@@ -84,17 +84,16 @@ def training_step(method: str, model: NRI, num_nodes: int, batch: int, num_steps
     return step
 
 
-def time_it(fn: Callable[[], None], model: torch.nn.Module, repeats: int,
-            long_run: float = 10.0) -> float:
-    """Median seconds of ``fn`` after one warm-up call; a first call longer
-    than ``long_run`` seconds is reported alone (warm-up effects are then
-    negligible, and large sizes would take too long)."""
+def median_seconds(fn: Callable[[], object], repeats: int,
+                   long_run: float = float("inf")) -> float:
+    """Median seconds of ``fn`` over ``repeats`` calls after one warm-up call;
+    a warm-up longer than ``long_run`` seconds is reported alone (warm-up
+    effects are then negligible, and large sizes would take too long)."""
     times: List[float] = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-        model.zero_grad(set_to_none=True)
         if times[0] > long_run:
             return times[0]
     return statistics.median(times[1:])
@@ -114,11 +113,6 @@ def decoder_step_flops(num_edges: int, num_nodes: int, rows_per_item: int, hidde
     edge = num_message_types * (2 * F_ * hidden + hidden * hidden)
     node = (F_ + hidden) * hidden + hidden * hidden + hidden * F_
     return 2.0 * rows_per_item * (num_edges * edge + num_nodes * node)
-
-
-def summary(values: Dict[str, float]) -> str:
-    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in values.items())
 
 
 def segments(num_steps: int, prediction_steps: int) -> int:

@@ -29,7 +29,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import build_model, peak_rss_gb, time_it, training_step  # noqa: E402
+from common import build_model, median_seconds, peak_rss_gb, training_step  # noqa: E402
 
 SIZES = [5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000]
 FIELDS = ["series", "num_nodes", "num_edges", "seconds", "peak_gb", "us_per_edge",
@@ -46,7 +46,11 @@ def run_point(args: argparse.Namespace) -> None:
                         chunk_size=args.chunk_size, skip="skip" in options)
     step = training_step(method, model, args.point_size, args.batch, args.steps, args.k,
                          args.prediction_steps, args.precision)
-    seconds = time_it(step, model, args.repeats)
+    def step_and_clear():
+        step()
+        model.zero_grad(set_to_none=True)
+
+    seconds = median_seconds(step_and_clear, args.repeats, long_run=10.0)
     edges = (args.point_size * (args.point_size - 1) if method in ("dense", "full")
              else min(args.k, args.point_size - 1) * args.point_size) * args.batch
     print(json.dumps({"seconds": seconds, "peak_gb": peak_rss_gb(),

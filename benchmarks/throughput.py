@@ -16,9 +16,7 @@ and with --profile, where torch_nri's float32 training step spends its time
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import torch
 from torch_geometric.data import Data
@@ -26,20 +24,10 @@ from torch_geometric.loader import DataLoader
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (NUM_EDGE_TYPES, NUM_FEATURES, batched, build_model,  # noqa: E402
-                    decoder_step_flops, segments, training_step)
+                    decoder_step_flops, median_seconds, segments, training_step)
 from torch_nri.graphs import fully_connected_edge_index  # noqa: E402
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def matmul_peak(sizes, repeats: int) -> dict:

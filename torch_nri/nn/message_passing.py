@@ -51,9 +51,13 @@ class NRIMessagePassing(MessagePassing):
             number of edges whose activations are recomputed at once; bounds
             the transient memory by the chunk instead of the graph. Needs
             ``aggr="sum"``. (default: all edges at once)
+        skip_no_edges (bool, optional): If set to :obj:`True`,
+            :meth:`message_edges` drops the edges that send nothing. Needs
+            ``aggr="sum"``. (default: :obj:`False`)
     """
     def __init__(self, aggr: str = "sum", checkpoint: bool = False,
-                 checkpoint_chunk_size: Optional[int] = None) -> None:
+                 checkpoint_chunk_size: Optional[int] = None,
+                 skip_no_edges: bool = False) -> None:
         if aggr not in ("sum", "mean"):
             raise ValueError(f"'aggr' must be 'sum' or 'mean', got {aggr!r}")
         if checkpoint_chunk_size is not None:
@@ -63,9 +67,13 @@ class NRIMessagePassing(MessagePassing):
             # A mean over a chunk of a receiver's edges is not a part of its mean.
             if aggr != "sum":
                 raise ValueError(f"'checkpoint_chunk_size' needs aggr='sum', got {aggr!r}")
+        # Dropping zero-weight edges changes each receiver's count in a mean.
+        if skip_no_edges and aggr != "sum":
+            raise ValueError(f"'skip_no_edges' needs aggr='sum', got {aggr!r}")
         super().__init__(aggr=aggr, node_dim=0)
         self.checkpoint = checkpoint
         self.checkpoint_chunk_size = checkpoint_chunk_size
+        self.skip_no_edges = skip_no_edges
 
     def node_to_edge(self, x: Tensor, edge_index: Tensor) -> Tensor:
         r"""Returns ``[x[senders], x[receivers]]`` concatenated along the last
@@ -82,6 +90,15 @@ class NRIMessagePassing(MessagePassing):
         ``[E, ..., F] -> [num_nodes, ..., F]``."""
         return self.propagate(edge_index, edge_attr=edge_attr,
                               size=(num_nodes, num_nodes))
+
+    def message_edges(self, edge_index: Tensor, edge_weights: Tensor,
+                      first_message_type: int) -> Tuple[Tensor, Tensor]:
+        r"""The edges that pass messages and their weights: all of them, or
+        with ``skip_no_edges=True`` those with a non-zero weight on a type from
+        ``first_message_type`` on (:func:`drop_silent_edges`)."""
+        if not self.skip_no_edges:
+            return edge_index, edge_weights
+        return drop_silent_edges(edge_index, edge_weights, first_message_type)
 
     def aggregate_messages(self, message: MessageFn, x: Tensor, edge_index: Tensor,
                            edge_weights: Tensor) -> Tensor:

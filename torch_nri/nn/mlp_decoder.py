@@ -7,7 +7,7 @@ from torch.nn import Linear
 
 from torch_nri._validation import check_decoder_inputs
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
-from torch_nri.nn.message_passing import NRIMessagePassing, drop_silent_edges
+from torch_nri.nn.message_passing import NRIMessagePassing
 from torch_nri.nn.rollout import segment_rollout
 
 
@@ -74,9 +74,7 @@ class MLPDecoder(NRIMessagePassing):
                  dropout: float = 0.0, aggr: str = "sum", checkpoint: bool = False,
                  checkpoint_chunk_size: Optional[int] = None,
                  skip_no_edges: bool = False) -> None:
-        super().__init__(aggr, checkpoint, checkpoint_chunk_size)
-        if skip_no_edges and aggr != "sum":
-            raise ValueError(f"'skip_no_edges' needs aggr='sum', got {aggr!r}")
+        super().__init__(aggr, checkpoint, checkpoint_chunk_size, skip_no_edges)
         self.in_channels = in_channels
         self.num_edge_types = num_edge_types
         self.msg_hidden_channels = msg_hidden_channels
@@ -84,7 +82,6 @@ class MLPDecoder(NRIMessagePassing):
         self.hidden_channels = hidden_channels
         self.skip_first = skip_first
         self.dropout = dropout
-        self.skip_no_edges = skip_no_edges
         self.edge_mlp = EdgeTypeMLP(2 * in_channels, msg_hidden_channels, msg_out_channels,
                                     num_edge_types, act=torch.relu, dropout=dropout,
                                     skip_first=skip_first)
@@ -113,9 +110,8 @@ class MLPDecoder(NRIMessagePassing):
         predictions in between."""
         check_decoder_inputs(x, edge_index, edge_weights, self.in_channels,
                               self.num_edge_types)
-        if self.skip_no_edges:
-            edge_index, edge_weights = drop_silent_edges(edge_index, edge_weights,
-                                                         int(self.skip_first))
+        edge_index, edge_weights = self.message_edges(edge_index, edge_weights,
+                                                      int(self.skip_first))
         return segment_rollout(
             x, prediction_steps,
             lambda state, _: (self.step(state, edge_index, edge_weights), None))

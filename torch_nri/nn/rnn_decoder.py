@@ -7,7 +7,7 @@ from torch.nn import Linear
 
 from torch_nri._validation import check_decoder_inputs, check_edge_weights
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
-from torch_nri.nn.message_passing import NRIMessagePassing, drop_silent_edges
+from torch_nri.nn.message_passing import NRIMessagePassing
 
 DynamicGraph = Callable[[Tensor, Tensor], Tensor]
 
@@ -73,15 +73,12 @@ class RNNDecoder(NRIMessagePassing):
                  skip_first: bool = False, dropout: float = 0.0, aggr: str = "sum",
                  checkpoint: bool = False, checkpoint_chunk_size: Optional[int] = None,
                  skip_no_edges: bool = False) -> None:
-        super().__init__(aggr, checkpoint, checkpoint_chunk_size)
-        if skip_no_edges and aggr != "sum":
-            raise ValueError(f"'skip_no_edges' needs aggr='sum', got {aggr!r}")
+        super().__init__(aggr, checkpoint, checkpoint_chunk_size, skip_no_edges)
         self.in_channels = in_channels
         self.num_edge_types = num_edge_types
         self.hidden_channels = hidden_channels
         self.skip_first = skip_first
         self.dropout = dropout
-        self.skip_no_edges = skip_no_edges
         hidden = hidden_channels
         self.edge_mlp = EdgeTypeMLP(2 * hidden, hidden, hidden, num_edge_types,
                                     act=torch.tanh, dropout=dropout, skip_first=skip_first,
@@ -164,7 +161,7 @@ class RNNDecoder(NRIMessagePassing):
                 raise ValueError(f"'dynamic_graph_window' must be in [1, burn_in_steps="
                                  f"{burn_in_steps}], got {window}")
 
-        step_edges = self._step_edges(edge_index, edge_weights)
+        step_edges = self.message_edges(edge_index, edge_weights, int(self.skip_first))
         hidden = x.new_zeros(num_nodes, self.hidden_channels)
         inputs: List[Tensor] = []
         predictions: List[Tensor] = []
@@ -179,15 +176,10 @@ class RNNDecoder(NRIMessagePassing):
                 edge_weights = dynamic_graph(recent, edge_index)
                 check_edge_weights(edge_weights, edge_index.size(1), self.num_edge_types,
                                    name="dynamic_graph(window, edge_index)")
-                step_edges = self._step_edges(edge_index, edge_weights)
+                step_edges = self.message_edges(edge_index, edge_weights, int(self.skip_first))
             prediction, hidden = self.step(inputs[-1], hidden, *step_edges)
             predictions.append(prediction)
         return torch.stack(predictions, dim=1)
-
-    def _step_edges(self, edge_index: Tensor, edge_weights: Tensor) -> Tuple[Tensor, Tensor]:
-        if self.skip_no_edges:
-            return drop_silent_edges(edge_index, edge_weights, int(self.skip_first))
-        return edge_index, edge_weights
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, "

@@ -107,7 +107,6 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     ctx = distributed.setup()
     if ctx.is_main:
         os.makedirs(out, exist_ok=True)
-    distributed.barrier(ctx)
     if resume and os.path.exists(last_path):
         checkpoint = torch.load(last_path, weights_only=False, map_location="cpu")
         saved = TrainConfig.from_dict(checkpoint["train_config"])
@@ -122,13 +121,12 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
                           os.path.join(out, "config.json"))
 
     torch.manual_seed(config.seed)
-    # Rank 0 simulates and caches the data; the others then read the cache.
-    if ctx.is_main:
-        train_set, valid_set, test_set = build_datasets(config)
-    distributed.barrier(ctx)
+    # Rank 0 simulates and caches the data; the others wait, then read the cache.
     if not ctx.is_main:
-        train_set, valid_set, test_set = build_datasets(config)
+        distributed.barrier(ctx)
+    train_set, valid_set, test_set = build_datasets(config)
     if ctx.is_main:
+        distributed.barrier(ctx)
         atomic_write_text(json.dumps(train_set.stats.to_dict(), indent=2),
                           os.path.join(out, "stats.json"))
     num_steps = train_set[0].x.size(1)

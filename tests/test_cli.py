@@ -38,3 +38,11 @@ def test_generate_writes_a_cached_dataset(tmp_path):
 def test_generate_reports_bad_arguments():
     result = run("generate", "kuramoto", "--graph", "knn", "--k", "3")
     assert result.returncode == 2 and "no positions for a kNN graph" in result.stderr
+
+
+def test_correlation_baseline_from_the_command_line(tmp_path):
+    result = run("baseline", "correlation", "--system", "springs", "--num-train", "16",
+                 "--num-valid", "4", "--num-test", "4", "--data-root", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    accuracy = float(result.stdout.split("test accuracy ")[1].split("%")[0])
+    assert 0.0 <= accuracy <= 100.0 and "absolute=" in result.stdout

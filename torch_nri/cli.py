@@ -95,6 +95,29 @@ def _print_results(results: dict) -> None:
         print(f"{f'MSE {s} step' + ('s' if s > 1 else ''):<16}{mse[s - 1]:.3e}")
 
 
+def _baseline(args: argparse.Namespace) -> int:
+    import torch
+
+    from torch_nri.baselines import CorrelationBaseline, as_arrays
+    from torch_nri.training import TrainConfig, build_datasets
+
+    config = TrainConfig(system=args.system, num_nodes=args.num_nodes, num_train=args.num_train,
+                         num_valid=args.num_valid, num_test=args.num_test,
+                         data_root=args.data_root, seed=args.seed, progress=False)
+    train_set, valid_set, test_set = build_datasets(config)
+    x_train, edges_train = as_arrays(train_set)
+    x_valid, edges_valid = as_arrays(valid_set)
+    # The test systems are longer; like the encoders, the baseline sees their first T steps.
+    x_test, edges_test = as_arrays(test_set, num_steps=x_train.size(1))
+    # Fitted on training and validation systems together, as in NRI's D.1.1.
+    baseline = CorrelationBaseline().fit(torch.cat([x_train, x_valid]),
+                                         torch.cat([edges_train, edges_valid]))
+    print(f"{args.system}-{args.num_nodes} {args.name}: test accuracy "
+          f"{100 * baseline.score(x_test, edges_test):.1f}% "
+          f"(threshold {baseline.threshold:.3f}, absolute={baseline.absolute})")
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="torch-nri", description="Neural relational inference for PyTorch Geometric.")
@@ -134,12 +157,22 @@ def main(argv: Optional[List[str]] = None) -> int:
                              help="raw trajectories .npz (x [samples, T, N, F], optional edges)")
     eval_parser.add_argument("--json", action="store_true", help="print one JSON object")
 
+    base_parser = subparsers.add_parser("baseline", help="fit and test a baseline")
+    base_parser.add_argument("name", choices=("correlation",))
+    base_parser.add_argument("--system", choices=SYSTEMS, default="springs")
+    base_parser.add_argument("--num-nodes", type=int, default=5)
+    base_parser.add_argument("--num-train", type=int, default=50000)
+    base_parser.add_argument("--num-valid", type=int, default=10000)
+    base_parser.add_argument("--num-test", type=int, default=10000)
+    base_parser.add_argument("--data-root", default="data")
+    base_parser.add_argument("--seed", type=int, default=42)
+
     demo_parser = subparsers.add_parser("demo", help="simulate springs, train NRI, evaluate")
     demo_parser.add_argument("--out", default="runs/demo")
     demo_parser.add_argument("--data-root", default="data")
     demo_parser.add_argument("--epochs", type=int, default=None)
     args = parser.parse_args(argv)
-    handlers = {"train": _train, "evaluate": _evaluate}
+    handlers = {"train": _train, "evaluate": _evaluate, "baseline": _baseline}
     if args.command in handlers:
         try:
             return handlers[args.command](args)

@@ -1,0 +1,21 @@
+import torch
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from torch_nri.graphs import fully_connected_edge_index
+from torch_nri.models import NRI
+from torch_nri.nn import MLPDecoder, MLPEncoder
+from torch_nri.training import evaluate
+
+
+def test_static_baseline_is_the_mean_squared_change():
+    # The "Static" row of the NRI paper predicts x^{t+h} = x^t.
+    items = [Data(x=torch.randn(4, 16, 3), edge_index=fully_connected_edge_index(4),
+                  edge_type=torch.randint(0, 2, (12,))) for _ in range(5)]
+    model = NRI(MLPEncoder(10 * 3, 8, 2), MLPDecoder(3, 2, 8, 8, 8), 2)
+    results = evaluate(model, DataLoader(items, batch_size=2), encoder_steps=10, horizon=5)
+    x = torch.cat([item.x for item in items])
+    for h in (1, 5):
+        expected = (x[:, 10 + h] - x[:, 10]).pow(2).mean().item()
+        assert abs(results["mse_static"][h - 1] - expected) < 1e-6
+    assert results["num_examples"] == 5 and len(results["mse"]) == 5

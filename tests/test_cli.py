@@ -2,6 +2,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def run(*args):
     return subprocess.run([sys.executable, "-m", "torch_nri", *args], capture_output=True,
@@ -40,9 +42,11 @@ def test_generate_reports_bad_arguments():
     assert result.returncode == 2 and "no positions for a kNN graph" in result.stderr
 
 
-def test_correlation_baseline_from_the_command_line(tmp_path):
-    result = run("baseline", "correlation", "--system", "springs", "--num-train", "16",
-                 "--num-valid", "4", "--num-test", "4", "--data-root", str(tmp_path))
+@pytest.mark.parametrize("name", ["correlation", "lstm-correlation"])
+def test_correlation_baselines_from_the_command_line(tmp_path, name):
+    result = run("baseline", name, "--system", "springs", "--num-train", "16",
+                 "--num-valid", "4", "--num-test", "4", "--data-root", str(tmp_path),
+                 "--epochs", "1", "--hidden", "8")
     assert result.returncode == 0, result.stderr
     accuracy = float(result.stdout.split("test accuracy ")[1].split("%")[0])
     assert 0.0 <= accuracy <= 100.0 and "absolute=" in result.stdout

@@ -1,0 +1,87 @@
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import LSTM, Linear, Module, ReLU, Sequential
+
+from torch_nri.baselines.correlation import CorrelationBaseline
+
+
+class LSTMCorrelationBaseline(Module):
+    r"""The "Corr. (LSTM)" baseline of NRI (Kipf et al., 2018, supplement
+    D.1.1): one 2-layer LSTM, shared by all objects, is trained to predict
+    each object's next state from its own past (each trajectory alone, MSE,
+    the ground truth as input at every step), with 2-layer ReLU MLPs before
+    and after it. The interaction graph is then read from the correlations
+    between the objects' LSTM outputs at the last step, thresholded as in
+    :class:`CorrelationBaseline` (raw or absolute, fitted for accuracy).
+
+    Args:
+        num_features (int): Features :math:`F` per object and step.
+        hidden_channels (int, optional): Size of the MLPs and the LSTM
+            (256 in the paper). (default: :obj:`256`)
+
+    Shapes:
+        - **x:** trajectories :math:`(S, T, N, F)`
+        - **edges:** true relations :math:`(S, N, N)`
+    """
+    def __init__(self, num_features: int, hidden_channels: int = 256) -> None:
+        super().__init__()
+        hidden = hidden_channels
+        self.input_mlp = Sequential(Linear(num_features, hidden), ReLU(), Linear(hidden, hidden))
+        self.lstm = LSTM(hidden, hidden, num_layers=2, batch_first=True)
+        self.output_mlp = Sequential(Linear(hidden, hidden), ReLU(),
+                                     Linear(hidden, num_features))
+        self.correlation = CorrelationBaseline()
+
+    def forward(self, paths: Tensor) -> Tuple[Tensor, Tensor]:
+        r"""Next-state predictions ``[B, T, F]`` of trajectories ``[B, T, F]``
+        and the LSTM's output at the last step ``[B, H]``."""
+        out, _ = self.lstm(self.input_mlp(paths))
+        return self.output_mlp(out), out[:, -1]
+
+    @staticmethod
+    def _paths(x: Tensor) -> Tensor:
+        CorrelationBaseline.correlations(x[:1])  # shape and finiteness checks
+        return x.float().permute(0, 2, 1, 3).flatten(0, 1)  # [S * N, T, F]
+
+    def fit(self, x: Tensor, edges: Tensor, epochs: int = 10, batch_size: int = 128,
+            lr: float = 1e-3, seed: int = 42, threshold_data: Optional[Tuple[Tensor,
+                                                                             Tensor]] = None
+            ) -> "LSTMCorrelationBaseline":
+        r"""Trains the LSTM on the trajectories ``x`` for ``epochs`` epochs
+        (Adam), then fits the threshold on ``threshold_data`` (``(x, edges)``;
+        default: ``x`` and ``edges``; the paper uses training and validation
+        systems together)."""
+        generator = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        paths = self._paths(x)
+        optimizer = torch.optim.Adam(self.parameters(), lr=lr)
+        self.train()
+        for _ in range(epochs):
+            for index in torch.randperm(paths.size(0), generator=generator).split(batch_size):
+                predictions, _ = self(paths[index, :-1])
+                loss = F.mse_loss(predictions, paths[index, 1:])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        x_fit, edges_fit = threshold_data if threshold_data is not None else (x, edges)
+        self.correlation.fit(self.hidden_states(x_fit), edges_fit)
+        return self
+
+    @torch.no_grad()
+    def hidden_states(self, x: Tensor) -> Tensor:
+        r"""Each object's LSTM output at the last step, as one-step
+        "trajectories" ``[S, 1, N, H]`` for :class:`CorrelationBaseline`."""
+        self.eval()
+        _, last = self(self._paths(x))
+        return last.view(x.size(0), 1, x.size(2), -1)
+
+    def predict(self, x: Tensor) -> Tensor:
+        r"""Predicted edges ``[S, N, N]`` (1 for an edge)."""
+        return self.correlation.predict(self.hidden_states(x))
+
+    def score(self, x: Tensor, edges: Tensor) -> float:
+        r"""Accuracy of :meth:`predict` over the off-diagonal pairs."""
+        return self.correlation.score(self.hidden_states(x), edges)

@@ -12,6 +12,7 @@ from torch_nri.nn.set_sequence_model import SetSequenceModel
 from torch_nri.nn.temporal_model import TemporalModel
 from torch_nri.nn.ri_encoder import RIEncoder
 from torch_nri.nn.st_decoder import STDecoder
+from torch_nri.nn.springs_simulation_decoder import SpringsSimulationDecoder
 
 __all__ = [
     "NRIMessagePassing",
@@ -26,4 +27,5 @@ __all__ = [
     "TemporalModel",
     "RIEncoder",
     "STDecoder",
+    "SpringsSimulationDecoder",
 ]

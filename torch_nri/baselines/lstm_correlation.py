@@ -1,19 +1,21 @@
+import time
 from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.nn import LSTM, Linear, Module, ReLU, Sequential
 
 from torch_nri.baselines.correlation import CorrelationBaseline
+from torch_nri.baselines.lstm_network import LSTMNetwork, check_trajectories
 
 
-class LSTMCorrelationBaseline(Module):
+class LSTMCorrelationBaseline(LSTMNetwork):
     r"""The "Corr. (LSTM)" baseline of NRI (Kipf et al., 2018, supplement
     D.1.1): one 2-layer LSTM, shared by all objects, is trained to predict
     each object's next state from its own past (each trajectory alone, MSE,
     the ground truth as input at every step), with 2-layer ReLU MLPs before
-    and after it. The interaction graph is then read from the correlations
+    and after it (the network of :class:`LSTMNetwork` with one object per
+    sequence). The interaction graph is then read from the correlations
     between the objects' LSTM outputs at the last step, thresholded as in
     :class:`CorrelationBaseline` (raw or absolute, fitted for accuracy).
 
@@ -27,39 +29,37 @@ class LSTMCorrelationBaseline(Module):
         - **edges:** true relations :math:`(S, N, N)`
     """
     def __init__(self, num_features: int, hidden_channels: int = 256) -> None:
-        super().__init__()
-        hidden = hidden_channels
-        self.input_mlp = Sequential(Linear(num_features, hidden), ReLU(), Linear(hidden, hidden))
-        self.lstm = LSTM(hidden, hidden, num_layers=2, batch_first=True)
-        self.output_mlp = Sequential(Linear(hidden, hidden), ReLU(),
-                                     Linear(hidden, num_features))
+        super().__init__(num_features, hidden_channels)
         self.correlation = CorrelationBaseline()
 
     def forward(self, paths: Tensor) -> Tuple[Tensor, Tensor]:
         r"""Next-state predictions ``[B, T, F]`` of trajectories ``[B, T, F]``
         and the LSTM's output at the last step ``[B, H]``."""
-        out, _ = self.lstm(self.input_mlp(paths))
-        return self.output_mlp(out), out[:, -1]
+        predictions, out, _ = self.network(paths.unsqueeze(2))
+        return predictions.squeeze(2), out[:, -1]
 
-    @staticmethod
-    def _paths(x: Tensor) -> Tensor:
-        CorrelationBaseline.correlations(x[:1])  # shape and finiteness checks
-        return x.float().permute(0, 2, 1, 3).flatten(0, 1)  # [S * N, T, F]
+    def _paths(self, x: Tensor) -> Tensor:
+        x = check_trajectories(x, self.num_features)
+        return x.permute(0, 2, 1, 3).flatten(0, 1)  # [S * N, T, F]
 
     def fit(self, x: Tensor, edges: Tensor, epochs: int = 10, batch_size: int = 128,
             lr: float = 1e-3, seed: int = 42, threshold_data: Optional[Tuple[Tensor,
-                                                                             Tensor]] = None
-            ) -> "LSTMCorrelationBaseline":
+                                                                             Tensor]] = None,
+            max_seconds: Optional[float] = None) -> "LSTMCorrelationBaseline":
         r"""Trains the LSTM on the trajectories ``x`` for ``epochs`` epochs
-        (Adam), then fits the threshold on ``threshold_data`` (``(x, edges)``;
-        default: ``x`` and ``edges``; the paper uses training and validation
-        systems together)."""
+        (Adam; fewer if ``max_seconds`` of training pass first, checked after
+        each epoch), then fits the threshold on ``threshold_data``
+        (``(x, edges)``; default: ``x`` and ``edges``; the paper uses training
+        and validation systems together)."""
         generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         paths = self._paths(x)
         optimizer = torch.optim.Adam(self.parameters(), lr=lr)
         self.train()
+        started = time.perf_counter()
         for _ in range(epochs):
+            if max_seconds is not None and time.perf_counter() - started >= max_seconds:
+                break
             for index in torch.randperm(paths.size(0), generator=generator).split(batch_size):
                 predictions, _ = self(paths[index, :-1])
                 loss = F.mse_loss(predictions, paths[index, 1:])

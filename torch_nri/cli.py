@@ -4,11 +4,12 @@ import os
 from typing import List, Optional
 
 from torch_nri import __version__
+from torch_nri.training.config import (DECODERS, ENCODERS, MODELS, PRECISIONS, SEQUENCE_MODELS,
+                                       SYSTEM_FEATURES)
 
-SYSTEMS = ("springs", "charged", "kuramoto")
-CHOICES = {"system": SYSTEMS, "encoder": ("mlp", "cnn", "ri"), "decoder": ("mlp", "rnn", "st"),
-           "graph": ("full", "knn"), "precision": ("fp32", "bf16", "fp16"),
-           "sequence_model": ("gru", "attention")}
+SYSTEMS = tuple(SYSTEM_FEATURES)
+CHOICES = {"system": SYSTEMS, "model": MODELS, "encoder": ENCODERS, "decoder": DECODERS,
+           "graph": ("full", "knn"), "precision": PRECISIONS, "sequence_model": SEQUENCE_MODELS}
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -47,8 +48,8 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
                                 help="prior over edge types, e.g. 0.91 0.03 0.03 0.03")
         else:
             kind = {int: int, float: float, str: str}.get(type(value), None)
-            if value is None:
-                kind = int  # k, burn_in_steps, threads, checkpoint_chunk_size
+            if value is None:  # k, burn_in_steps, threads, checkpoint_chunk_size, max_seconds
+                kind = float if field == "max_seconds" else int
             parser.add_argument(flag, type=kind, default=value, choices=CHOICES.get(field),
                                 help=f"(default: {value})")
 
@@ -87,7 +88,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _print_results(results: dict) -> None:
-    mse = results["mse"]
+    mse = results.get("mse", [])  # the supervised encoder predicts no paths
     steps = [s for s in (1, 10, 20) if s <= len(mse)]
     accuracy = results.get("accuracy")
     print(f"{'edge accuracy':<16}" + ("n/a" if accuracy is None else f"{100 * accuracy:.1f}%"))
@@ -96,32 +97,60 @@ def _print_results(results: dict) -> None:
 
 
 def _baseline(args: argparse.Namespace) -> int:
+    import json
+
     import torch
 
-    from torch_nri.baselines import CorrelationBaseline, LSTMCorrelationBaseline, as_arrays
+    from torch_nri.baselines import (CorrelationBaseline, LSTMCorrelationBaseline,
+                                     LSTMPathBaseline, as_arrays, static_mse)
+    from torch_nri.io import atomic_write_text
     from torch_nri.training import TrainConfig, build_datasets
 
     config = TrainConfig(system=args.system, num_nodes=args.num_nodes, num_train=args.num_train,
                          num_valid=args.num_valid, num_test=args.num_test,
-                         data_root=args.data_root, seed=args.seed, progress=False)
+                         data_root=args.data_root, seed=args.seed, data_seed=args.data_seed,
+                         progress=False)
     train_set, valid_set, test_set = build_datasets(config)
     x_train, edges_train = as_arrays(train_set)
     x_valid, edges_valid = as_arrays(valid_set)
-    # The test systems are longer; like the encoders, the baseline sees their first T steps.
-    x_test, edges_test = as_arrays(test_set, num_steps=x_train.size(1))
-    # Thresholds are fitted on training and validation systems together (NRI's D.1.1).
-    x_fit, edges_fit = torch.cat([x_train, x_valid]), torch.cat([edges_train, edges_valid])
-    if args.name == "correlation":
-        baseline = CorrelationBaseline().fit(x_fit, edges_fit)
-        fitted = baseline
-    else:  # the LSTM itself is trained on the training systems only
-        baseline = LSTMCorrelationBaseline(config.num_features, args.hidden)
-        baseline.fit(x_train, edges_train, epochs=args.epochs, seed=args.seed,
-                     threshold_data=(x_fit, edges_fit))
-        fitted = baseline.correlation
-    print(f"{args.system}-{args.num_nodes} {args.name}: test accuracy "
-          f"{100 * baseline.score(x_test, edges_test):.1f}% "
-          f"(threshold {fitted.threshold:.3f}, absolute={fitted.absolute})")
+    name = f"{args.system}-{args.num_nodes} {args.name}"
+    lr = {} if args.lr is None else {"lr": args.lr}  # else each LSTM's own default
+    if args.name in ("static", "lstm-single", "lstm-joint"):
+        # Path prediction: 49 observed steps of each test system, then 20 predicted.
+        x_test, _ = as_arrays(test_set)
+        if args.name == "static":
+            results = {"mse": static_mse(x_test), "num_examples": x_test.size(0)}
+        else:
+            torch.manual_seed(args.seed)
+            joint = args.num_nodes if args.name == "lstm-joint" else None
+            model = LSTMPathBaseline(config.num_features, args.hidden, num_nodes=joint)
+            model.fit(x_train, epochs=args.epochs, seed=args.seed, valid=x_valid, **lr,
+                      max_seconds=args.max_seconds)
+            results = {**model.evaluate(x_test), "epochs": len(model.history)}
+        mse = results["mse"]
+        print(f"{name}: MSE 1/10/20 steps {mse[0]:.2e} / {mse[9]:.2e} / {mse[19]:.2e}")
+    else:
+        # The test systems are longer; like the encoders, the baseline sees their first T steps.
+        x_test, edges_test = as_arrays(test_set, num_steps=x_train.size(1))
+        # Thresholds are fitted on training and validation systems together (NRI's D.1.1).
+        x_fit, edges_fit = torch.cat([x_train, x_valid]), torch.cat([edges_train, edges_valid])
+        if args.name == "correlation":
+            baseline = CorrelationBaseline().fit(x_fit, edges_fit)
+            fitted = baseline
+        else:  # the LSTM itself is trained on the training systems only
+            torch.manual_seed(args.seed)
+            baseline = LSTMCorrelationBaseline(config.num_features, args.hidden)
+            baseline.fit(x_train, edges_train, epochs=args.epochs, seed=args.seed, **lr,
+                         threshold_data=(x_fit, edges_fit), max_seconds=args.max_seconds)
+            fitted = baseline.correlation
+        results = {"accuracy": baseline.score(x_test, edges_test),
+                   "threshold": fitted.threshold, "absolute": fitted.absolute,
+                   "num_examples": x_test.size(0)}
+        print(f"{name}: test accuracy {100 * results['accuracy']:.1f}% "
+              f"(threshold {fitted.threshold:.3f}, absolute={fitted.absolute})")
+    if args.out is not None:
+        os.makedirs(args.out, exist_ok=True)
+        atomic_write_text(json.dumps(results, indent=2), os.path.join(args.out, "results.json"))
     return 0
 
 
@@ -153,7 +182,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                      help="charged: interaction cut-off distance")
     gen.add_argument("--force", action="store_true", help="regenerate even if cached")
 
-    train_parser = subparsers.add_parser("train", help="train an NRI model")
+    train_parser = subparsers.add_parser("train", help="train NRI, NRI-MPM or a baseline "
+                                         "(--model)")
     _add_train_options(train_parser)
     train_parser.add_argument("--resume", action="store_true",
                               help="continue the run in --out from its last checkpoint")
@@ -164,8 +194,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                              help="raw trajectories .npz (x [samples, T, N, F], optional edges)")
     eval_parser.add_argument("--json", action="store_true", help="print one JSON object")
 
-    base_parser = subparsers.add_parser("baseline", help="fit and test a baseline")
-    base_parser.add_argument("name", choices=("correlation", "lstm-correlation"))
+    base_parser = subparsers.add_parser("baseline", help="fit and test a baseline that is "
+                                        "not an NRI model (see also train --model)")
+    base_parser.add_argument("name", choices=("correlation", "lstm-correlation", "static",
+                                              "lstm-single", "lstm-joint"))
     base_parser.add_argument("--system", choices=SYSTEMS, default="springs")
     base_parser.add_argument("--num-nodes", type=int, default=5)
     base_parser.add_argument("--num-train", type=int, default=50000)
@@ -173,8 +205,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     base_parser.add_argument("--num-test", type=int, default=10000)
     base_parser.add_argument("--data-root", default="data")
     base_parser.add_argument("--seed", type=int, default=42)
-    base_parser.add_argument("--epochs", type=int, default=10, help="lstm-correlation: epochs")
-    base_parser.add_argument("--hidden", type=int, default=256, help="lstm-correlation: size")
+    base_parser.add_argument("--data-seed", type=int, default=None,
+                             help="seed of the data (default: --seed)")
+    base_parser.add_argument("--epochs", type=int, default=10, help="LSTM baselines: epochs")
+    base_parser.add_argument("--max-seconds", type=float, default=None,
+                             help="LSTM baselines: training time budget")
+    base_parser.add_argument("--lr", type=float, default=None,
+                             help="LSTM baselines: learning rate (default: 1e-3 for "
+                                  "lstm-correlation, 5e-4 for the path LSTMs)")
+    base_parser.add_argument("--hidden", type=int, default=256, help="LSTM baselines: size")
+    base_parser.add_argument("--out", default=None, help="also write results.json here")
 
     demo_parser = subparsers.add_parser("demo", help="simulate springs, train NRI, evaluate")
     demo_parser.add_argument("--out", default="runs/demo")

@@ -152,3 +152,14 @@ def elbo(predictions: Tensor, targets: Tensor, edge_logits: Tensor,
     else:
         symmetry = torch.zeros((), dtype=nll.dtype, device=nll.device)
     return ELBO(-(nll + kl + symmetry_weight * symmetry), nll, kl, symmetry)
+
+
+class Objective(NamedTuple):
+    r"""What the training loop minimises for a model of
+    :mod:`torch_nri.models` (its ``objective`` method), and the terms it
+    logs: ``loss``; ``nll``, the negative log-likelihood of what the model is
+    fitted to (the trajectories, or for the supervised encoder the true
+    relations); ``kl``, the KL term (zero where there is no latent graph)."""
+    loss: Tensor
+    nll: Tensor
+    kl: Tensor

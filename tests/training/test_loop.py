@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from torch_nri.models import NRI
+from torch_nri.models import NRI, FixedGraphModel, SupervisedEncoder, load_model
 from torch_nri.training import TrainConfig, evaluate_run, load_config, train
 
 TINY = dict(num_train=64, num_valid=16, num_test=16, encoder_hidden=16, decoder_hidden=16,
@@ -110,7 +110,57 @@ def test_nri_mpm_trains(tmp_path, data_root, options):
         assert 0.0 <= results["asymmetry"] <= 1.0
 
 
+def test_supervised_encoder_is_trained_on_relations_and_kept_by_accuracy(tmp_path, data_root):
+    results = train(TrainConfig(model="supervised", encoder="cnn", dropout=0.5, epochs=3,
+                                out=str(tmp_path), data_root=data_root, **TINY))
+    assert "mse" not in results and 0 <= results["accuracy"] <= 1
+    model = load_model(str(tmp_path / "best.pt"))
+    assert isinstance(model, SupervisedEncoder) and model.encoder.dropout == 0.5
+    history = torch.load(tmp_path / "last.pt", weights_only=False)["history"]
+    best_epoch = max(history, key=lambda row: row["valid_accuracy"])["epoch"]
+    assert torch.load(tmp_path / "best.pt", weights_only=False)["epoch"] == best_epoch
+    assert all(np.isnan(row["valid_mse"]) for row in history)
+    assert (tmp_path / "graph.png").exists() and not (tmp_path / "trajectories.png").exists()
+
+
+@pytest.mark.parametrize("model", ["full-graph", "true-graph"])
+def test_decoder_alone_on_a_given_graph(tmp_path, data_root, model):
+    results = train(TrainConfig(model=model, epochs=1, out=str(tmp_path), data_root=data_root,
+                                **TINY))
+    assert "accuracy" not in results and np.isfinite(results["mse"]).all()
+    loaded = load_model(str(tmp_path / "best.pt"))
+    assert isinstance(loaded, FixedGraphModel)
+    assert loaded.decoder.num_edge_types == (1 if model == "full-graph" else 2)
+    row = torch.load(tmp_path / "last.pt", weights_only=False)["history"][0]
+    assert row["train_kl"] == 0 and np.isnan(row["train_accuracy"])
+    assert evaluate_run(str(tmp_path))["mse"] == results["mse"]
+
+
+def test_nri_with_the_springs_simulator_as_decoder(tmp_path, data_root):
+    results = train(TrainConfig(decoder="sim", epochs=1, out=str(tmp_path),
+                                data_root=data_root, **TINY))
+    model = load_model(str(tmp_path / "best.pt"))
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert list(model.decoder.position_range) == [stats["minimum"][0], stats["maximum"][0]]
+    assert sum(p.numel() for p in model.decoder.parameters()) == 0  # physics, not learned
+    assert 0 <= results["accuracy"] <= 1 and np.isfinite(results["mse"]).all()
+
+
+def test_time_budget_ends_training(tmp_path, data_root):
+    train(TrainConfig(epochs=50, max_seconds=1e-3, out=str(tmp_path), data_root=data_root,
+                      **TINY))
+    assert torch.load(tmp_path / "last.pt", weights_only=False)["epoch"] == 1
+
+
 def test_config_errors():
+    with pytest.raises(ValueError, match="'model' must be one of"):
+        TrainConfig(model="lstm")
+    with pytest.raises(ValueError, match="springs simulator"):
+        TrainConfig(decoder="sim", system="charged")
+    with pytest.raises(ValueError, match="'skip_first' cannot be set"):
+        TrainConfig(model="full-graph", skip_first=True)
+    with pytest.raises(ValueError, match="'max_seconds' must be positive"):
+        TrainConfig(max_seconds=0)
     with pytest.raises(ValueError, match="'batch_norm=False' is an option of the mlp and ri"):
         TrainConfig(encoder="cnn", batch_norm=False)
     with pytest.raises(ValueError, match="options of the mlp and rnn decoders"):
@@ -127,9 +177,10 @@ def test_cli_trains_and_evaluates_end_to_end(tmp_path, data_root):
     run_dir = str(tmp_path / "run")
     cmd = [sys.executable, "-m", "torch_nri"]
     train_out = subprocess.run(
-        cmd + ["train", "--epochs", "1", "--num-train", "64", "--num-valid", "16", "--num-test",
-               "16", "--encoder-hidden", "16", "--decoder-hidden", "16", "--batch-size", "16",
-               "--data-root", data_root, "--out", run_dir, "--no-progress"],
+        cmd + ["train", "--epochs", "1", "--max-seconds", "600", "--num-train", "64",
+               "--num-valid", "16", "--num-test", "16", "--encoder-hidden", "16",
+               "--decoder-hidden", "16", "--batch-size", "16", "--data-root", data_root,
+               "--out", run_dir, "--no-progress"],
         capture_output=True, text=True)
     assert train_out.returncode == 0, train_out.stderr
     assert "edge accuracy" in train_out.stdout and "MSE 20 steps" in train_out.stdout

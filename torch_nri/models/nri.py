@@ -1,6 +1,5 @@
-import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -9,12 +8,19 @@ from torch.nn import Module
 
 from torch_nri._validation import check_edge_index, check_node_features
 from torch_nri.graphs import reverse_edge_index
-from torch_nri.losses import ELBO, Prior, elbo
+from torch_nri.losses import ELBO, Objective, Prior, elbo
+from torch_nri.models.base import ConfigurableModel
 
 
 @dataclass
 class NRIOutput:
     r"""What one forward pass of :class:`NRI` returns.
+
+    The baselines of :mod:`torch_nri.models` return the same record with
+    what they lack left as :obj:`None`: no ``edge_logits`` and ``edge_probs``
+    where the graph is given (:class:`FixedGraphModel`), no ``edges``,
+    ``predictions`` and ``targets`` without a decoder
+    (:class:`SupervisedEncoder`).
 
     Attributes:
         edge_logits (torch.Tensor): Encoder logits ``[E, K]``.
@@ -25,13 +31,16 @@ class NRIOutput:
             :math:`2..T`, ``[N, T - 1, F]``.
         targets (torch.Tensor): The true steps :math:`2..T`, ``[N, T - 1, F]``.
         edge_index (torch.Tensor): The candidate edges ``[2, E]``.
+        edge_type (torch.Tensor, optional): The true relations ``[E]``, where
+            the model was given them.
     """
-    edge_logits: Tensor
-    edge_probs: Tensor
-    edges: Tensor
-    predictions: Tensor
-    targets: Tensor
+    edge_logits: Optional[Tensor]
+    edge_probs: Optional[Tensor]
+    edges: Optional[Tensor]
+    predictions: Optional[Tensor]
+    targets: Optional[Tensor]
     edge_index: Tensor
+    edge_type: Optional[Tensor] = None
 
 
 def symmetric_lead(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -44,7 +53,20 @@ def symmetric_lead(edge_index: Tensor, num_nodes: int) -> Tensor:
                                                       device=edge_index.device))
 
 
-class NRI(Module):
+def encode_edges(encoder: Module, x: Tensor, edge_index: Tensor, batch: Optional[Tensor],
+                 num_edge_types: int) -> Tensor:
+    r"""The encoder's logits ``[E, K]`` in float32, with their shape checked."""
+    # Encoders of other packages may not take 'batch'; pass it only when given.
+    edge_logits = encoder(x, edge_index, **({} if batch is None else {"batch": batch}))
+    if edge_logits.shape != (edge_index.size(1), num_edge_types):
+        raise ValueError(f"the encoder must return logits of shape [num_edges, "
+                         f"num_edge_types] = [{edge_index.size(1)}, {num_edge_types}], "
+                         f"got {tuple(edge_logits.shape)}")
+    # The edge distribution stays in float32 under autocast (a no-op otherwise).
+    return edge_logits.float()
+
+
+class NRI(ConfigurableModel):
     r"""Neural relational inference (Kipf et al., 2018): a variational
     auto-encoder whose latent code is the interaction graph.
 
@@ -89,16 +111,14 @@ class NRI(Module):
             the logits and the sample of the edge from the lower node index.
             (default: :obj:`False`)
     """
+    parts = ("encoder", "decoder")
+
     def __init__(self, encoder: Module, decoder: Module, num_edge_types: int,
                  tau: float = 0.5, hard: bool = False, hard_in_eval: bool = True,
                  prior: Optional[Prior] = None, variance: float = 5e-5,
                  symmetry_weight: float = 0.0, hard_symmetry: bool = False) -> None:
         super().__init__()
-        for name, part in (("encoder", encoder), ("decoder", decoder)):
-            declared = getattr(part, "num_edge_types", num_edge_types)
-            if declared != num_edge_types:
-                raise ValueError(f"the {name} has num_edge_types={declared}, but the "
-                                 f"model was given num_edge_types={num_edge_types}")
+        self.check_parts(num_edge_types, encoder=encoder, decoder=decoder)
         if tau <= 0:
             raise ValueError(f"'tau' must be positive, got {tau}")
         if symmetry_weight < 0:
@@ -113,56 +133,6 @@ class NRI(Module):
         self.variance = variance
         self.symmetry_weight = symmetry_weight
         self.hard_symmetry = hard_symmetry
-        self.config: Optional[Dict[str, Any]] = None  # set by from_config
-
-    @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "NRI":
-        r"""Builds a model from a plain-dict description, the form stored in
-        checkpoints::
-
-            {"encoder": {"name": "MLPEncoder", "kwargs": {...}},
-             "decoder": {"name": "MLPDecoder", "kwargs": {...}},
-             "num_edge_types": 2, "tau": 0.5, ...}
-
-        ``name`` is a class of :mod:`torch_nri.nn`; the remaining keys are
-        arguments of :class:`NRI`. The description is kept as
-        ``model.config``.
-        """
-        from torch_nri import nn as layers
-
-        parts = {}
-        for part in ("encoder", "decoder"):
-            spec = config.get(part)
-            if not isinstance(spec, dict) or "name" not in spec:
-                raise ValueError(f"model config needs '{part}': {{'name': ..., 'kwargs': ...}}, "
-                                 f"got {spec!r}")
-            layer = getattr(layers, spec["name"], None)
-            if not isinstance(layer, type):
-                raise ValueError(f"unknown {part} {spec['name']!r}: not a class of torch_nri.nn")
-            parts[part] = layer(**spec.get("kwargs", {}))
-        options = {k: v for k, v in config.items() if k not in ("encoder", "decoder")}
-        model = cls(parts["encoder"], parts["decoder"], **options)
-        model.config = config
-        return model
-
-    @classmethod
-    def load(cls, path: str, map_location: Any = "cpu") -> "NRI":
-        r"""Rebuilds a model from a checkpoint written by the training loop
-        (:mod:`torch_nri.training`), with no need to repeat its arguments: the
-        checkpoint holds the model config and the weights."""
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        try:
-            checkpoint = torch.load(path, map_location=map_location, weights_only=False)
-        except Exception as error:  # pickle, zip and EOF errors of a damaged file
-            raise ValueError(f"checkpoint {path} is corrupted or not a torch file: "
-                             f"{error}") from error
-        if not isinstance(checkpoint, dict) or not {"model_config", "model"} <= checkpoint.keys():
-            raise ValueError(f"checkpoint {path} holds no 'model_config' and 'model' entries; "
-                             f"was it written by torch_nri.training?")
-        model = cls.from_config(checkpoint["model_config"])
-        model.load_state_dict(checkpoint["model"])
-        return model
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()
@@ -184,20 +154,19 @@ class NRI(Module):
         """
         check_node_features(x, "x", ndim=3)
         check_edge_index(edge_index, x.size(0))
-        # Encoders of other packages may not take 'batch'; pass it only when given.
-        edge_logits = self.encoder(x, edge_index, **({} if batch is None else {"batch": batch}))
-        if edge_logits.shape != (edge_index.size(1), self.num_edge_types):
-            raise ValueError(f"the encoder must return logits of shape [num_edges, "
-                             f"num_edge_types] = [{edge_index.size(1)}, "
-                             f"{self.num_edge_types}], got {tuple(edge_logits.shape)}")
-        # The edge distribution stays in float32 under autocast (a no-op otherwise).
-        edge_logits = edge_logits.float()
         hard = self.hard if self.training else self.hard_in_eval
-        edge_logits, edges = self.sample_edges(edge_logits, edge_index, x.size(0), hard)
+        edge_logits, edges = self.infer_edges(x, edge_index, batch, hard)
         predictions = self.decoder(x, edge_index, edges, **decoder_kwargs).float()
         return NRIOutput(edge_logits=edge_logits, edge_probs=edge_logits.softmax(dim=-1),
                          edges=edges, predictions=predictions, targets=x[:, 1:],
                          edge_index=edge_index)
+
+    def infer_edges(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
+                    hard: bool = True) -> Tuple[Tensor, Tensor]:
+        r"""Encodes ``x`` and samples edges (:meth:`sample_edges`); returns
+        the logits ``[E, K]`` and the sample ``[E, K]``."""
+        edge_logits = encode_edges(self.encoder, x, edge_index, batch, self.num_edge_types)
+        return self.sample_edges(edge_logits, edge_index, x.size(0), hard)
 
     def sample_edges(self, edge_logits: Tensor, edge_index: Tensor, num_nodes: int,
                      hard: bool) -> Tuple[Tensor, Tensor]:
@@ -219,6 +188,11 @@ class NRI(Module):
         return elbo(output.predictions, output.targets, output.edge_logits,
                     prior=self.prior, variance=self.variance, edge_index=output.edge_index,
                     symmetry_weight=self.symmetry_weight)
+
+    def objective(self, output: NRIOutput) -> Objective:
+        r"""What training minimises: the negative ELBO (:meth:`elbo`)."""
+        terms = self.elbo(output)
+        return Objective(-terms.elbo, terms.nll, terms.kl)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(\n  encoder={self.encoder},\n  "

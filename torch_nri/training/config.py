@@ -5,7 +5,8 @@ from typing import Any, Dict, List, Optional
 SYSTEM_FEATURES = {"springs": 4, "charged": 4, "kuramoto": 3}
 PRECISIONS = ("fp32", "bf16", "fp16")
 ENCODERS = ("mlp", "cnn", "ri")
-DECODERS = ("mlp", "rnn", "st")
+DECODERS = ("mlp", "rnn", "st", "sim")
+MODELS = ("nri", "supervised", "full-graph", "true-graph")
 SEQUENCE_MODELS = ("gru", "attention")
 
 
@@ -23,8 +24,17 @@ class TrainConfig:
     are the decoder's memory options (:class:`~torch_nri.nn.MLPDecoder`);
     ``precision`` runs training and validation under :func:`torch.autocast`
     (``"bf16"``, or ``"fp16"`` with gradient scaling); the test evaluation
-    stays in float32. Every field is a ``torch-nri train`` option (``num_nodes`` is
-    ``--num-nodes``)."""
+    stays in float32. ``model`` picks NRI or one of its baselines trained by
+    the same loop: ``"supervised"`` (the encoder alone on the true relations,
+    :class:`~torch_nri.models.SupervisedEncoder`), ``"full-graph"`` and
+    ``"true-graph"`` (the decoder alone on a given graph,
+    :class:`~torch_nri.models.FixedGraphModel`); ``decoder="sim"`` is NRI
+    (sim.), the springs simulator as decoder
+    (:class:`~torch_nri.nn.SpringsSimulationDecoder`). ``max_seconds`` ends
+    training after the first epoch that passes this much training time (a
+    wall-time budget). ``data_seed`` (default: ``seed``) draws the data
+    alone, so runs of several seeds can share one dataset. Every field is a
+    ``torch-nri train`` option (``num_nodes`` is ``--num-nodes``)."""
     # data
     system: str = "springs"
     num_nodes: int = 5
@@ -34,7 +44,9 @@ class TrainConfig:
     data_root: str = "data"
     graph: str = "full"
     k: Optional[int] = None
+    data_seed: Optional[int] = None
     # model
+    model: str = "nri"
     encoder: str = "mlp"
     decoder: str = "mlp"
     encoder_hidden: int = 256
@@ -60,6 +72,7 @@ class TrainConfig:
     precision: str = "fp32"
     # optimisation
     epochs: int = 500
+    max_seconds: Optional[float] = None
     batch_size: int = 128
     lr: float = 5e-4
     lr_decay: int = 200
@@ -83,6 +96,17 @@ class TrainConfig:
              f"{self.encoder!r}"),
             (self.decoder in DECODERS, f"'decoder' must be one of {DECODERS}, got "
              f"{self.decoder!r}"),
+            (self.model in MODELS, f"'model' must be one of {MODELS}, got {self.model!r}"),
+            (self.decoder != "sim" or self.system == "springs",
+             f"decoder='sim' is the springs simulator; the system is {self.system!r}"),
+            (self.decoder != "sim" or self.num_edge_types == 2,
+             f"decoder='sim' has two edge types (no spring, spring), got num_edge_types="
+             f"{self.num_edge_types}"),
+            (self.model != "full-graph" or not self.skip_first,
+             "the full graph has one edge type, which must pass messages: 'skip_first' "
+             "cannot be set with model='full-graph'"),
+            (self.max_seconds is None or self.max_seconds > 0,
+             f"'max_seconds' must be positive, got {self.max_seconds}"),
             (self.sequence_model in SEQUENCE_MODELS, f"'sequence_model' must be one of "
              f"{SEQUENCE_MODELS}, got {self.sequence_model!r}"),
             (self.decoder != "st" or not (self.checkpoint or self.skip_no_edges),

@@ -173,19 +173,16 @@ def report(results: Dict[Tuple[str, str], List[dict]], commands: Dict[Tuple[str,
                                    PAPER_ACCURACY.get(row, {}).get(s)) for s in systems]
             lines.append(f"| {ROWS[row].label} | " + " | ".join(cells) + " |")
         lines.append("")
-    if any(2 in ROWS[r].tables for r in rows):
-        header = [f"{s} {step}" for s in systems for step in STEPS]
-        lines += ["Table 2: MSE of the predicted steps (1, 10, 20 steps after the 49 "
-                  "observed).", "", "| Model | " + " | ".join(header) + " |",
-                  "|---" * (len(header) + 1) + "|"]
+    for system in (s for s in systems if any(2 in ROWS[r].tables for r in rows)):
+        lines += [f"Table 2, {system}: MSE of the predicted steps after the 49 observed.", "",
+                  "| Model | " + " | ".join(f"{step} step{'s' * (step > 1)}" for step in STEPS)
+                  + " |", "|---" * (len(STEPS) + 1) + "|"]
         for row in (r for r in TABLE_ORDER[2] if r in rows):
-            cells = []
-            for s in systems:
-                runs = results.get((row, s), [])
-                paper = PAPER_MSE.get(row, {}).get(s)
-                cells += [mse_cell([r["mse"][step - 1] for r in runs],
-                                   None if paper is None else paper[i])
-                          for i, step in enumerate(STEPS)]
+            runs = results.get((row, system), [])
+            paper = PAPER_MSE.get(row, {}).get(system)
+            cells = [mse_cell([r["mse"][step - 1] for r in runs],
+                              None if paper is None else paper[i])
+                     for i, step in enumerate(STEPS)]
             lines.append(f"| {ROWS[row].label} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["Commands (one per seed; run from the repository root):", "", "```"]

@@ -99,7 +99,7 @@ def cell_command(row: str, system: str, seed: int, run_dir: str,
             str(args.data_seed), "--seed", str(seed), "--out", run_dir]
     if row in BASELINE_ROWS:
         command = ["torch-nri", "baseline", BASELINE_ROWS[row]] + data
-        if row != "corr-path" and row != "static":
+        if row not in ("corr-path", "static"):  # the rows that train an LSTM
             command += ["--hidden", str(args.hidden), "--epochs", str(args.epochs),
                         "--max-seconds", str(args.max_seconds), "--lr", str(args.lr)]
         return command

@@ -1,5 +1,5 @@
 import math
-from typing import Any, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -115,12 +115,19 @@ class SpringsSimulationDecoder(MessagePassing):
         :class:`~torch_nri.datasets.MinMaxStats` with the feature groups
         ``[[0, 1], [2, 3]]`` (positions, velocities) of the springs data;
         ``kwargs`` are passed to the constructor."""
+        return cls(**cls.ranges_of(stats), **kwargs)
+
+    @staticmethod
+    def ranges_of(stats: Any) -> Dict[str, List[float]]:
+        r"""The ``position_range`` and ``velocity_range`` arguments (plain
+        lists, as a model config stores them) for data normalised by
+        ``stats`` (see :meth:`from_stats`)."""
         groups = [list(map(int, g)) for g in getattr(stats, "groups", [])]
         if groups != _GROUPS:
             raise ValueError(f"'stats' must have the feature groups {_GROUPS} (positions, "
                              f"velocities), got {getattr(stats, 'groups', stats)!r}")
-        return cls((stats.minimum[0], stats.maximum[0]), (stats.minimum[1], stats.maximum[1]),
-                   **kwargs)
+        return {"position_range": [stats.minimum[0], stats.maximum[0]],
+                "velocity_range": [stats.minimum[1], stats.maximum[1]]}
 
     def reset_parameters(self) -> None:
         r"""Does nothing: the simulator has no parameters."""

@@ -5,6 +5,7 @@ from torch_nri.datasets import ChargedDataset, KuramotoDataset, SpringsDataset
 from torch_nri.datasets.normalization import MinMaxStats
 from torch_nri.datasets.simulated import SimulatedDataset
 from torch_nri.models import ConfigurableModel
+from torch_nri.nn import SpringsSimulationDecoder
 from torch_nri.training.config import TrainConfig
 
 DATASETS = {"springs": SpringsDataset, "charged": ChargedDataset, "kuramoto": KuramotoDataset}
@@ -65,10 +66,8 @@ def _decoder_config(config: TrainConfig, num_edge_types: int,
     if stats is None:
         raise ValueError("decoder='sim' needs the data's normalisation statistics "
                          "('stats') to simulate in physical units")
-    position, velocity = zip(stats.minimum, stats.maximum)
     return {"name": "SpringsSimulationDecoder", "kwargs": dict(
-        position_range=list(position), velocity_range=list(velocity),
-        spring_constants=list(SPRING_CONSTANTS))}
+        **SpringsSimulationDecoder.ranges_of(stats), spring_constants=list(SPRING_CONSTANTS))}
 
 
 def model_config(config: TrainConfig, num_steps: int,

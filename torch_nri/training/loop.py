@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from torch_nri.io import atomic_torch_save, atomic_write_text
 from torch_nri.metrics import best_type_permutation, edge_confusion
 from torch_nri.models import ConfigurableModel, load_model
-from torch_nri.training.builders import build_datasets, build_model, model_config
+from torch_nri.training.builders import build_datasets, build_model
 from torch_nri.training import distributed
 from torch_nri.training.config import TrainConfig
 from torch_nri.training.distributed import Context
@@ -204,13 +204,13 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
         row.update({f"train_{k}": v for k, v in train_metrics.items()})
         row.update({f"valid_{k}": v for k, v in valid_metrics.items()})
         history.append(row)
-        state = {"model_config": model_config(config, num_steps, train_set.stats),
-                 "model": {k: v.cpu() for k, v in model.state_dict().items()},
-                 "train_config": config.to_dict(), "epoch": epoch + 1}
         score = _selection_score(model, valid_metrics)
         improved = score < best_score
         best_score = min(best_score, score)
-        if ctx.is_main:
+        if ctx.is_main:  # the only process that writes, so the only one that copies
+            state = {"model_config": model.config,
+                     "model": {k: v.cpu() for k, v in model.state_dict().items()},
+                     "train_config": config.to_dict(), "epoch": epoch + 1}
             if improved:
                 atomic_torch_save(state, os.path.join(out, "best.pt"))
             atomic_torch_save({**state, "optimizer": optimizer.state_dict(),

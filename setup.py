@@ -5,7 +5,7 @@ with open("README.md", encoding="utf-8") as f:
 
 setup(
     name="torch-nri",
-    version="0.1.0",
+    version="0.2.0",
     description="Neural relational inference (NRI, NRI-MPM) as PyTorch Geometric layers",
     long_description=long_description,
     long_description_content_type="text/markdown",

@@ -11,7 +11,8 @@ def run(*args):
 
 
 def test_version():
-    assert run("--version").stdout.strip() == "torch-nri 0.1.0"
+    from torch_nri import __version__
+    assert run("--version").stdout.strip() == f"torch-nri {__version__}"
 
 
 def test_demo_prints_the_table_and_saves_the_run(tmp_path, capsys):

@@ -1,7 +1,7 @@
 r"""torch_nri: neural relational inference for PyTorch Geometric."""
-from torch_nri import datasets, graphs, losses, metrics, models, nn, simulations
+__version__ = "0.2.0"
 
-__version__ = "0.1.0"
+from torch_nri import datasets, graphs, losses, metrics, models, nn, simulations  # noqa: E402
 
 __all__ = ["datasets", "graphs", "losses", "metrics", "models", "nn", "simulations",
            "__version__"]

@@ -67,14 +67,3 @@ def check_edge_weights(edge_weights: Tensor, num_edges: int, num_edge_types: int
         raise ValueError(f"'{name}' must have shape [num_edges, num_edge_types] = "
                          f"{list(expected)}, got shape {tuple(edge_weights.shape)}")
     check_finite(edge_weights, name)
-
-
-def check_decoder_inputs(x: Tensor, edge_index: Tensor, edge_weights: Tensor,
-                         in_channels: int, num_edge_types: int) -> None:
-    """Checks a decoder's trajectories ``[N, T >= 2, F]``, edges and edge weights."""
-    check_node_features(x, "x", ndim=3, num_features=in_channels)
-    if x.size(1) < 2:
-        raise ValueError(f"'x' must have at least 2 time steps to predict from, "
-                         f"got shape {tuple(x.shape)}")
-    check_edge_index(edge_index, x.size(0))
-    check_edge_weights(edge_weights, edge_index.size(1), num_edge_types)

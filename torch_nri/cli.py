@@ -1,64 +1,125 @@
 """The ``torch-nri`` console command (also ``python -m torch_nri``)."""
 import argparse
+import json
 import os
-from typing import List, Optional
+import sys
+from typing import Any, Dict, List, Optional
 
 from torch_nri import __version__
-from torch_nri.training.config import (DECODERS, ENCODERS, MODELS, PRECISIONS, SEQUENCE_MODELS,
-                                       SYSTEM_FEATURES)
+from torch_nri.datasets import SYSTEMS, physics_parameters
+from torch_nri.graphs import CANDIDATE_GRAPHS
 
-SYSTEMS = tuple(SYSTEM_FEATURES)
-CHOICES = {"system": SYSTEMS, "model": MODELS, "encoder": ENCODERS, "decoder": DECODERS,
-           "graph": ("full", "knn"), "precision": PRECISIONS, "sequence_model": SEQUENCE_MODELS}
-
-
-def _generate(args: argparse.Namespace) -> int:
-    from torch_nri.datasets import ChargedDataset, KuramotoDataset, SpringsDataset
-
-    dataset_cls = dict(springs=SpringsDataset, charged=ChargedDataset,
-                       kuramoto=KuramotoDataset)[args.system]
-    physics = {}
-    if args.num_neighbors is not None:
-        physics["num_neighbors"] = args.num_neighbors
-    if args.cutoff is not None:
-        physics["cutoff"] = args.cutoff
-    dataset = dataset_cls(args.out, num_nodes=args.num_nodes, num_train=args.num_train,
-                          num_valid=args.num_valid, num_test=args.num_test,
-                          length=args.length, test_length=args.test_length,
-                          sample_freq=args.sample_freq, seed=args.seed, graph=args.graph,
-                          k=args.k, progress=True, force_reload=args.force, **physics)
-    print(f"{args.system}: {args.num_train}/{args.num_valid}/{args.num_test} systems of "
-          f"{args.num_nodes} objects, cached in {dataset.processed_dir}")
-    return 0
+# The data options, shared by generate, train and baseline so that the same
+# flags describe the same data (and the same cache) everywhere.
+DATA_FIELDS = ("system", "num_nodes", "num_train", "num_valid", "num_test", "length",
+               "test_length", "sample_freq", "data_root", "data", "graph", "k", "data_seed")
+_HELP = {
+    "system": "simulated system",
+    "length": "integration steps of train/valid systems (default: the system's, T = 49)",
+    "test_length": "integration steps of test systems (default: the system's, T = 99)",
+    "sample_freq": "integration steps between samples (default: the system's)",
+    "data_root": "root directory of the simulated datasets' cache",
+    "data": "your own trajectories: a directory with train.npz, valid.npz and test.npz "
+            "(x [samples, T, N, F], optional integer edges [samples, N, N])",
+    "graph": "candidate graph of each system",
+    "k": "neighbours of the knn graph",
+    "data_seed": "seed of the data (default: --seed)",
+}
 
 
-def _add_train_options(parser: argparse.ArgumentParser) -> None:
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _add_option(parser: argparse.ArgumentParser, field: str, value: Any,
+                choices: Optional[tuple] = None, help: Optional[str] = None) -> None:
+    # One TrainConfig field as a flag of the type of its default.
+    if isinstance(value, bool):
+        parser.add_argument(_flag(field), action=argparse.BooleanOptionalAction, default=value,
+                            help=help)
+        return
+    kind = {int: int, float: float, str: str}.get(type(value))
+    if value is None:  # the optional fields: integers, but for these
+        kind = {"max_seconds": float, "data": str}.get(field, int)
+    parser.add_argument(_flag(field), type=kind, default=value, choices=choices,
+                        help=f"{help + ' ' if help else ''}(default: {value})")
+
+
+def _add_data_options(parser: argparse.ArgumentParser, simulated_only: bool = False) -> None:
+    # simulated_only: `generate SYSTEM`, the system positional and no --data.
     from torch_nri.training import TrainConfig
 
     defaults = TrainConfig()
-    for field, value in defaults.to_dict().items():
-        flag = "--" + field.replace("_", "-")
+    group = parser.add_argument_group("data")
+    if simulated_only:
+        group.add_argument("system", choices=tuple(SYSTEMS), help=_HELP["system"])
+    for field in DATA_FIELDS:
+        if simulated_only and field in ("system", "data"):
+            continue
+        choices = {"system": tuple(SYSTEMS), "graph": CANDIDATE_GRAPHS}.get(field)
+        _add_option(group, field, getattr(defaults, field), choices, _HELP.get(field))
+    physics = parser.add_argument_group("physics of the simulated systems (default: the "
+                                        "simulator's)")
+    for name, parameter in physics_parameters().items():
+        systems = [system for system, cls in SYSTEMS.items()
+                   if name in cls.physics_parameters()]
+        physics.add_argument(_flag(name), dest=f"physics:{name}", type=parameter.type,
+                             nargs="+" if parameter.sequence else None, default=None,
+                             help=f"{', '.join(systems)}")
+
+
+def _data_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
+    values = vars(args)
+    kwargs = {field: values[field] for field in DATA_FIELDS if field in values}
+    kwargs["physics"] = {key.split(":", 1)[1]: value for key, value in values.items()
+                         if key.startswith("physics:") and value is not None}
+    return kwargs
+
+
+def _add_train_options(parser: argparse.ArgumentParser) -> None:
+    from torch_nri.training import DECODERS, ENCODERS, TrainConfig
+    from torch_nri.training.config import MODELS, PRECISIONS, SEQUENCE_MODELS
+
+    choices = {"model": MODELS, "encoder": tuple(ENCODERS), "decoder": tuple(DECODERS),
+               "precision": PRECISIONS, "sequence_model": SEQUENCE_MODELS}
+    _add_data_options(parser)
+    for field, value in TrainConfig().to_dict().items():
+        if field in DATA_FIELDS or field == "physics":
+            continue
         if field == "progress":
             parser.add_argument("--no-progress", dest="progress", action="store_false",
                                 help="no progress bars")
-        elif isinstance(value, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
         elif field == "prior":
-            parser.add_argument(flag, type=float, nargs="+", default=None,
+            parser.add_argument(_flag(field), type=float, nargs="+", default=None,
                                 help="prior over edge types, e.g. 0.91 0.03 0.03 0.03")
         else:
-            kind = {int: int, float: float, str: str}.get(type(value), None)
-            if value is None:  # k, burn_in_steps, threads, checkpoint_chunk_size, max_seconds
-                kind = float if field == "max_seconds" else int
-            parser.add_argument(flag, type=kind, default=value, choices=CHOICES.get(field),
-                                help=f"(default: {value})")
+            _add_option(parser, field, value, choices.get(field))
+
+
+def _train_config(args: argparse.Namespace):
+    from torch_nri.training import TrainConfig
+
+    fields = TrainConfig().to_dict().keys()
+    options = {k: v for k, v in vars(args).items() if k in fields}
+    return TrainConfig(**{**options, **_data_kwargs(args)})
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from torch_nri.datasets import get_system
+    from torch_nri.training import TrainConfig, dataset_options
+
+    config = TrainConfig(**_data_kwargs(args), seed=args.seed, progress=True)
+    dataset = get_system(config.system)(config.data_root, force_reload=args.force,
+                                        **dataset_options(config))
+    print(f"{config.system}: {config.num_train}/{config.num_valid}/{config.num_test} systems "
+          f"of {config.num_nodes} objects, cached in {dataset.processed_dir}")
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    from torch_nri.training import TrainConfig, train
+    from torch_nri.training import train
 
-    fields = TrainConfig().to_dict().keys()
-    config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    config = _train_config(args)
     results = train(config, resume=args.resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, every rank has the same results
         _print_results(results)
@@ -67,12 +128,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import json
-
     from torch_nri.datasets import MinMaxStats, TrajectoryDataset
-    from torch_nri.training import evaluate_run, load_config
+    from torch_nri.training import TrainConfig, evaluate_run
 
-    config = load_config(args.run_dir)
+    config = TrainConfig.load(args.run_dir)
     test_set = None
     if args.data is not None:
         with open(os.path.join(args.run_dir, "stats.json")) as f:
@@ -97,89 +156,48 @@ def _print_results(results: dict) -> None:
 
 
 def _baseline(args: argparse.Namespace) -> int:
-    import json
-
-    import torch
-
-    from torch_nri.baselines import (CorrelationBaseline, LSTMCorrelationBaseline,
-                                     LSTMPathBaseline, as_arrays, static_mse)
+    from torch_nri.baselines import run_baseline
     from torch_nri.io import atomic_write_text
     from torch_nri.training import TrainConfig, build_datasets
 
-    config = TrainConfig(system=args.system, num_nodes=args.num_nodes, num_train=args.num_train,
-                         num_valid=args.num_valid, num_test=args.num_test,
-                         data_root=args.data_root, seed=args.seed, data_seed=args.data_seed,
-                         progress=False)
-    train_set, valid_set, test_set = build_datasets(config)
-    x_train, edges_train = as_arrays(train_set)
-    x_valid, edges_valid = as_arrays(valid_set)
-    name = f"{args.system}-{args.num_nodes} {args.name}"
-    lr = {} if args.lr is None else {"lr": args.lr}  # else each LSTM's own default
-    if args.name in ("static", "lstm-single", "lstm-joint"):
-        # Path prediction: 49 observed steps of each test system, then 20 predicted.
-        x_test, _ = as_arrays(test_set)
-        if args.name == "static":
-            results = {"mse": static_mse(x_test), "num_examples": x_test.size(0)}
-        else:
-            torch.manual_seed(args.seed)
-            joint = args.num_nodes if args.name == "lstm-joint" else None
-            model = LSTMPathBaseline(config.num_features, args.hidden, num_nodes=joint)
-            model.fit(x_train, epochs=args.epochs, seed=args.seed, valid=x_valid, **lr,
-                      max_seconds=args.max_seconds)
-            results = {**model.evaluate(x_test), "epochs": len(model.history)}
+    config = TrainConfig(**_data_kwargs(args), seed=args.seed, progress=False)
+    results = run_baseline(args.name, build_datasets(config), hidden=args.hidden,
+                           epochs=args.epochs, lr=args.lr, seed=args.seed,
+                           max_seconds=args.max_seconds)
+    name = f"{config.system}-{config.num_nodes} {args.name}"
+    if "mse" in results:
         mse = results["mse"]
         print(f"{name}: MSE 1/10/20 steps {mse[0]:.2e} / {mse[9]:.2e} / {mse[19]:.2e}")
     else:
-        # The test systems are longer; like the encoders, the baseline sees their first T steps.
-        x_test, edges_test = as_arrays(test_set, num_steps=x_train.size(1))
-        # Thresholds are fitted on training and validation systems together (NRI's D.1.1).
-        x_fit, edges_fit = torch.cat([x_train, x_valid]), torch.cat([edges_train, edges_valid])
-        if args.name == "correlation":
-            baseline = CorrelationBaseline().fit(x_fit, edges_fit)
-            fitted = baseline
-        else:  # the LSTM itself is trained on the training systems only
-            torch.manual_seed(args.seed)
-            baseline = LSTMCorrelationBaseline(config.num_features, args.hidden)
-            baseline.fit(x_train, edges_train, epochs=args.epochs, seed=args.seed, **lr,
-                         threshold_data=(x_fit, edges_fit), max_seconds=args.max_seconds)
-            fitted = baseline.correlation
-        results = {"accuracy": baseline.score(x_test, edges_test),
-                   "threshold": fitted.threshold, "absolute": fitted.absolute,
-                   "num_examples": x_test.size(0)}
         print(f"{name}: test accuracy {100 * results['accuracy']:.1f}% "
-              f"(threshold {fitted.threshold:.3f}, absolute={fitted.absolute})")
+              f"(threshold {results['threshold']:.3f}, absolute={results['absolute']})")
     if args.out is not None:
         os.makedirs(args.out, exist_ok=True)
         atomic_write_text(json.dumps(results, indent=2), os.path.join(args.out, "results.json"))
     return 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def _demo(args: argparse.Namespace) -> int:
+    from torch_nri.training.demo import run_demo
+
+    overrides = {} if args.epochs is None else {"epochs": args.epochs}
+    run_demo(args.out, args.data_root, **overrides)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from torch_nri.baselines import BASELINES
+
     parser = argparse.ArgumentParser(
         prog="torch-nri", description="Neural relational inference for PyTorch Geometric.")
     parser.add_argument("--version", action="version", version=f"torch-nri {__version__}")
     subparsers = parser.add_subparsers(dest="command")
 
     gen = subparsers.add_parser("generate", help="simulate a dataset and cache it")
-    gen.add_argument("system", choices=SYSTEMS)
-    gen.add_argument("--out", default="data", help="dataset root directory (default: data)")
-    gen.add_argument("--num-nodes", type=int, default=5)
-    gen.add_argument("--num-train", type=int, default=50000)
-    gen.add_argument("--num-valid", type=int, default=10000)
-    gen.add_argument("--num-test", type=int, default=10000)
-    gen.add_argument("--length", type=int, default=None,
-                     help="integration steps of train/valid systems (default: T = 49)")
-    gen.add_argument("--test-length", type=int, default=None,
-                     help="integration steps of test systems (default: T = 99)")
-    gen.add_argument("--sample-freq", type=int, default=None)
-    gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--graph", choices=("full", "knn"), default="full",
-                     help="candidate graph of each item")
-    gen.add_argument("--k", type=int, default=None, help="neighbours of the knn graph")
-    gen.add_argument("--num-neighbors", type=int, default=None,
-                     help="springs: only between this many nearest neighbours")
-    gen.add_argument("--cutoff", type=float, default=None,
-                     help="charged: interaction cut-off distance")
+    _add_data_options(gen, simulated_only=True)
+    gen.add_argument("--out", dest="data_root", default=argparse.SUPPRESS,
+                     help="the same as --data-root")
+    gen.add_argument("--seed", type=int, default=42, help="seed of the data (default: 42)")
     gen.add_argument("--force", action="store_true", help="regenerate even if cached")
 
     train_parser = subparsers.add_parser("train", help="train NRI, NRI-MPM or a baseline "
@@ -196,17 +214,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     base_parser = subparsers.add_parser("baseline", help="fit and test a baseline that is "
                                         "not an NRI model (see also train --model)")
-    base_parser.add_argument("name", choices=("correlation", "lstm-correlation", "static",
-                                              "lstm-single", "lstm-joint"))
-    base_parser.add_argument("--system", choices=SYSTEMS, default="springs")
-    base_parser.add_argument("--num-nodes", type=int, default=5)
-    base_parser.add_argument("--num-train", type=int, default=50000)
-    base_parser.add_argument("--num-valid", type=int, default=10000)
-    base_parser.add_argument("--num-test", type=int, default=10000)
-    base_parser.add_argument("--data-root", default="data")
+    base_parser.add_argument("name", choices=BASELINES)
+    _add_data_options(base_parser)
     base_parser.add_argument("--seed", type=int, default=42)
-    base_parser.add_argument("--data-seed", type=int, default=None,
-                             help="seed of the data (default: --seed)")
     base_parser.add_argument("--epochs", type=int, default=10, help="LSTM baselines: epochs")
     base_parser.add_argument("--max-seconds", type=float, default=None,
                              help="LSTM baselines: training time budget")
@@ -220,23 +230,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     demo_parser.add_argument("--out", default="runs/demo")
     demo_parser.add_argument("--data-root", default="data")
     demo_parser.add_argument("--epochs", type=int, default=None)
-    args = parser.parse_args(argv)
-    handlers = {"train": _train, "evaluate": _evaluate, "baseline": _baseline}
-    if args.command in handlers:
-        try:
-            return handlers[args.command](args)
-        except (ValueError, FileNotFoundError) as error:
-            parser.exit(2, f"torch-nri {args.command}: error: {error}\n")
-    if args.command == "generate":
-        try:
-            return _generate(args)
-        except ValueError as error:
-            parser.error(str(error))
-    if args.command == "demo":
-        from torch_nri.training.demo import run_demo
+    return parser
 
-        overrides = {} if args.epochs is None else {"epochs": args.epochs}
-        run_demo(args.out, args.data_root, **overrides)
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"generate": _generate, "train": _train, "evaluate": _evaluate,
+                "baseline": _baseline, "demo": _demo}
+    if args.command not in handlers:
+        parser.print_help()
         return 0
-    parser.print_help()
-    return 0
+    try:
+        return handlers[args.command](args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"torch-nri {args.command}: error: {error}", file=sys.stderr)
+        return 2

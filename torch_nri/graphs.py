@@ -205,3 +205,36 @@ def radius_graph(pos: Tensor, r: float, batch: Optional[Tensor] = None) -> Tenso
         return close[:, 0], close[:, 1]
 
     return _graph_per_system(pos, batch, True, pairs)
+
+
+def symmetric_lead(edge_index: Tensor, num_nodes: int) -> Tensor:
+    r"""For each edge, the edge that speaks for its pair under a hard
+    symmetry constraint (NRI-MPM's :math:`z_{ji} := z_{ij}`): itself, or its
+    reverse where that exists and starts at the lower node index."""
+    reverse = reverse_edge_index(edge_index, num_nodes)
+    follows = (reverse >= 0) & (edge_index[0] > edge_index[1])
+    return torch.where(follows, reverse, torch.arange(edge_index.size(1),
+                                                      device=edge_index.device))
+
+
+CANDIDATE_GRAPHS = ("full", "knn")
+
+
+def check_candidate_graph(graph: str, k: Optional[int]) -> None:
+    r"""Raises unless ``graph`` is ``"full"``, or ``"knn"`` with a positive ``k``."""
+    if graph not in CANDIDATE_GRAPHS:
+        raise ValueError(f"'graph' must be 'full' or 'knn', got {graph!r}")
+    if graph == "knn" and (k is None or k < 1):
+        raise ValueError(f"graph='knn' needs a positive 'k', got k={k}")
+
+
+def candidate_graph(graph: str, k: Optional[int], num_nodes: int) -> Callable[[Tensor], Tensor]:
+    r"""The candidate graph of a dataset's systems, as a function from one
+    system's trajectories ``[N, T, F]`` to its ``edge_index``: the fully
+    connected graph (built once, the same for every system) or the ``k``
+    nearest neighbours of features 0 and 1 (positions) at the first step."""
+    check_candidate_graph(graph, k)
+    if graph == "full":
+        full = fully_connected_edge_index(num_nodes)
+        return lambda x: full
+    return lambda x: knn_graph(x[:, 0, :2], k)

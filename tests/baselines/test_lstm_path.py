@@ -104,9 +104,9 @@ def test_single_shares_the_network_of_corr_lstm_and_joint_with_one_object():
 def test_fit_lowers_the_error_and_keeps_the_best_epoch(kind):
     x, valid = constant_velocity(16, seed=1), constant_velocity(8, seed=2)
     model = models(hidden=16)[kind]
-    start = model.evaluate(x, encoder_steps=5, horizon=6)["mse"]
+    start = model.evaluate(x, observed_steps=5, horizon=6)["mse"]
     model.fit(x, epochs=30, batch_size=8, lr=3e-3, prediction_steps=6, seed=3, valid=valid)
-    end = model.evaluate(x, encoder_steps=5, horizon=6)["mse"]
+    end = model.evaluate(x, observed_steps=5, horizon=6)["mse"]
     assert sum(end) < 0.2 * sum(start)
     history = model.history
     assert len(history) == 30 and history[-1]["train_mse"] < history[0]["train_mse"]
@@ -133,16 +133,16 @@ def test_evaluate_follows_the_test_protocol(kind):
     model = models()[kind]
     x = constant_velocity(7, num_steps=13, seed=4)
     x = x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
-    encoder_steps, horizon = 6, 5
-    result = model.evaluate(x, encoder_steps=encoder_steps, horizon=horizon, batch_size=3)
+    observed_steps, horizon = 6, 5
+    result = model.evaluate(x, observed_steps=observed_steps, horizon=horizon, batch_size=3)
     assert result["num_examples"] == 7
     assert len(result["mse"]) == horizon and len(result["mse_static"]) == horizon
-    target = x[:, encoder_steps + 1:encoder_steps + horizon + 1]
-    static = (target - x[:, encoder_steps:encoder_steps + 1]).pow(2).mean((0, 2, 3))
+    target = x[:, observed_steps + 1:observed_steps + horizon + 1]
+    static = (target - x[:, observed_steps:observed_steps + 1]).pow(2).mean((0, 2, 3))
     assert result["mse_static"] == pytest.approx(static.tolist(), rel=1e-5)
     with torch.no_grad():
-        predictions = model(x[:, :encoder_steps + horizon + 1], encoder_steps + 1)
-    error = (predictions[:, encoder_steps:] - target).pow(2).mean((0, 2, 3))
+        predictions = model(x[:, :observed_steps + horizon + 1], observed_steps + 1)
+    error = (predictions[:, observed_steps:] - target).pow(2).mean((0, 2, 3))
     assert result["mse"] == pytest.approx(error.tolist(), rel=1e-5)
     # The paper's protocol: 49 observed steps, 20 predicted.
     long = constant_velocity(2, num_steps=70)
@@ -175,6 +175,6 @@ def test_input_errors():
     with pytest.raises(ValueError, match="prediction_steps"):
         single.fit(x, prediction_steps=0)
     with pytest.raises(ValueError, match="needs 8 steps"):
-        single.evaluate(x, encoder_steps=4, horizon=3)
+        single.evaluate(x, observed_steps=4, horizon=3)
     with pytest.raises(ValueError, match="num_nodes"):
         LSTMPathBaseline(4, 8, num_nodes=0)

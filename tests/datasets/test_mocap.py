@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from torch_nri.datasets.mocap import joint_positions, load_mocap, read_amc, read_asf
+from torch_nri.datasets.acclaim import joint_positions, read_amc, read_asf
+from torch_nri.datasets.mocap import load_mocap
 
 # A chain root -> a -> b -> c along +X, +Y, +Z. b's direction is not unit
 # length on purpose: read_asf normalises it.

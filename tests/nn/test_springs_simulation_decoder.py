@@ -19,7 +19,7 @@ def springs_batch(box_size=5.0, seed=0):
     fully connected edge_index, the true one-hot edge types and the stats."""
     traj = simulate_springs(NUM_SIMS, NUM_NODES, length=2000, sample_freq=100, seed=seed,
                             box_size=box_size)
-    stats = MinMaxStats.fit(traj.features, [[0, 1], [2, 3]])
+    stats = MinMaxStats.fit(traj.features, {"position": [0, 1], "velocity": [2, 3]})
     x = torch.as_tensor(stats.normalize(traj.features))  # [S, T, N, 4]
     x = x.permute(0, 2, 1, 3).reshape(NUM_SIMS * NUM_NODES, -1, 4)
     edge_index = fully_connected_edge_index([NUM_NODES] * NUM_SIMS)
@@ -94,7 +94,7 @@ def test_prediction_steps(springs, prediction_steps):
 
 
 def test_from_stats_and_config():
-    stats = MinMaxStats([[0, 1], [2, 3]], [-2.0, -1.0], [3.0, 0.5])
+    stats = MinMaxStats([[0, 1], [2, 3]], [-2.0, -1.0], [3.0, 0.5], ["position", "velocity"])
     dec = SpringsSimulationDecoder.from_stats(stats, spring_constants=[0.0, 0.05, 0.1],
                                               substeps=2)
     assert dec.position_range == (-2.0, 3.0) and dec.velocity_range == (-1.0, 0.5)

@@ -13,7 +13,7 @@ def test_static_baseline_is_the_mean_squared_change():
     items = [Data(x=torch.randn(4, 16, 3), edge_index=fully_connected_edge_index(4),
                   edge_type=torch.randint(0, 2, (12,))) for _ in range(5)]
     model = NRI(MLPEncoder(10 * 3, 8, 2), MLPDecoder(3, 2, 8, 8, 8), 2)
-    results = evaluate(model, DataLoader(items, batch_size=2), encoder_steps=10, horizon=5)
+    results = evaluate(model, DataLoader(items, batch_size=2), observed_steps=10, horizon=5)
     x = torch.cat([item.x for item in items])
     for h in (1, 5):
         expected = (x[:, 10 + h] - x[:, 10]).pow(2).mean().item()
@@ -27,7 +27,7 @@ def test_static_mse_of_the_baselines_matches_the_test_protocol():
     items = [Data(x=torch.randn(4, 16, 3), edge_index=fully_connected_edge_index(4),
                   edge_type=torch.randint(0, 2, (12,))) for _ in range(5)]
     model = NRI(MLPEncoder(10 * 3, 8, 2), MLPDecoder(3, 2, 8, 8, 8), 2)
-    results = evaluate(model, DataLoader(items, batch_size=2), encoder_steps=10, horizon=5)
+    results = evaluate(model, DataLoader(items, batch_size=2), observed_steps=10, horizon=5)
     x = torch.stack([item.x for item in items]).transpose(1, 2)  # [S, T, N, F]
-    assert torch.allclose(torch.tensor(static_mse(x, encoder_steps=10, horizon=5)),
+    assert torch.allclose(torch.tensor(static_mse(x, observed_steps=10, horizon=5)),
                           torch.tensor(results["mse_static"]), atol=1e-7)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from torch_nri.models import NRI, FixedGraphModel, SupervisedEncoder, load_model
-from torch_nri.training import TrainConfig, evaluate_run, load_config, train
+from torch_nri.training import TrainConfig, evaluate_run, train
 
 TINY = dict(num_train=64, num_valid=16, num_test=16, encoder_hidden=16, decoder_hidden=16,
             batch_size=16, progress=False, threads=1)
@@ -45,7 +45,7 @@ def test_run_directory_and_load(tmp_path, data_root):
     assert len(results["mse"]) == 20 and 0 <= results["accuracy"] <= 1
     model = NRI.load(str(tmp_path / "best.pt"))  # no arguments repeated
     assert model.encoder.in_channels == 49 * 4 and model.decoder.in_channels == 4
-    assert load_config(str(tmp_path)).epochs == 2
+    assert TrainConfig.load(str(tmp_path)).epochs == 2
     again = evaluate_run(str(tmp_path))
     assert again["accuracy"] == results["accuracy"]
 
@@ -68,7 +68,7 @@ def test_corrupted_or_missing_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="no 'model_config' and 'model' entries"):
         NRI.load(str(tmp_path / "other.pt"))
     with pytest.raises(FileNotFoundError, match="no run in"):
-        load_config(str(tmp_path / "nowhere"))
+        TrainConfig.load(str(tmp_path / "nowhere"))
 
 
 def test_memory_options_and_autocast(tmp_path, data_root):
@@ -163,7 +163,7 @@ def test_config_errors():
         TrainConfig(max_seconds=0)
     with pytest.raises(ValueError, match="'batch_norm=False' is an option of the mlp and ri"):
         TrainConfig(encoder="cnn", batch_norm=False)
-    with pytest.raises(ValueError, match="options of the mlp and rnn decoders"):
+    with pytest.raises(ValueError, match="an option of the mlp and rnn decoders"):
         TrainConfig(decoder="st", checkpoint=True)
     with pytest.raises(ValueError, match="'precision' must be one of"):
         TrainConfig(precision="fp8")

@@ -8,6 +8,7 @@ from torch_nri.baselines.lstm_correlation import LSTMCorrelationBaseline
 from torch_nri.baselines.lstm_network import LSTMNetwork
 from torch_nri.baselines.lstm_path import LSTMPathBaseline
 from torch_nri.baselines.static import static_mse
+from torch_nri.baselines.runner import BASELINES, run_baseline
 
 __all__ = ["CorrelationBaseline", "LSTMCorrelationBaseline", "LSTMNetwork", "LSTMPathBaseline",
-           "best_threshold", "as_arrays", "static_mse"]
+           "best_threshold", "as_arrays", "static_mse", "BASELINES", "run_baseline"]

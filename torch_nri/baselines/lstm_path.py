@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from torch_nri.baselines.static import static_mse
 from torch_nri.baselines.lstm_network import LSTMNetwork, check_trajectories
+from torch_nri.protocol import HORIZON, OBSERVED_STEPS, check_protocol, protocol_steps
 
 
 class LSTMPathBaseline(LSTMNetwork):
@@ -223,41 +224,35 @@ class LSTMPathBaseline(LSTMNetwork):
         return self
 
     @torch.no_grad()
-    def evaluate(self, x: Tensor, encoder_steps: int = 49, horizon: int = 20,
+    def evaluate(self, x: Tensor, observed_steps: int = OBSERVED_STEPS, horizon: int = HORIZON,
                  batch_size: int = 1000) -> Dict[str, Any]:
-        r"""The package's test protocol (:func:`~torch_nri.training.evaluate`):
+        r"""The package's test protocol (:mod:`torch_nri.protocol`):
         the model is burnt in on the ground truth of steps
-        ``0..encoder_steps`` (as the recurrent decoder, with
-        ``burn_in_steps=encoder_steps + 1``), then predicts steps
-        ``encoder_steps + 1 .. encoder_steps + horizon`` on its own.
+        ``0..observed_steps`` (as the recurrent decoder, with
+        ``burn_in_steps=observed_steps + 1``), then predicts steps
+        ``observed_steps + 1 .. observed_steps + horizon`` on its own.
 
         Returns:
             dict: ``mse`` (a list, one value per predicted step: the squared
             error averaged over features, then over all objects of all
             systems), ``mse_static`` (the same for the "Static" baseline
-            :math:`\mathbf{x}^{t+h} = \mathbf{x}^t`, ``t = encoder_steps``)
+            :math:`\mathbf{x}^{t+h} = \mathbf{x}^t`, ``t = observed_steps``)
             and ``num_examples`` (systems).
         """
         x = self._check(x)
-        if encoder_steps < 0 or horizon < 1:
-            raise ValueError(f"'encoder_steps' must be at least 0 and 'horizon' at least 1, "
-                             f"got {encoder_steps} and {horizon}")
-        end = encoder_steps + horizon + 1
-        if x.size(1) < end:
-            raise ValueError(f"the test protocol needs {end} steps (encoder {encoder_steps} + "
-                             f"horizon {horizon} + 1), the data has {x.size(1)}")
+        check_protocol(x.size(1), observed_steps, horizon)
         self.eval()
         device = next(self.parameters()).device
         squared_error = torch.zeros(horizon, dtype=torch.float64)
-        for batch in x[:, :end].split(batch_size):
-            batch = batch.to(device)
-            sequences = self._sequences(batch)
-            predictions = self._trajectories(self._rollout(sequences, encoder_steps + 1),
-                                             batch.size(0))[:, encoder_steps:]
-            target = batch[:, encoder_steps + 1:]
+        for batch in x.split(batch_size):
+            _, known, target = protocol_steps(batch.to(device), observed_steps, horizon)
+            # Burnt in on the known steps, then on its own for the horizon.
+            sequences = self._sequences(torch.cat([known, target], dim=1))
+            predictions = self._trajectories(self._rollout(sequences, observed_steps + 1),
+                                             batch.size(0))[:, observed_steps:]
             # Per step: sum over objects of the per-object feature mean, as evaluate().
             squared_error += (predictions - target).pow(2).mean(-1).sum((0, 2)).double().cpu()
         num_nodes = x.size(0) * x.size(2)
         return {"mse": (squared_error / num_nodes).tolist(),
-                "mse_static": static_mse(x, encoder_steps, horizon),
+                "mse_static": static_mse(x, observed_steps, horizon),
                 "num_examples": x.size(0)}

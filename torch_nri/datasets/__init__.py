@@ -1,19 +1,33 @@
-r"""PyG datasets of simulated and recorded interacting systems."""
-from torch_nri.datasets.mocap import joint_positions, load_mocap, read_amc, read_asf
+r"""PyG datasets of simulated and recorded interacting systems, and the
+registry of simulated systems (:data:`SYSTEMS`)."""
+from torch_nri.datasets.acclaim import joint_positions, read_amc, read_asf
+from torch_nri.datasets.mocap import MocapDataset, load_mocap
 from torch_nri.datasets.normalization import MinMaxStats
-from torch_nri.datasets.simulated import SimulatedDataset
-from torch_nri.datasets.systems import ChargedDataset, KuramotoDataset, SpringsDataset
-from torch_nri.datasets.trajectory import TrajectoryDataset
+from torch_nri.datasets.simulated import PhysicsParameter, SimulatedDataset
+from torch_nri.datasets.springs import SpringsDataset
+from torch_nri.datasets.charged import ChargedDataset
+from torch_nri.datasets.kuramoto import KuramotoDataset
+from torch_nri.datasets.registry import SYSTEMS, get_system, physics_parameters
+from torch_nri.datasets.trajectory import (SPLIT_FILES, TrajectoryDataset, load_splits,
+                                           read_trajectories)
 
 __all__ = [
     "MinMaxStats",
     "SimulatedDataset",
+    "PhysicsParameter",
     "SpringsDataset",
     "ChargedDataset",
     "KuramotoDataset",
+    "SYSTEMS",
+    "get_system",
+    "physics_parameters",
     "TrajectoryDataset",
+    "SPLIT_FILES",
+    "load_splits",
+    "read_trajectories",
     "read_asf",
     "read_amc",
     "joint_positions",
     "load_mocap",
+    "MocapDataset",
 ]

@@ -1,10 +1,12 @@
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
 Array = Union[np.ndarray, torch.Tensor]
+# Feature groups: a list of index lists, or names mapped to index lists.
+Groups = Union[Sequence[Sequence[int]], Mapping[str, Sequence[int]]]
 
 
 @dataclass
@@ -24,26 +26,46 @@ class MinMaxStats:
         groups (list of list of int): Feature indices of each group.
         minimum (list of float): Minimum of each group.
         maximum (list of float): Maximum of each group.
+        names (list of str, optional): The name of each group, e.g.
+            ``["position", "velocity"]`` (:meth:`range_of`).
     """
     groups: List[List[int]]
     minimum: List[float]
     maximum: List[float]
+    names: Optional[List[str]] = None
 
     @classmethod
-    def fit(cls, features: np.ndarray, groups: Sequence[Sequence[int]]) -> "MinMaxStats":
-        r"""Statistics of ``features`` ``[..., F]`` for the given groups."""
-        groups = [list(map(int, g)) for g in groups]
-        minimum = [float(features[..., g].min()) for g in groups]
-        maximum = [float(features[..., g].max()) for g in groups]
-        for g, lo, hi in zip(groups, minimum, maximum):
+    def fit(cls, features: np.ndarray, groups: Groups) -> "MinMaxStats":
+        r"""Statistics of ``features`` ``[..., F]`` for the given groups: a
+        list of index lists, or a dict from group names to index lists."""
+        names = list(groups) if isinstance(groups, Mapping) else None
+        indices = [list(map(int, g)) for g in (groups.values() if names else groups)]
+        minimum = [float(features[..., g].min()) for g in indices]
+        maximum = [float(features[..., g].max()) for g in indices]
+        for g, lo, hi in zip(indices, minimum, maximum):
             if not hi > lo:
                 raise ValueError(f"features {g} are constant ({lo}); they cannot be "
                                  f"min-max scaled")
-        return cls(groups, minimum, maximum)
+        return cls(indices, minimum, maximum, names)
+
+    @property
+    def num_features(self) -> int:
+        r"""The number of features the statistics scale."""
+        return 1 + max(i for g in self.groups for i in g)
+
+    def range_of(self, name: str) -> Tuple[float, float]:
+        r"""The ``(min, max)`` of the group called ``name``."""
+        if not self.names or name not in self.names:
+            raise ValueError(f"the statistics have no feature group named {name!r} "
+                             f"(groups {self.groups}, names {self.names})")
+        index = self.names.index(name)
+        return self.minimum[index], self.maximum[index]
 
     def _per_feature(self, x: Array):
-        num_features = 1 + max(i for g in self.groups for i in g)
-        low, high = np.zeros(num_features), np.ones(num_features)
+        if x.shape[-1] != self.num_features:
+            raise ValueError(f"the statistics scale {self.num_features} features, the data "
+                             f"has {x.shape[-1]} (shape {tuple(x.shape)})")
+        low, high = np.zeros(self.num_features), np.ones(self.num_features)
         for g, lo, hi in zip(self.groups, self.minimum, self.maximum):
             low[g], high[g] = lo, hi
         if isinstance(x, torch.Tensor):
@@ -62,8 +84,12 @@ class MinMaxStats:
         return (x + 1) * (high - low) / 2 + low
 
     def to_dict(self) -> Dict:
-        return {"groups": self.groups, "minimum": self.minimum, "maximum": self.maximum}
+        return {"groups": self.groups, "minimum": self.minimum, "maximum": self.maximum,
+                "names": self.names}
 
     @classmethod
     def from_dict(cls, d: Dict) -> "MinMaxStats":
-        return cls([list(g) for g in d["groups"]], list(d["minimum"]), list(d["maximum"]))
+        # Statistics written by torch_nri 0.1.0 have no names.
+        names = d.get("names")
+        return cls([list(g) for g in d["groups"]], list(d["minimum"]), list(d["maximum"]),
+                   None if names is None else list(names))

@@ -1,19 +1,73 @@
+import collections.abc
 import hashlib
+import inspect
 import json
 import os.path as osp
-from typing import Any, Callable, Dict, List, Optional, Tuple
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
 from torch_geometric.data import Data, InMemoryDataset
 
 from torch_nri.datasets.normalization import MinMaxStats
-from torch_nri.datasets.candidates import candidate_graph, check_candidate_graph
+from torch_nri.graphs import candidate_graph, check_candidate_graph
 from torch_nri.io import atomic_torch_save, atomic_write_text
 
 SPLITS = ("train", "valid", "test")
 # Edge types of candidate edges: (system index, senders, receivers) -> types.
 EdgeTypeFn = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
+# The simulator arguments that a dataset sets itself; the others are physics.
+_DATA_ARGUMENTS = ("num_sims", "num_nodes", "length", "sample_freq", "seed", "progress")
+
+
+def relation_lookup(relations: Any) -> EdgeTypeFn:
+    r"""The edge types of candidate edges from the relations of a simulation:
+    dense ``[S, N, N]`` arrays or lists of sparse matrices, which index the
+    same way."""
+    return lambda s, senders, receivers: np.asarray(relations[s][senders, receivers]).reshape(-1)
+
+
+@dataclass(frozen=True)
+class PhysicsParameter:
+    r"""A physics parameter of a simulated system: a keyword argument of its
+    simulator with its default, the type of a value (:obj:`float` or
+    :obj:`int`) and whether it takes a sequence of them."""
+    name: str
+    default: Any
+    type: type
+    sequence: bool
+
+    def convert(self, value: Any) -> Any:
+        r"""``value`` as a plain JSON value of this parameter's type (a list
+        for a sequence), or a :class:`ValueError` that names the parameter."""
+        if value is None:
+            return None
+        try:
+            if self.sequence:
+                if isinstance(value, (str, bytes)) or not isinstance(value, collections.abc.Iterable):
+                    raise TypeError
+                return [self.type(v) for v in value]
+            if isinstance(value, bool) or (self.type is int and float(value) != int(value)):
+                raise TypeError
+            return self.type(value)
+        except (TypeError, ValueError):
+            kind = f"a sequence of {self.type.__name__}" if self.sequence else self.type.__name__
+            raise ValueError(f"physics parameter '{self.name}' must be {kind}, "
+                             f"got {value!r}") from None
+
+
+def _parameter(name: str, default: Any, hint: Any) -> PhysicsParameter:
+    # Optional[X] is X that may be None; Sequence[X] and tuple are sequences.
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is typing.Union and len(args) == 1:
+        hint = args[0]
+    origin = typing.get_origin(hint) or hint
+    if origin in (collections.abc.Sequence, tuple, list):
+        elements = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return PhysicsParameter(name, default, elements[0] if elements else float, True)
+    return PhysicsParameter(name, default, hint if hint in (int, float) else float, False)
 
 
 class SimulatedDataset(InMemoryDataset):
@@ -27,8 +81,11 @@ class SimulatedDataset(InMemoryDataset):
     Each item is a :class:`~torch_geometric.data.Data` with ``x``
     ``[N, T, F]`` (normalised), ``edge_index`` ``[2, E]`` (the candidate
     graph) and ``edge_type`` ``[E]`` (the true relation of each candidate
-    edge). Subclasses define :attr:`name`, :attr:`feature_groups`,
-    :meth:`simulate` and the defaults.
+    edge). Subclasses are the description of a system, the one place that
+    knows it: :attr:`name`, :attr:`feature_groups`, :attr:`simulator` (whose
+    keyword arguments beyond the data's own are the system's physics,
+    :meth:`physics_parameters`), the default lengths, and :meth:`simulate`.
+    The registry :data:`torch_nri.datasets.SYSTEMS` maps names to them.
 
     Args:
         root (str): Root directory of the cache.
@@ -53,11 +110,16 @@ class SimulatedDataset(InMemoryDataset):
         transform, pre_transform (callable, optional): As in PyG.
         force_reload (bool, optional): Regenerate even if cached.
         progress (bool, optional): Show progress bars. (default: :obj:`False`)
-        **physics: Keyword arguments of the simulator (e.g.
-            ``spring_probs=(1, 0)``, ``num_neighbors=10``).
+        **physics: Physics parameters, keyword arguments of the simulator
+            (e.g. ``spring_probs=(1, 0)``, ``num_neighbors=10``); the others
+            keep the simulator's defaults (:attr:`physics` holds all of them).
     """
     name: str = ""
-    feature_groups: List[List[int]] = []
+    #: Named groups of features, each min-max scaled on its own.
+    feature_groups: Dict[str, List[int]] = {}
+    #: The simulator, called as ``simulator(num_sims, num_nodes, length,
+    #: sample_freq, seed, progress=..., **physics)``.
+    simulator: Callable[..., Any]
     default_length: int = 5000
     default_test_length: int = 10000
     default_sample_freq: int = 100
@@ -85,13 +147,41 @@ class SimulatedDataset(InMemoryDataset):
             num_test=num_test, length=length or self.default_length,
             test_length=test_length or self.default_test_length,
             sample_freq=sample_freq or self.default_sample_freq, seed=seed, graph=graph,
-            k=k, physics=physics)
+            k=k, physics=self.resolve_physics(physics))
         self.split = split
         self.progress = progress
         super().__init__(root, transform, pre_transform, force_reload=force_reload)
         self.load(self.processed_paths[SPLITS.index(split)])
         with open(self.processed_paths[-1]) as f:
             self.stats = MinMaxStats.from_dict(json.load(f)["stats"])
+
+    @classmethod
+    def physics_parameters(cls) -> Dict[str, PhysicsParameter]:
+        r"""The system's physics parameters: the keyword arguments of
+        :attr:`simulator` other than those the dataset sets itself, with
+        their defaults."""
+        hints = typing.get_type_hints(cls.simulator)
+        return {name: _parameter(name, p.default, hints.get(name))
+                for name, p in inspect.signature(cls.simulator).parameters.items()
+                if name not in _DATA_ARGUMENTS}
+
+    @classmethod
+    def resolve_physics(cls, physics: Mapping[str, Any]) -> Dict[str, Any]:
+        r"""Every physics parameter of the system: the given ones, checked and
+        converted to plain JSON values, and the defaults of the others."""
+        parameters = cls.physics_parameters()
+        unknown = sorted(set(physics) - set(parameters))
+        if unknown:
+            raise ValueError(f"{cls.name} systems have no physics parameter "
+                             f"{', '.join(map(repr, unknown))}; theirs are "
+                             f"{', '.join(parameters)}")
+        return {name: p.convert(physics.get(name, p.default))
+                for name, p in parameters.items()}
+
+    @property
+    def physics(self) -> Dict[str, Any]:
+        r"""Every physics parameter of the simulated systems."""
+        return self.params["physics"]
 
     @property
     def key(self) -> str:
@@ -116,6 +206,11 @@ class SimulatedDataset(InMemoryDataset):
         r"""Simulates ``num_sims`` systems; returns raw features
         ``[num_sims, T, N, F]`` and a function giving candidate edges' types."""
         raise NotImplementedError
+
+    def _simulate(self, num_sims: int, length: int, seed: int) -> Any:
+        return self.simulator(num_sims, self.params["num_nodes"], length,
+                              self.params["sample_freq"], seed, progress=self.progress,
+                              **self.physics)
 
     def denormalize(self, x):
         r"""Maps normalised trajectories or predictions back to raw units."""

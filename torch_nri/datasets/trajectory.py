@@ -1,16 +1,73 @@
 import os
-from typing import Callable, Optional
+import zipfile
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 import torch
 from torch_geometric.data import Data, InMemoryDataset
 
 from torch_nri.datasets.normalization import MinMaxStats
-from torch_nri.datasets.candidates import candidate_graph, check_candidate_graph
+from torch_nri.graphs import candidate_graph, check_candidate_graph
+
+#: The files of a directory of your own trajectories (``train --data DIR``).
+SPLIT_FILES = ("train.npz", "valid.npz", "test.npz")
+
+
+def read_trajectories(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    r"""Reads and checks a ``.npz`` file of trajectories: ``x``
+    ``[samples, T, N, F]`` of real numbers and, optionally, ``edges``
+    ``[samples, N, N]`` of non-negative integer edge types. Every problem is
+    a clear error that names the file.
+
+    Returns:
+        (numpy.ndarray, numpy.ndarray or None): ``x`` as float32 and
+        ``edges`` as int64.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"trajectory file not found: {path}")
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array, not named arrays")
+        with archive:
+            files = sorted(archive.files)
+            x = archive["x"] if "x" in files else None
+            edges = archive["edges"] if "edges" in files else None
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+        raise ValueError(f"{path} is not a readable .npz file (corrupt or truncated?): "
+                         f"{error}") from None
+    if x is None:
+        raise ValueError(f"{path} has no array 'x' (found {files}); expected x of shape "
+                         f"[samples, T, N, F]")
+    if x.ndim != 4:
+        raise ValueError(f"'x' in {path} must have shape [samples, T, N, F], got {x.shape}")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise ValueError(f"'x' in {path} must hold real numbers, got dtype {x.dtype}")
+    num_samples, num_steps, num_nodes, num_features = x.shape
+    if num_samples < 1 or num_steps < 2 or num_nodes < 2 or num_features < 1:
+        raise ValueError(f"'x' in {path} needs at least 1 sample, 2 steps, 2 objects and "
+                         f"1 feature, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"'x' in {path} contains {int((~np.isfinite(x)).sum())} "
+                         f"non-finite values (NaN or inf)")
+    if edges is not None:
+        if edges.shape != (num_samples, num_nodes, num_nodes):
+            raise ValueError(f"'edges' in {path} must have shape [samples, N, N] = "
+                             f"{[num_samples, num_nodes, num_nodes]}, got {edges.shape}")
+        if not (np.issubdtype(edges.dtype, np.integer) or edges.dtype == np.bool_):
+            raise ValueError(f"'edges' in {path} must hold integer edge types, got dtype "
+                             f"{edges.dtype} (convert with edges.astype(int) if the values "
+                             f"are whole)")
+        if edges.size and edges.min() < 0:
+            raise ValueError(f"'edges' in {path} must hold non-negative edge types, got "
+                             f"values down to {edges.min()}")
+        edges = edges.astype(np.int64)
+    return x.astype(np.float32), edges
 
 
 class TrajectoryDataset(InMemoryDataset):
-    r"""Trajectories of your own interacting system, from a ``.npz`` file.
+    r"""Trajectories of your own interacting system, from a ``.npz`` file
+    (:func:`read_trajectories`).
 
     The file holds ``x`` of shape ``[samples, T, N, F]`` (raw, unnormalised)
     and, optionally, ``edges`` of shape ``[samples, N, N]`` with the true
@@ -19,6 +76,7 @@ class TrajectoryDataset(InMemoryDataset):
     :class:`~torch_geometric.data.Data` with ``x`` ``[N, T, F]``,
     ``edge_index`` (fully connected, or the ``k`` nearest neighbours of
     features 0 and 1 at the first step) and, with ``edges``, ``edge_type``.
+    :func:`load_splits` reads a directory of three such files.
 
     Args:
         path (str): The ``.npz`` file.
@@ -31,29 +89,20 @@ class TrajectoryDataset(InMemoryDataset):
     def __init__(self, path: str, stats: Optional[MinMaxStats] = None, graph: str = "full",
                  k: Optional[int] = None, transform: Optional[Callable] = None) -> None:
         super().__init__(None, transform)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"trajectory file not found: {path}")
         check_candidate_graph(graph, k)
-        with np.load(path) as archive:
-            if "x" not in archive.files:
-                raise ValueError(f"{path} has no array 'x' (found {sorted(archive.files)}); "
-                                 f"expected x of shape [samples, T, N, F]")
-            x = archive["x"]
-            edges = archive["edges"] if "edges" in archive.files else None
-        if x.ndim != 4:
-            raise ValueError(f"'x' in {path} must have shape [samples, T, N, F], "
-                             f"got {x.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError(f"'x' in {path} contains {int((~np.isfinite(x)).sum())} "
-                             f"non-finite values (NaN or inf)")
-        num_samples, _, num_nodes, _ = x.shape
-        if edges is not None and edges.shape != (num_samples, num_nodes, num_nodes):
-            raise ValueError(f"'edges' in {path} must have shape [samples, N, N] = "
-                             f"{[num_samples, num_nodes, num_nodes]}, got {edges.shape}")
+        x, edges = read_trajectories(path)
+        num_samples, _, num_nodes, num_features = x.shape
+        if graph == "knn" and num_features < 2:
+            raise ValueError(f"graph='knn' finds neighbours by features 0 and 1 (positions); "
+                             f"'x' in {path} has {num_features} feature")
         self.path = path
         self.stats = stats
-        x = torch.from_numpy(np.asarray(x, dtype=np.float32))
+        x = torch.from_numpy(x)
         if stats is not None:
+            if stats.num_features != num_features:
+                raise ValueError(f"'x' in {path} has {num_features} features, but the "
+                                 f"normalisation (e.g. the run's stats.json) is for "
+                                 f"{stats.num_features}")
             x = stats.normalize(x)
         graph_of = candidate_graph(graph, k, num_nodes)
         data_list = []
@@ -69,3 +118,35 @@ class TrajectoryDataset(InMemoryDataset):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({len(self)}, path={self.path!r})"
+
+
+def load_splits(directory: str, graph: str = "full", k: Optional[int] = None
+                ) -> Tuple[TrajectoryDataset, TrajectoryDataset, TrajectoryDataset]:
+    r"""The train, valid and test splits of your own trajectories: the files
+    ``train.npz``, ``valid.npz`` and ``test.npz`` of ``directory``
+    (:func:`read_trajectories`), with the same number of objects :math:`N`
+    and features :math:`F` (the number of steps may differ), each feature
+    min-max scaled to :math:`[-1, 1]` with the training split's statistics.
+    """
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"trajectory directory not found: {directory} (expected "
+                                f"a directory with {', '.join(SPLIT_FILES)})")
+    paths = [os.path.join(directory, name) for name in SPLIT_FILES]
+    missing = [path for path in paths if not os.path.isfile(path)]
+    if missing:
+        raise FileNotFoundError(f"{directory} must hold {', '.join(SPLIT_FILES)}; missing: "
+                                f"{', '.join(missing)}")
+    x_train, _ = read_trajectories(paths[0])
+    num_nodes, num_features = x_train.shape[2:]
+    try:
+        stats = MinMaxStats.fit(x_train, [[f] for f in range(num_features)])
+    except ValueError as error:
+        raise ValueError(f"{paths[0]}: {error}") from None
+    splits = tuple(TrajectoryDataset(path, stats=stats, graph=graph, k=k) for path in paths)
+    for path, split in zip(paths[1:], splits[1:]):
+        shape = split.x.shape  # [samples * N, T, F]
+        if split[0].num_nodes != num_nodes or shape[-1] != num_features:
+            raise ValueError(f"'x' in {path} has N={split[0].num_nodes} objects and "
+                             f"F={shape[-1]} features, {paths[0]} has N={num_nodes} and "
+                             f"F={num_features}: every split needs the same N and F")
+    return splits

@@ -1,16 +1,112 @@
+r"""The model protocol of :mod:`torch_nri.models`: what every model returns
+(:class:`NRIOutput`), how it is built, saved and loaded
+(:class:`ConfigurableModel`), and the calls through which the training loop
+and the test protocol use any model without naming its class
+(:meth:`~ConfigurableModel.infer_edges`, :meth:`~ConfigurableModel.objective`,
+:meth:`~ConfigurableModel.training_kwargs`, :meth:`~ConfigurableModel.forecast`)."""
+import importlib
 import os
+from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple, Type
 
 import torch
+from torch import Tensor
 from torch.nn import Module
+
+from torch_nri import __version__
+from torch_nri.losses import Objective
+from torch_nri.nn.decoder import DynamicGraph, NRIDecoder
+
+#: The layout of the checkpoints this version writes; 1 is torch_nri 0.1.0's
+#: (no version entry), whose decoder parameter names are mapped on loading.
+CHECKPOINT_FORMAT = 2
+
+
+@dataclass
+class NRIOutput:
+    r"""What one forward pass of a model of :mod:`torch_nri.models` returns.
+
+    :class:`~torch_nri.models.NRI` fills every field; the baselines leave
+    what they lack as :obj:`None`: no ``edge_logits`` and ``edge_probs``
+    where the graph is given (:class:`~torch_nri.models.FixedGraphModel`), no
+    ``edges``, ``predictions`` and ``targets`` without a decoder
+    (:class:`~torch_nri.models.SupervisedEncoder`).
+
+    Attributes:
+        edge_logits (torch.Tensor): Encoder logits ``[E, K]``.
+        edge_probs (torch.Tensor): :math:`q_\phi(z | x)`, ``[E, K]``.
+        edges (torch.Tensor): The Gumbel-softmax sample fed to the decoder,
+            ``[E, K]`` (one-hot when hard).
+        predictions (torch.Tensor): Decoder predictions of steps
+            :math:`2..T`, ``[N, T - 1, F]``.
+        targets (torch.Tensor): The true steps :math:`2..T`, ``[N, T - 1, F]``.
+        edge_index (torch.Tensor): The candidate edges ``[2, E]``.
+        edge_type (torch.Tensor, optional): The true relations ``[E]``, where
+            the model was given them.
+    """
+    edge_logits: Optional[Tensor]
+    edge_probs: Optional[Tensor]
+    edges: Optional[Tensor]
+    predictions: Optional[Tensor]
+    targets: Optional[Tensor]
+    edge_index: Tensor
+    edge_type: Optional[Tensor] = None
+
+
+def encode_edges(encoder: Module, x: Tensor, edge_index: Tensor, batch: Optional[Tensor],
+                 num_edge_types: int) -> Tensor:
+    r"""The encoder's logits ``[E, K]`` in float32, with their shape checked."""
+    # Encoders of other packages may not take 'batch'; pass it only when given.
+    edge_logits = encoder(x, edge_index, **({} if batch is None else {"batch": batch}))
+    if edge_logits.shape != (edge_index.size(1), num_edge_types):
+        raise ValueError(f"the encoder must return logits of shape [num_edges, "
+                         f"num_edge_types] = [{edge_index.size(1)}, {num_edge_types}], "
+                         f"got {tuple(edge_logits.shape)}")
+    # The edge distribution stays in float32 under autocast (a no-op otherwise).
+    return edge_logits.float()
+
+
+def layer_name(cls: type) -> str:
+    r"""The name under which a model config stores a layer class: its name
+    for a class of :mod:`torch_nri.nn`, ``"module:qualname"`` for a class of
+    your own (imported again when the config is built)."""
+    from torch_nri import nn as layers
+
+    if getattr(layers, cls.__name__, None) is cls:
+        return cls.__name__
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def resolve_layer(name: str) -> type:
+    r"""The layer class a model config names (see :func:`layer_name`)."""
+    from torch_nri import nn as layers
+
+    if ":" in name:
+        module_name, _, qualname = name.partition(":")
+        try:
+            target: Any = importlib.import_module(module_name)
+            for part in qualname.split("."):
+                target = getattr(target, part)
+        except (ImportError, AttributeError) as error:
+            raise ValueError(f"cannot import the layer class {name!r} of the model config: "
+                             f"{error}") from None
+        return target
+    layer = getattr(layers, name, None)
+    if not isinstance(layer, type):
+        raise ValueError(f"unknown layer {name!r}: not a class of torch_nri.nn")
+    return layer
 
 
 class ConfigurableModel(Module):
     r"""What the models of :mod:`torch_nri.models` share: they are built from
     a plain-dict description (:meth:`from_config`, the form stored in
     checkpoints) and reloaded from a checkpoint with no need to repeat their
-    arguments (:meth:`load`). ``parts`` names the constructor arguments that
-    are layers of :mod:`torch_nri.nn`."""
+    arguments (:meth:`load`); the training loop and the test protocol call
+    them only through :meth:`forward`, :meth:`infer_edges`,
+    :meth:`objective`, :meth:`training_kwargs` and :meth:`forecast`.
+    ``parts`` names the constructor arguments that are layers of
+    :mod:`torch_nri.nn` (or your own classes); a model without a decoder
+    sets the class attribute ``decoder = None``."""
     parts: Tuple[str, ...] = ()
     #: Whether :meth:`forward` takes the true relations (``edge_type``):
     #: the baselines that are given the graph, or trained on it.
@@ -36,33 +132,82 @@ class ConfigurableModel(Module):
              "decoder": {"name": "MLPDecoder", "kwargs": {...}},
              "num_edge_types": 2, "tau": 0.5, ...}
 
-        Each part's ``name`` is a class of :mod:`torch_nri.nn`; the remaining
-        keys are arguments of the model (``"model"``, the class name, is read
-        by :func:`load_model`). The description is kept as ``model.config``.
+        Each part's ``name`` is a class of :mod:`torch_nri.nn`, or
+        ``"module:qualname"`` for a class of your own (:func:`layer_name`);
+        the remaining keys are arguments of the model (``"model"``, the class
+        name, is read by :func:`load_model`). The description is kept as
+        ``model.config``.
         """
-        from torch_nri import nn as layers
-
         built = {}
         for part in cls.parts:
             spec = config.get(part)
             if not isinstance(spec, dict) or "name" not in spec:
                 raise ValueError(f"model config needs '{part}': {{'name': ..., 'kwargs': ...}}, "
                                  f"got {spec!r}")
-            layer = getattr(layers, spec["name"], None)
-            if not isinstance(layer, type):
-                raise ValueError(f"unknown {part} {spec['name']!r}: not a class of torch_nri.nn")
-            built[part] = layer(**spec.get("kwargs", {}))
+            built[part] = resolve_layer(spec["name"])(**spec.get("kwargs", {}))
         options = {k: v for k, v in config.items() if k not in cls.parts and k != "model"}
         model = cls(**built, **options)
         model.config = config
         return model
+
+    def infer_edges(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
+                    hard: bool = True, **relations: Any) -> Tuple[Optional[Tensor],
+                                                                  Optional[Tensor]]:
+        r"""The edge logits ``[E, K]`` (:obj:`None` where nothing is
+        inferred) and the edge weights ``[E, K]`` fed to the decoder
+        (:obj:`None` without a decoder) for trajectories ``x``."""
+        raise NotImplementedError
+
+    def objective(self, output: NRIOutput) -> Objective:
+        r"""What training minimises, with its NLL and KL terms."""
+        raise NotImplementedError
+
+    def training_kwargs(self, num_steps: int, prediction_steps: int,
+                        burn_in_steps: Optional[int] = None) -> Dict[str, int]:
+        r"""The options with which training calls :meth:`forward` on
+        trajectories of ``num_steps`` steps: how the decoder is fed
+        (:meth:`NRIDecoder.training_kwargs <torch_nri.nn.NRIDecoder.training_kwargs>`),
+        nothing for a model without a decoder."""
+        if getattr(self, "decoder", None) is None:
+            return {}
+        return self._contract_decoder().training_kwargs(num_steps, prediction_steps,
+                                                        burn_in_steps)
+
+    def dynamic_graph(self, batch: Optional[Tensor] = None,
+                      **relations: Any) -> DynamicGraph:
+        r"""The graph re-inferred during a forecast, ``(window, edge_index)
+        -> edge weights``; only a model that infers edges has one."""
+        raise ValueError(f"{type(self).__name__} does not infer its graph, so it has no "
+                         f"dynamic graph")
+
+    def forecast(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor, horizon: int,
+                 batch: Optional[Tensor] = None, dynamic_graph: bool = False,
+                 window: Optional[int] = None, **relations: Any) -> Tensor:
+        r"""Predicts the ``horizon`` steps after the observed steps ``x``
+        ``[N, T_o, F]`` on the decoder's own predictions
+        (:meth:`NRIDecoder.forecast <torch_nri.nn.NRIDecoder.forecast>`). With
+        ``dynamic_graph``, the graph is re-inferred at every step from the last
+        ``window`` inputs (:meth:`dynamic_graph`)."""
+        if getattr(self, "decoder", None) is None:
+            raise ValueError(f"{type(self).__name__} has no decoder to forecast with")
+        graph = self.dynamic_graph(batch, **relations) if dynamic_graph else None
+        return self._contract_decoder().forecast(x, edge_index, edge_weights, horizon,
+                                                 dynamic_graph=graph,
+                                                 dynamic_graph_window=window)
+
+    def _contract_decoder(self) -> NRIDecoder:
+        if not isinstance(self.decoder, NRIDecoder):
+            raise ValueError(f"the decoder {type(self.decoder).__name__} is not a "
+                             f"torch_nri.nn.NRIDecoder: write it as one (its step()) to "
+                             f"train and evaluate it with torch_nri.training")
+        return self.decoder
 
     @classmethod
     def load(cls, path: str, map_location: Any = "cpu") -> "ConfigurableModel":
         r"""Rebuilds a model from a checkpoint written by the training loop
         (:mod:`torch_nri.training`): the checkpoint holds the model config and
         the weights."""
-        return cls._from_checkpoint(_read_checkpoint(path, map_location))
+        return cls._from_checkpoint(read_checkpoint(path, map_location))
 
     @classmethod
     def _from_checkpoint(cls, checkpoint: Dict[str, Any]) -> "ConfigurableModel":
@@ -71,7 +216,20 @@ class ConfigurableModel(Module):
         return model
 
 
-def _read_checkpoint(path: str, map_location: Any) -> Dict[str, Any]:
+def checkpoint_entries(model: ConfigurableModel) -> Dict[str, Any]:
+    r"""What a checkpoint needs to rebuild ``model``: its config, its
+    weights on the CPU, and the version and format that wrote them."""
+    if model.config is None:
+        raise ValueError(f"{type(model).__name__} was not built from a config "
+                         f"(from_config), so a checkpoint could not rebuild it")
+    return {"model_config": model.config,
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "torch_nri_version": __version__, "format": CHECKPOINT_FORMAT}
+
+
+def read_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
+    r"""Reads a checkpoint written by :mod:`torch_nri.training`, with a
+    clear error for a missing, damaged, foreign or newer file."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
@@ -82,6 +240,12 @@ def _read_checkpoint(path: str, map_location: Any) -> Dict[str, Any]:
     if not isinstance(checkpoint, dict) or not {"model_config", "model"} <= checkpoint.keys():
         raise ValueError(f"checkpoint {path} holds no 'model_config' and 'model' entries; "
                          f"was it written by torch_nri.training?")
+    written = checkpoint.get("format", 1)
+    if written > CHECKPOINT_FORMAT:
+        raise ValueError(f"checkpoint {path} was written by torch_nri "
+                         f"{checkpoint.get('torch_nri_version', '?')} (format {written}); "
+                         f"torch_nri {__version__} reads formats up to {CHECKPOINT_FORMAT}: "
+                         f"upgrade torch_nri")
     return checkpoint
 
 
@@ -91,7 +255,7 @@ def load_model(path: str, map_location: Any = "cpu") -> ConfigurableModel:
     has none)."""
     from torch_nri import models
 
-    checkpoint = _read_checkpoint(path, map_location)
+    checkpoint = read_checkpoint(path, map_location)
     name = checkpoint["model_config"].get("model", "NRI")
     cls: Optional[Type[ConfigurableModel]] = getattr(models, name, None)
     if not (isinstance(cls, type) and issubclass(cls, ConfigurableModel)):

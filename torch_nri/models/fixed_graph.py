@@ -7,8 +7,7 @@ from torch.nn import Module
 
 from torch_nri._validation import check_edge_index, check_node_features
 from torch_nri.losses import Objective, gaussian_nll
-from torch_nri.models.base import ConfigurableModel
-from torch_nri.models.nri import NRIOutput
+from torch_nri.models.base import ConfigurableModel, NRIOutput
 
 GRAPHS = ("full", "true")
 
@@ -64,7 +63,7 @@ class FixedGraphModel(ConfigurableModel):
         self.decoder.reset_parameters()
 
     def infer_edges(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
-                    edge_type: Optional[Tensor] = None, hard: bool = True
+                    hard: bool = True, edge_type: Optional[Tensor] = None
                     ) -> Tuple[None, Tensor]:
         r"""No logits (nothing is inferred) and the given edge weights
         ``[E, K]``: ones for the full graph, the one-hot true relations

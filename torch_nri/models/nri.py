@@ -1,69 +1,14 @@
-from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module
 
 from torch_nri._validation import check_edge_index, check_node_features
-from torch_nri.graphs import reverse_edge_index
+from torch_nri.graphs import symmetric_lead
 from torch_nri.losses import ELBO, Objective, Prior, elbo
-from torch_nri.models.base import ConfigurableModel
-
-
-@dataclass
-class NRIOutput:
-    r"""What one forward pass of :class:`NRI` returns.
-
-    The baselines of :mod:`torch_nri.models` return the same record with
-    what they lack left as :obj:`None`: no ``edge_logits`` and ``edge_probs``
-    where the graph is given (:class:`FixedGraphModel`), no ``edges``,
-    ``predictions`` and ``targets`` without a decoder
-    (:class:`SupervisedEncoder`).
-
-    Attributes:
-        edge_logits (torch.Tensor): Encoder logits ``[E, K]``.
-        edge_probs (torch.Tensor): :math:`q_\phi(z | x)`, ``[E, K]``.
-        edges (torch.Tensor): The Gumbel-softmax sample fed to the decoder,
-            ``[E, K]`` (one-hot when hard).
-        predictions (torch.Tensor): Decoder predictions of steps
-            :math:`2..T`, ``[N, T - 1, F]``.
-        targets (torch.Tensor): The true steps :math:`2..T`, ``[N, T - 1, F]``.
-        edge_index (torch.Tensor): The candidate edges ``[2, E]``.
-        edge_type (torch.Tensor, optional): The true relations ``[E]``, where
-            the model was given them.
-    """
-    edge_logits: Optional[Tensor]
-    edge_probs: Optional[Tensor]
-    edges: Optional[Tensor]
-    predictions: Optional[Tensor]
-    targets: Optional[Tensor]
-    edge_index: Tensor
-    edge_type: Optional[Tensor] = None
-
-
-def symmetric_lead(edge_index: Tensor, num_nodes: int) -> Tensor:
-    r"""For each edge, the edge that speaks for its pair under the hard
-    symmetry constraint: itself, or its reverse where that exists and starts
-    at the lower node index."""
-    reverse = reverse_edge_index(edge_index, num_nodes)
-    follows = (reverse >= 0) & (edge_index[0] > edge_index[1])
-    return torch.where(follows, reverse, torch.arange(edge_index.size(1),
-                                                      device=edge_index.device))
-
-
-def encode_edges(encoder: Module, x: Tensor, edge_index: Tensor, batch: Optional[Tensor],
-                 num_edge_types: int) -> Tensor:
-    r"""The encoder's logits ``[E, K]`` in float32, with their shape checked."""
-    # Encoders of other packages may not take 'batch'; pass it only when given.
-    edge_logits = encoder(x, edge_index, **({} if batch is None else {"batch": batch}))
-    if edge_logits.shape != (edge_index.size(1), num_edge_types):
-        raise ValueError(f"the encoder must return logits of shape [num_edges, "
-                         f"num_edge_types] = [{edge_index.size(1)}, {num_edge_types}], "
-                         f"got {tuple(edge_logits.shape)}")
-    # The edge distribution stays in float32 under autocast (a no-op otherwise).
-    return edge_logits.float()
+from torch_nri.models.base import ConfigurableModel, NRIOutput, encode_edges
+from torch_nri.nn.decoder import DynamicGraph
 
 
 class NRI(ConfigurableModel):
@@ -162,11 +107,19 @@ class NRI(ConfigurableModel):
                          edge_index=edge_index)
 
     def infer_edges(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
-                    hard: bool = True) -> Tuple[Tensor, Tensor]:
+                    hard: bool = True, **relations: Any) -> Tuple[Tensor, Tensor]:
         r"""Encodes ``x`` and samples edges (:meth:`sample_edges`); returns
-        the logits ``[E, K]`` and the sample ``[E, K]``."""
+        the logits ``[E, K]`` and the sample ``[E, K]``. (NRI is given no
+        relations; ``relations`` is for the same call as the baselines'.)"""
         edge_logits = encode_edges(self.encoder, x, edge_index, batch, self.num_edge_types)
         return self.sample_edges(edge_logits, edge_index, x.size(0), hard)
+
+    def dynamic_graph(self, batch: Optional[Tensor] = None,
+                      **relations: Any) -> DynamicGraph:
+        r"""Re-inference for a forecast: hard samples of the encoder on each
+        window of the decoder's inputs."""
+        return lambda window, edge_index: self.infer_edges(window, edge_index, batch,
+                                                           hard=True)[1]
 
     def sample_edges(self, edge_logits: Tensor, edge_index: Tensor, num_nodes: int,
                      hard: bool) -> Tuple[Tensor, Tensor]:

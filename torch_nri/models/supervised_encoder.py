@@ -7,8 +7,7 @@ from torch.nn import Module
 
 from torch_nri._validation import check_edge_index, check_node_features
 from torch_nri.losses import Objective
-from torch_nri.models.base import ConfigurableModel
-from torch_nri.models.nri import NRIOutput, encode_edges
+from torch_nri.models.base import ConfigurableModel, NRIOutput, encode_edges
 
 
 class SupervisedEncoder(ConfigurableModel):
@@ -51,7 +50,7 @@ class SupervisedEncoder(ConfigurableModel):
         self.encoder.reset_parameters()
 
     def infer_edges(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
-                    edge_type: Optional[Tensor] = None, hard: bool = True
+                    hard: bool = True, edge_type: Optional[Tensor] = None
                     ) -> Tuple[Tensor, None]:
         r"""The encoder's logits ``[E, K]`` and no sample (there is no
         decoder to feed). ``edge_type`` and ``hard`` are unused."""

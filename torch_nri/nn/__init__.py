@@ -4,6 +4,8 @@ from torch_nri.nn.message_passing import NRIMessagePassing
 from torch_nri.nn.mlp_block import MLPBlock
 from torch_nri.nn.cnn_block import CNNBlock
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
+from torch_nri.nn.residual_head import ResidualHead
+from torch_nri.nn.decoder import NRIDecoder
 from torch_nri.nn.mlp_encoder import MLPEncoder
 from torch_nri.nn.cnn_encoder import CNNEncoder
 from torch_nri.nn.mlp_decoder import MLPDecoder
@@ -19,6 +21,8 @@ __all__ = [
     "MLPBlock",
     "CNNBlock",
     "EdgeTypeMLP",
+    "ResidualHead",
+    "NRIDecoder",
     "MLPEncoder",
     "CNNEncoder",
     "MLPDecoder",

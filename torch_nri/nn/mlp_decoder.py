@@ -1,17 +1,14 @@
-from typing import Optional
+from typing import Any, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
-from torch.nn import Linear
 
-from torch_nri._validation import check_decoder_inputs
+from torch_nri.nn.decoder import NRIDecoder
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
-from torch_nri.nn.message_passing import NRIMessagePassing
-from torch_nri.nn.rollout import segment_rollout
+from torch_nri.nn.residual_head import ResidualHead
 
 
-class MLPDecoder(NRIMessagePassing):
+class MLPDecoder(NRIDecoder):
     r"""The Markovian MLP decoder of NRI (Kipf et al., 2018, eqs. 10-12 and
     Fig. 15). One step maps the state :math:`\mathbf{x}^t` to the mean of the
     next one:
@@ -26,13 +23,14 @@ class MLPDecoder(NRIMessagePassing):
 
     with one 2-layer ReLU message MLP :math:`\tilde{f}^k_e` per edge type
     (:class:`EdgeTypeMLP`, all types in one batched computation) and a 3-layer
-    ReLU output MLP :math:`\tilde{f}_v` that predicts the change of state.
+    ReLU output MLP :math:`\tilde{f}_v` that predicts the change of state
+    (:class:`ResidualHead`).
 
     To keep the decoder from ignoring the graph (paper section 3.4), it is
     fed the ground truth only every ``prediction_steps`` (:math:`M`) steps
-    and its own predictions in between:
-    :math:`\boldsymbol{\mu}^{t+1} = f_{dec}(\mathbf{x}^t)` for
-    :math:`t \equiv 1 \pmod M` and
+    and its own predictions in between (``feeding = "teacher_forcing"``, see
+    :class:`NRIDecoder`): :math:`\boldsymbol{\mu}^{t+1} = f_{dec}(\mathbf{x}^t)`
+    for :math:`t \equiv 1 \pmod M` and
     :math:`\boldsymbol{\mu}^{t+1} = f_{dec}(\boldsymbol{\mu}^t)` otherwise. All
     segments of :math:`M` steps are independent, so they run at once: the loop
     is over the :math:`M` steps of a segment, not over the :math:`T` steps.
@@ -69,57 +67,36 @@ class MLPDecoder(NRIMessagePassing):
           :math:`(2, E)`, edge weights :math:`(E, K)`
         - **output:** predictions of steps :math:`2..T`, :math:`(N, T - 1, F)`
     """
+    renamed_parameters = {"lin1": "head.mlp.lins.0", "lin2": "head.mlp.lins.1",
+                          "lin3": "head.mlp.lins.2"}
+
     def __init__(self, in_channels: int, num_edge_types: int, msg_hidden_channels: int,
                  msg_out_channels: int, hidden_channels: int, skip_first: bool = False,
                  dropout: float = 0.0, aggr: str = "sum", checkpoint: bool = False,
                  checkpoint_chunk_size: Optional[int] = None,
                  skip_no_edges: bool = False) -> None:
-        super().__init__(aggr, checkpoint, checkpoint_chunk_size, skip_no_edges)
-        self.in_channels = in_channels
-        self.num_edge_types = num_edge_types
+        super().__init__(in_channels, num_edge_types, skip_first, aggr, checkpoint,
+                         checkpoint_chunk_size, skip_no_edges)
         self.msg_hidden_channels = msg_hidden_channels
         self.msg_out_channels = msg_out_channels
         self.hidden_channels = hidden_channels
-        self.skip_first = skip_first
         self.dropout = dropout
         self.edge_mlp = EdgeTypeMLP(2 * in_channels, msg_hidden_channels, msg_out_channels,
                                     num_edge_types, act=torch.relu, dropout=dropout,
                                     skip_first=skip_first)
-        self.lin1 = Linear(in_channels + msg_out_channels, hidden_channels)
-        self.lin2 = Linear(hidden_channels, hidden_channels)
-        self.lin3 = Linear(hidden_channels, in_channels)
+        self.head = ResidualHead(in_channels + msg_out_channels, hidden_channels, in_channels,
+                                 dropout)
+        self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        self.edge_mlp.reset_parameters()
-        for lin in (self.lin1, self.lin2, self.lin3):
-            lin.reset_parameters()
-
-    def step(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor) -> Tensor:
+    def step(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
+             memory: Any = None) -> Tuple[Tensor, None]:
         r"""One prediction step, :math:`\mathbf{x}^t \mapsto \boldsymbol{\mu}^{t+1}`,
-        for node states of shape ``[N, *, F]``."""
+        for node states of shape ``[N, *, F]``; the decoder has no memory."""
         messages = self.aggregate_messages(self.edge_mlp, x, edge_index, edge_weights)
-        h = torch.cat([x, messages], dim=-1)
-        h = F.dropout(F.relu(self.lin1(h)), p=self.dropout, training=self.training)
-        h = F.dropout(F.relu(self.lin2(h)), p=self.dropout, training=self.training)
-        return x + self.lin3(h)
-
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
-                prediction_steps: int = 1) -> Tensor:
-        r"""Predicts steps :math:`2..T` of ``x``, feeding the ground truth every
-        ``prediction_steps`` steps (:math:`M`) and the decoder's own
-        predictions in between."""
-        check_decoder_inputs(x, edge_index, edge_weights, self.in_channels,
-                              self.num_edge_types)
-        edge_index, edge_weights = self.message_edges(edge_index, edge_weights,
-                                                      int(self.skip_first))
-        return segment_rollout(
-            x, prediction_steps,
-            lambda state, _: (self.step(state, edge_index, edge_weights), None))
+        return self.head(x, torch.cat([x, messages], dim=-1)), None
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_channels}, "
-                f"num_edge_types={self.num_edge_types}, "
+        return (f"{self.__class__.__name__}({self.in_channels}, {self._repr_options()}, "
                 f"msg_hidden_channels={self.msg_hidden_channels}, "
                 f"msg_out_channels={self.msg_out_channels}, "
-                f"hidden_channels={self.hidden_channels}, skip_first={self.skip_first})")
-
+                f"hidden_channels={self.hidden_channels}, dropout={self.dropout})")

@@ -1,16 +1,10 @@
 import math
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Sequence, Tuple
 
 import torch
 from torch import Tensor
-from torch_geometric.nn import MessagePassing
 
-from torch_nri._validation import check_decoder_inputs
-from torch_nri.nn.rollout import segment_rollout
-
-# Features of a springs state: positions (0, 1) and velocities (2, 3), each
-# group min-max scaled on its own (MinMaxStats groups [[0, 1], [2, 3]]).
-_GROUPS = [[0, 1], [2, 3]]
+from torch_nri.nn.decoder import NRIDecoder
 
 
 def _check_range(value: Any, name: str) -> Tuple[float, float]:
@@ -25,7 +19,7 @@ def _check_range(value: Any, name: str) -> Tuple[float, float]:
     return low, high
 
 
-class SpringsSimulationDecoder(MessagePassing):
+class SpringsSimulationDecoder(NRIDecoder):
     r"""The "NRI (sim.)" decoder of NRI (Kipf et al., 2018, supplement D.1.1):
     the springs simulator itself, with no parameters, as a differentiable
     decoder, so that the encoder is trained by backpropagating through the
@@ -55,7 +49,10 @@ class SpringsSimulationDecoder(MessagePassing):
 
     As the learned decoders, it is fed the ground truth only every
     ``prediction_steps`` steps and its own predictions in between
-    (:func:`~torch_nri.nn.rollout.segment_rollout`).
+    (``feeding = "teacher_forcing"``, see :class:`NRIDecoder`). The physics
+    (spring constants, box, time step) must be the data's: the training
+    builders take them from the dataset (:attr:`SpringsDataset.physics
+    <torch_nri.datasets.SpringsDataset.physics>`).
 
     Args:
         position_range (tuple of float): The ``(min, max)`` of the positions
@@ -78,15 +75,10 @@ class SpringsSimulationDecoder(MessagePassing):
           :math:`(2, E)`, edge weights :math:`(E, K)`
         - **output:** predictions of steps :math:`2..T`, :math:`(N, T - 1, 4)`
     """
-    in_channels = 4
-
     def __init__(self, position_range: Tuple[float, float],
                  velocity_range: Tuple[float, float],
                  spring_constants: Sequence[float] = (0.0, 0.1), box_size: float = 5.0,
                  time_step: float = 0.1, substeps: int = 1) -> None:
-        super().__init__(aggr="add", node_dim=0)
-        self.position_range = _check_range(position_range, "position_range")
-        self.velocity_range = _check_range(velocity_range, "velocity_range")
         try:
             constants = tuple(float(c) for c in spring_constants)
         except (TypeError, ValueError):
@@ -95,6 +87,10 @@ class SpringsSimulationDecoder(MessagePassing):
         if not constants or not all(math.isfinite(c) for c in constants):
             raise ValueError(f"'spring_constants' must be a non-empty sequence of finite "
                              f"floats, got {spring_constants!r}")
+        # Positions and velocities in 2-D: 4 features; one edge type per constant.
+        super().__init__(in_channels=4, num_edge_types=len(constants))
+        self.position_range = _check_range(position_range, "position_range")
+        self.velocity_range = _check_range(velocity_range, "velocity_range")
         self.spring_constants = constants
         if not (isinstance(box_size, (int, float)) and math.isfinite(box_size)
                 and box_size > 0):
@@ -107,27 +103,21 @@ class SpringsSimulationDecoder(MessagePassing):
         self.box_size = float(box_size)
         self.time_step = float(time_step)
         self.substeps = substeps
-        self.num_edge_types = len(constants)
+        self.reset_parameters()
 
     @classmethod
     def from_stats(cls, stats: Any, **kwargs: Any) -> "SpringsSimulationDecoder":
         r"""The decoder for data normalised by ``stats``, a
-        :class:`~torch_nri.datasets.MinMaxStats` with the feature groups
-        ``[[0, 1], [2, 3]]`` (positions, velocities) of the springs data;
+        :class:`~torch_nri.datasets.MinMaxStats` with the named feature
+        groups ``"position"`` and ``"velocity"`` (as the springs data's);
         ``kwargs`` are passed to the constructor."""
-        return cls(**cls.ranges_of(stats), **kwargs)
-
-    @staticmethod
-    def ranges_of(stats: Any) -> Dict[str, List[float]]:
-        r"""The ``position_range`` and ``velocity_range`` arguments (plain
-        lists, as a model config stores them) for data normalised by
-        ``stats`` (see :meth:`from_stats`)."""
-        groups = [list(map(int, g)) for g in getattr(stats, "groups", [])]
-        if groups != _GROUPS:
-            raise ValueError(f"'stats' must have the feature groups {_GROUPS} (positions, "
-                             f"velocities), got {getattr(stats, 'groups', stats)!r}")
-        return {"position_range": [stats.minimum[0], stats.maximum[0]],
-                "velocity_range": [stats.minimum[1], stats.maximum[1]]}
+        names = getattr(stats, "names", None) or []
+        if not {"position", "velocity"} <= set(names):
+            raise ValueError(f"'stats' must have the feature groups 'position' and "
+                             f"'velocity' (the springs data's), got groups "
+                             f"{getattr(stats, 'groups', stats)!r} named {names}")
+        return cls(position_range=stats.range_of("position"),
+                   velocity_range=stats.range_of("velocity"), **kwargs)
 
     def reset_parameters(self) -> None:
         r"""Does nothing: the simulator has no parameters."""
@@ -150,9 +140,14 @@ class SpringsSimulationDecoder(MessagePassing):
         k = stiffness.view((-1,) + (1,) * (r_i.dim() - 1))
         return -k * (r_i - r_j)
 
-    def step(self, x: Tensor, edge_index: Tensor, stiffness: Tensor) -> Tensor:
-        r"""One sampled step of normalised states ``[N, *, 4]``:
-        denormalise, ``substeps`` leap-frog steps, normalise."""
+    def step(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
+             memory: Any = None) -> Tuple[Tensor, None]:
+        r"""One sampled step of normalised states ``[N, *, 4]``: spring
+        constants :math:`k_{(i,j)}` from the edge weights, denormalise,
+        ``substeps`` leap-frog steps, normalise. The simulator has no memory."""
+        constants = torch.tensor(self.spring_constants, dtype=edge_weights.dtype,
+                                 device=edge_weights.device)
+        stiffness = (edge_weights * constants).sum(-1).to(x.dtype)
         low, width = self._scale(x)
         state = (x + 1) * width / 2 + low
         r, v = state[..., :2], state[..., 2:]
@@ -163,21 +158,7 @@ class SpringsSimulationDecoder(MessagePassing):
             over, under = r > box, r < -box
             r = torch.where(over, 2 * box - r, torch.where(under, -2 * box - r, r))
             v = torch.where(over, -v.abs(), torch.where(under, v.abs(), v))
-        return (torch.cat([r, v], dim=-1) - low) * 2 / width - 1
-
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
-                prediction_steps: int = 1) -> Tensor:
-        r"""Predicts steps :math:`2..T` of ``x``, feeding the ground truth every
-        ``prediction_steps`` steps (:math:`M`) and the simulator's own
-        predictions in between."""
-        check_decoder_inputs(x, edge_index, edge_weights, self.in_channels,
-                             self.num_edge_types)
-        constants = torch.tensor(self.spring_constants, dtype=edge_weights.dtype,
-                                 device=edge_weights.device)
-        stiffness = (edge_weights * constants).sum(-1).to(x.dtype)
-        return segment_rollout(
-            x, prediction_steps,
-            lambda state, _: (self.step(state, edge_index, stiffness), None))
+        return (torch.cat([r, v], dim=-1) - low) * 2 / width - 1, None
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(position_range={self.position_range}, "

@@ -1,18 +1,15 @@
 from typing import Any, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
-from torch.nn import Linear
 
-from torch_nri._validation import check_decoder_inputs
+from torch_nri.nn.decoder import NRIDecoder
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
-from torch_nri.nn.message_passing import NRIMessagePassing
-from torch_nri.nn.rollout import segment_rollout
+from torch_nri.nn.residual_head import ResidualHead
 from torch_nri.nn.temporal_model import TemporalModel
 
 
-class STDecoder(NRIMessagePassing):
+class STDecoder(NRIDecoder):
     r"""The spatio-temporal message-passing decoder of NRI-MPM (Chen et al.,
     2021, eqs. 21-27 and A8-A20). Node-to-edge and edge-to-node message
     passing each carry a sequence model over the history of the current
@@ -35,12 +32,14 @@ class STDecoder(NRIMessagePassing):
     with per-type 2-layer ReLU message MLPs :math:`\hat{f}^k_e`
     (:class:`EdgeTypeMLP`), :math:`S_{edge}, S_{node}` a
     :class:`TemporalModel` each (GRU as in the paper, or temporal attention)
-    and a 3-layer ReLU output MLP :math:`\hat{f}_v`. Training follows
-    Algorithm 1: the sequence is split into segments of :math:`M` =
+    and a 3-layer ReLU output MLP :math:`\hat{f}_v` (:class:`ResidualHead`).
+    Training follows Algorithm 1 (``feeding = "teacher_forcing"``, see
+    :class:`NRIDecoder`): the sequence is split into segments of :math:`M` =
     ``prediction_steps`` steps, each started from the ground truth
     :math:`\mathbf{x}^{t_0}` and continued from the decoder's own predictions
     (:math:`\mathbf{x}^t := \boldsymbol{\mu}^t` for :math:`t > t_0`); all
-    segments run at once.
+    segments run at once. The memory of a step is the segment's history in
+    both sequence models.
 
     As in the paper, the edge model's output is summed for every candidate
     edge, so an edge whose weights are all on the "no edge" type still sends
@@ -64,58 +63,38 @@ class STDecoder(NRIMessagePassing):
           :math:`(2, E)`, edge weights :math:`(E, K)`
         - **output:** predictions of steps :math:`2..T`, :math:`(N, T - 1, F)`
     """
+    renamed_parameters = {"lin_out1": "head.mlp.lins.0", "lin_out2": "head.mlp.lins.1",
+                          "lin_out3": "head.mlp.lins.2"}
+
     def __init__(self, in_channels: int, num_edge_types: int, hidden_channels: int,
                  sequence_model: str = "gru", skip_first: bool = False,
                  dropout: float = 0.0, aggr: str = "sum") -> None:
-        super().__init__(aggr=aggr)
-        self.in_channels = in_channels
-        self.num_edge_types = num_edge_types
+        super().__init__(in_channels, num_edge_types, skip_first, aggr)
         self.hidden_channels = hidden_channels
         self.sequence_model = sequence_model
-        self.skip_first = skip_first
         self.dropout = dropout
         hidden = hidden_channels
         self.edge_mlp = EdgeTypeMLP(2 * in_channels, hidden, hidden, num_edge_types,
                                     act=torch.relu, dropout=dropout, skip_first=skip_first)
         self.edge_model = TemporalModel(hidden, hidden, sequence_model)
         self.node_model = TemporalModel(hidden + in_channels, hidden, sequence_model)
-        self.lin_out1 = Linear(hidden, hidden)
-        self.lin_out2 = Linear(hidden, hidden)
-        self.lin_out3 = Linear(hidden, in_channels)
-
-    def reset_parameters(self) -> None:
-        for module in (self.edge_mlp, self.edge_model, self.node_model, self.lin_out1,
-                       self.lin_out2, self.lin_out3):
-            module.reset_parameters()
+        self.head = ResidualHead(hidden, hidden, in_channels, dropout)
+        self.reset_parameters()
 
     def step(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
              memory: Any = None) -> Tuple[Tensor, Any]:
         r"""One step of all segments: returns :math:`\boldsymbol{\mu}^{t+1}`
-        ``[N, D, F]`` and the memory of both sequence models, from states
-        ``[N, D, F]`` and their memory (``None`` at a segment's start)."""
+        ``[N, *, F]`` and the memory of both sequence models, from states
+        ``[N, *, F]`` and their memory (``None`` at a segment's start)."""
         edge_memory, node_memory = memory if memory is not None else (None, None)
         typed = self.edge_mlp(self.node_to_edge(x, edge_index), edge_weights)
         edge_hidden, edge_memory = self.edge_model(typed, edge_memory)
         messages = self.edge_to_node(edge_hidden, edge_index, x.size(0))
         node_hidden, node_memory = self.node_model(torch.cat([messages, x], dim=-1),
                                                    node_memory)
-        h = F.dropout(F.relu(self.lin_out1(node_hidden)), p=self.dropout,
-                      training=self.training)
-        h = F.dropout(F.relu(self.lin_out2(h)), p=self.dropout, training=self.training)
-        return x + self.lin_out3(h), (edge_memory, node_memory)
-
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
-                prediction_steps: int = 1) -> Tensor:
-        r"""Predicts steps :math:`2..T` of ``x`` in segments of
-        ``prediction_steps`` steps (Algorithm 1)."""
-        check_decoder_inputs(x, edge_index, edge_weights, self.in_channels,
-                              self.num_edge_types)
-        return segment_rollout(
-            x, prediction_steps,
-            lambda state, memory: self.step(state, edge_index, edge_weights, memory))
+        return self.head(x, node_hidden), (edge_memory, node_memory)
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_channels}, "
-                f"num_edge_types={self.num_edge_types}, "
+        return (f"{self.__class__.__name__}({self.in_channels}, {self._repr_options()}, "
                 f"hidden_channels={self.hidden_channels}, "
-                f"sequence_model={self.sequence_model!r}, skip_first={self.skip_first})")
+                f"sequence_model={self.sequence_model!r}, dropout={self.dropout})")

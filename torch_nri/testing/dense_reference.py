@@ -80,13 +80,17 @@ def typed_messages(mlp, pre_msg, edge_weights):
     return out / mlp.num_message_types if mlp.average_types else out
 
 
+def output_mlp(dec, h):
+    """The decoders' 3-layer ReLU output MLP (no dropout: evaluation mode)."""
+    first, second, last = dec.head.mlp.lins
+    return last(F.relu(second(F.relu(first(h)))))
+
+
 def mlp_decoder_step(dec, x, rel_rec, rel_send, edge_weights):
     """One step of the MLP decoder on states ``[B, N, *, F]``."""
     msgs = typed_messages(dec.edge_mlp, node2edge(x, rel_rec, rel_send), edge_weights)
     h = torch.cat([x, edge2node(msgs, rel_rec)], dim=-1)
-    h = F.relu(dec.lin1(h))
-    h = F.relu(dec.lin2(h))
-    return x + dec.lin3(h)
+    return x + output_mlp(dec, h)
 
 
 def mlp_decoder(dec, x, edge_index, edge_weights, prediction_steps):
@@ -125,7 +129,5 @@ def rnn_decoder(dec, x, edge_index, edge_weights, burn_in_steps):
         i = torch.sigmoid(gates[1] + msg_gates[1])
         n = torch.tanh(gates[2] + r * msg_gates[2])
         hidden = (1 - i) * n + i * hidden
-        h = F.relu(dec.lin_out1(hidden))
-        h = F.relu(dec.lin_out2(h))
-        preds.append(ins + dec.lin_out3(h))
+        preds.append(ins + output_mlp(dec, hidden))
     return torch.stack(preds, dim=2)

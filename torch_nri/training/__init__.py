@@ -1,8 +1,10 @@
 r"""Training and evaluation of NRI models with the papers' protocol."""
-from torch_nri.training.builders import build_datasets, build_model, model_config
+from torch_nri.training.builders import build_datasets, build_model, dataset_options, model_config
 from torch_nri.training.config import TrainConfig
-from torch_nri.training.evaluation import evaluate, training_decoder_kwargs
-from torch_nri.training.loop import evaluate_run, load_config, train
+from torch_nri.training.evaluation import evaluate, evaluate_run
+from torch_nri.training.loop import train
+from torch_nri.training.registry import DECODERS, ENCODERS, register_decoder, register_encoder
 
-__all__ = ["TrainConfig", "train", "evaluate_run", "evaluate", "load_config",
-           "build_datasets", "build_model", "model_config", "training_decoder_kwargs"]
+__all__ = ["TrainConfig", "train", "evaluate_run", "evaluate", "build_datasets", "build_model",
+           "dataset_options", "model_config", "register_decoder", "register_encoder",
+           "ENCODERS", "DECODERS"]

@@ -1,99 +1,102 @@
-from typing import Any, Dict, Optional, Tuple
+r"""From a :class:`~torch_nri.training.TrainConfig` to data and a model: the
+splits of the configured data, and the model config that
+:meth:`~torch_nri.models.ConfigurableModel.from_config` builds, with the
+layers of :mod:`torch_nri.training.registry`."""
+from typing import Any, Dict, Sequence, Tuple
+
+from torch.utils.data import Dataset
 
 from torch_nri import models
-from torch_nri.datasets import ChargedDataset, KuramotoDataset, SpringsDataset
-from torch_nri.datasets.normalization import MinMaxStats
-from torch_nri.datasets.simulated import SimulatedDataset
+from torch_nri.datasets import get_system, load_splits
 from torch_nri.models import ConfigurableModel
-from torch_nri.nn import SpringsSimulationDecoder
+from torch_nri.models.base import layer_name
+from torch_nri.protocol import check_protocol
 from torch_nri.training.config import TrainConfig
-
-DATASETS = {"springs": SpringsDataset, "charged": ChargedDataset, "kuramoto": KuramotoDataset}
-# The spring constant of each edge type of the springs data (interaction
-# strength 0.1 times the spring types (0, 1)): the simulator decoder's physics.
-SPRING_CONSTANTS = (0.0, 0.1)
+from torch_nri.training.registry import DECODERS, ENCODERS, Part
 
 
-def build_datasets(config: TrainConfig) -> Tuple[SimulatedDataset, ...]:
-    r"""The train, valid and test splits of the configured system (simulated
-    and cached on first use)."""
-    cls = DATASETS[config.system]
-    kwargs = dict(num_nodes=config.num_nodes, num_train=config.num_train,
-                  num_valid=config.num_valid, num_test=config.num_test,
-                  seed=config.seed if config.data_seed is None else config.data_seed,
-                  graph=config.graph, k=config.k, progress=config.progress)
-    return tuple(cls(config.data_root, split=split, **kwargs)
+def dataset_options(config: TrainConfig) -> Dict[str, Any]:
+    r"""The arguments of the simulated system's dataset class for a
+    configuration: the one set of data options that ``torch-nri generate``
+    and ``torch-nri train`` share, so that both find the same cache."""
+    return dict(num_nodes=config.num_nodes, num_train=config.num_train,
+                num_valid=config.num_valid, num_test=config.num_test, length=config.length,
+                test_length=config.test_length, sample_freq=config.sample_freq,
+                seed=config.seed if config.data_seed is None else config.data_seed,
+                graph=config.graph, k=config.k, progress=config.progress, **config.physics)
+
+
+def build_datasets(config: TrainConfig) -> Tuple[Dataset, Dataset, Dataset]:
+    r"""The train, valid and test splits of the configured data: your own
+    trajectories (``config.data``, :func:`~torch_nri.datasets.load_splits`),
+    or the simulated system (simulated and cached on first use)."""
+    if config.data is not None:
+        return load_splits(config.data, graph=config.graph, k=config.k)
+    cls = get_system(config.system)
+    options = dataset_options(config)
+    return tuple(cls(config.data_root, split=split, **options)
                  for split in ("train", "valid", "test"))
 
 
-def _encoder_config(config: TrainConfig, num_steps: int) -> Dict[str, Any]:
-    F, K = config.num_features, config.num_edge_types
-    if config.encoder == "mlp":
-        return {"name": "MLPEncoder", "kwargs": dict(
-            in_channels=num_steps * F, hidden_channels=config.encoder_hidden,
-            num_edge_types=K, factor=config.factor, dropout=config.dropout,
-            batch_norm=config.batch_norm)}
-    if config.encoder == "cnn":
-        return {"name": "CNNEncoder", "kwargs": dict(
-            in_channels=F, hidden_channels=config.encoder_hidden, num_edge_types=K,
-            factor=config.factor, dropout=config.dropout)}
-    return {"name": "RIEncoder", "kwargs": dict(
-        in_channels=num_steps * F, hidden_channels=config.encoder_hidden,
-        num_edge_types=K, sequence_model=config.sequence_model, intra=config.intra,
-        inter=config.inter, dropout=config.dropout, batch_norm=config.batch_norm)}
+def _spec(part: Part, config: TrainConfig, train_set: Dataset,
+          num_edge_types: int) -> Dict[str, Any]:
+    return {"name": layer_name(part.cls), "kwargs": part.kwargs(config, train_set,
+                                                                num_edge_types)}
 
 
-def _decoder_config(config: TrainConfig, num_edge_types: int,
-                    stats: Optional[MinMaxStats]) -> Dict[str, Any]:
-    F, K = config.num_features, num_edge_types
-    memory = dict(checkpoint=config.checkpoint,
-                  checkpoint_chunk_size=config.checkpoint_chunk_size,
-                  skip_no_edges=config.skip_no_edges)
-    if config.decoder == "mlp":
-        return {"name": "MLPDecoder", "kwargs": dict(
-            in_channels=F, num_edge_types=K, msg_hidden_channels=config.decoder_hidden,
-            msg_out_channels=config.decoder_hidden, hidden_channels=config.decoder_hidden,
-            skip_first=config.skip_first, dropout=config.dropout, **memory)}
-    if config.decoder == "rnn":
-        return {"name": "RNNDecoder", "kwargs": dict(
-            in_channels=F, num_edge_types=K, hidden_channels=config.decoder_hidden,
-            skip_first=config.skip_first, dropout=config.dropout, **memory)}
-    if config.decoder == "st":
-        return {"name": "STDecoder", "kwargs": dict(
-            in_channels=F, num_edge_types=K, hidden_channels=config.decoder_hidden,
-            sequence_model=config.sequence_model, skip_first=config.skip_first,
-            dropout=config.dropout)}
-    if stats is None:
-        raise ValueError("decoder='sim' needs the data's normalisation statistics "
-                         "('stats') to simulate in physical units")
-    return {"name": "SpringsSimulationDecoder", "kwargs": dict(
-        **SpringsSimulationDecoder.ranges_of(stats), spring_constants=list(SPRING_CONSTANTS))}
-
-
-def model_config(config: TrainConfig, num_steps: int,
-                 stats: Optional[MinMaxStats] = None) -> Dict[str, Any]:
+def model_config(config: TrainConfig, train_set: Dataset) -> Dict[str, Any]:
     r"""The :meth:`~torch_nri.models.ConfigurableModel.from_config`
-    description of the configured model, for trajectories of ``num_steps``
-    steps; ``stats`` (the training split's normalisation) is needed by the
-    simulator decoder only."""
+    description of the configured model for data like ``train_set`` (its
+    number of features and steps, its normalisation and, for the simulator
+    decoder, its physics)."""
     K = config.num_edge_types
+    encoder, decoder = ENCODERS[config.encoder], DECODERS[config.decoder]
     if config.model == "supervised":
-        return {"model": "SupervisedEncoder", "encoder": _encoder_config(config, num_steps),
+        return {"model": "SupervisedEncoder", "encoder": _spec(encoder, config, train_set, K),
                 "num_edge_types": K}
     if config.model in ("full-graph", "true-graph"):
         graph, K = ("full", 1) if config.model == "full-graph" else ("true", K)
-        return {"model": "FixedGraphModel", "decoder": _decoder_config(config, K, stats),
+        return {"model": "FixedGraphModel", "decoder": _spec(decoder, config, train_set, K),
                 "graph": graph, "num_edge_types": K, "variance": config.variance}
-    return {"model": "NRI", "encoder": _encoder_config(config, num_steps),
-            "decoder": _decoder_config(config, K, stats), "num_edge_types": K,
+    return {"model": "NRI", "encoder": _spec(encoder, config, train_set, K),
+            "decoder": _spec(decoder, config, train_set, K), "num_edge_types": K,
             "tau": config.tau, "hard": config.hard, "prior": config.prior,
             "variance": config.variance, "symmetry_weight": config.symmetry_weight,
             "hard_symmetry": config.hard_symmetry}
 
 
-def build_model(config: TrainConfig, num_steps: int,
-                stats: Optional[MinMaxStats] = None) -> ConfigurableModel:
+def build_model(config: TrainConfig, train_set: Dataset) -> ConfigurableModel:
     r"""The configured model: :class:`~torch_nri.models.NRI` or one of the
     baselines of :mod:`torch_nri.models` (``config.model``)."""
-    spec = model_config(config, num_steps, stats)
+    spec = model_config(config, train_set)
     return getattr(models, spec["model"]).from_config(spec)
+
+
+def check_data(config: TrainConfig, splits: Sequence[Dataset]) -> int:
+    r"""Checks that the splits can serve the configured run, before any
+    training: the true relations where the model needs them and within
+    ``num_edge_types``, and test trajectories long enough for the test
+    protocol. Returns the encoder's window of the test protocol
+    (``config.observed_steps``, by default the training length)."""
+    train_set, _, test_set = splits
+    source = config.data if config.data is not None else f"the {config.system} data"
+    num_steps = train_set[0].x.size(1)
+    for name, split in zip(("train", "valid", "test"), splits):
+        if "edge_type" not in split[0]:
+            if config.model in ("supervised", "true-graph"):
+                raise ValueError(f"model={config.model!r} needs the true relations, but the "
+                                 f"{name} split of {source} has none ('edges')")
+            continue
+        largest = int(split.edge_type.max()) if split.edge_type.numel() else 0
+        if config.model != "full-graph" and largest >= config.num_edge_types:
+            raise ValueError(f"the {name} split of {source} has edge types up to {largest}, "
+                             f"more than num_edge_types={config.num_edge_types} can name")
+    observed = config.observed_steps or num_steps
+    if ENCODERS[config.encoder].fixed_window and observed != num_steps \
+            and config.model in ("nri", "supervised"):
+        raise ValueError(f"the {config.encoder} encoder reads windows of the training length "
+                         f"({num_steps} steps), so observed_steps must be {num_steps}, "
+                         f"got {observed}")
+    check_protocol(test_set[0].x.size(1), observed, config.horizon,
+                   source=f"the test split of {source}")
+    return observed

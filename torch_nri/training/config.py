@@ -1,11 +1,14 @@
 import dataclasses
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-SYSTEM_FEATURES = {"springs": 4, "charged": 4, "kuramoto": 3}
+from torch_nri.datasets import get_system
+from torch_nri.graphs import check_candidate_graph
+from torch_nri.training.registry import DECODERS, ENCODERS, part_options
+
 PRECISIONS = ("fp32", "bf16", "fp16")
-ENCODERS = ("mlp", "cnn", "ri")
-DECODERS = ("mlp", "rnn", "st", "sim")
 MODELS = ("nri", "supervised", "full-graph", "true-graph")
 SEQUENCE_MODELS = ("gru", "attention")
 
@@ -33,15 +36,37 @@ class TrainConfig:
     (:class:`~torch_nri.nn.SpringsSimulationDecoder`). ``max_seconds`` ends
     training after the first epoch that passes this much training time (a
     wall-time budget). ``data_seed`` (default: ``seed``) draws the data
-    alone, so runs of several seeds can share one dataset. Every field is a
-    ``torch-nri train`` option (``num_nodes`` is ``--num-nodes``)."""
+    alone, so runs of several seeds can share one dataset.
+
+    The data is a simulated ``system`` of the registry
+    (:data:`torch_nri.datasets.SYSTEMS`) with ``num_nodes``, the split sizes,
+    ``length``, ``test_length``, ``sample_freq`` (default: the system's) and
+    ``physics`` (the simulator's physics parameters, e.g.
+    ``{"num_neighbors": 10}``; default: the simulator's), cached under
+    ``data_root`` exactly as ``torch-nri generate`` caches it; or, with
+    ``data``, your own trajectories: a directory with ``train.npz``,
+    ``valid.npz`` and ``test.npz``
+    (:func:`~torch_nri.datasets.load_splits`). ``graph`` and ``k`` choose the
+    candidate graph of either. ``observed_steps`` is the encoder's window in
+    the test protocol (:mod:`torch_nri.protocol`; default: the training
+    trajectories' length, the papers' 49), recorded in the run's
+    ``config.json`` when training starts.
+
+    Every field is a ``torch-nri train`` option (``num_nodes`` is
+    ``--num-nodes``; a physics parameter is its own option, e.g.
+    ``--num-neighbors 10``)."""
     # data
     system: str = "springs"
     num_nodes: int = 5
     num_train: int = 50000
     num_valid: int = 10000
     num_test: int = 10000
+    length: Optional[int] = None
+    test_length: Optional[int] = None
+    sample_freq: Optional[int] = None
+    physics: Dict[str, Any] = field(default_factory=dict)
     data_root: str = "data"
+    data: Optional[str] = None
     graph: str = "full"
     k: Optional[int] = None
     data_seed: Optional[int] = None
@@ -82,6 +107,7 @@ class TrainConfig:
     seed: int = 42
     threads: Optional[int] = None
     # evaluation
+    observed_steps: Optional[int] = None
     horizon: int = 20
     dynamic_graph: bool = False
     # output
@@ -90,18 +116,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.system in SYSTEM_FEATURES, f"'system' must be one of "
-             f"{sorted(SYSTEM_FEATURES)}, got {self.system!r}"),
-            (self.encoder in ENCODERS, f"'encoder' must be one of {ENCODERS}, got "
+            (self.encoder in ENCODERS, f"'encoder' must be one of {tuple(ENCODERS)}, got "
              f"{self.encoder!r}"),
-            (self.decoder in DECODERS, f"'decoder' must be one of {DECODERS}, got "
+            (self.decoder in DECODERS, f"'decoder' must be one of {tuple(DECODERS)}, got "
              f"{self.decoder!r}"),
             (self.model in MODELS, f"'model' must be one of {MODELS}, got {self.model!r}"),
-            (self.decoder != "sim" or self.system == "springs",
-             f"decoder='sim' is the springs simulator; the system is {self.system!r}"),
-            (self.decoder != "sim" or self.num_edge_types == 2,
-             f"decoder='sim' has two edge types (no spring, spring), got num_edge_types="
-             f"{self.num_edge_types}"),
             (self.model != "full-graph" or not self.skip_first,
              "the full graph has one edge type, which must pass messages: 'skip_first' "
              "cannot be set with model='full-graph'"),
@@ -109,11 +128,6 @@ class TrainConfig:
              f"'max_seconds' must be positive, got {self.max_seconds}"),
             (self.sequence_model in SEQUENCE_MODELS, f"'sequence_model' must be one of "
              f"{SEQUENCE_MODELS}, got {self.sequence_model!r}"),
-            (self.decoder != "st" or not (self.checkpoint or self.skip_no_edges),
-             "'checkpoint' and 'skip_no_edges' are options of the mlp and rnn decoders, "
-             "not of decoder='st'"),
-            (self.batch_norm or self.encoder in ("mlp", "ri"),
-             "'batch_norm=False' is an option of the mlp and ri encoders"),
             (self.symmetry_weight >= 0, f"'symmetry_weight' must be non-negative, got "
              f"{self.symmetry_weight}"),
             (self.precision in PRECISIONS, f"'precision' must be one of {PRECISIONS}, got "
@@ -124,14 +138,42 @@ class TrainConfig:
             (self.prior is None or len(self.prior) == self.num_edge_types,
              f"'prior' needs one probability per edge type ({self.num_edge_types}), "
              f"got {self.prior}"),
+            (self.observed_steps is None or self.observed_steps >= 1,
+             f"'observed_steps' must be at least 1, got {self.observed_steps}"),
+            (self.horizon >= 1, f"'horizon' must be at least 1, got {self.horizon}"),
+            (self.data is None or not self.physics,
+             f"'physics' describes simulated systems; the data of this run is your own "
+             f"(data={self.data!r}), got physics={self.physics}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        check_candidate_graph(self.graph, self.k)
+        system = get_system(self.system)
+        if self.data is None and self.graph == "knn" and not system.has_positions:
+            raise ValueError(f"{system.name} systems have no positions for a kNN graph; "
+                             f"use graph='full'")
+        if self.data is None:
+            self.physics = {name: value for name, value in self.physics.items()
+                            if value is not None}
+            system.resolve_physics(self.physics)  # unknown names and bad values
+        self._check_part_options()
+        for part in (ENCODERS[self.encoder], DECODERS[self.decoder]):
+            if part.check is not None:
+                part.check(self)
 
-    @property
-    def num_features(self) -> int:
-        return SYSTEM_FEATURES[self.system]
+    def _check_part_options(self) -> None:
+        # An option that only some encoders or decoders read must be read by this run's.
+        defaults = TrainConfig.__dataclass_fields__
+        used = ENCODERS[self.encoder].options + DECODERS[self.decoder].options
+        for option, readers in part_options().items():
+            value = getattr(self, option)
+            if option not in used and value != defaults[option].default:
+                names = " and ".join(sorted({r.rsplit(" ", 1)[0] for r in readers}))
+                kinds = sorted({r.rsplit(" ", 1)[1] + "s" for r in readers})
+                raise ValueError(f"'{option}={value!r}' is an option of the {names} "
+                                 f"{' and '.join(kinds)}, not of encoder={self.encoder!r} "
+                                 f"and decoder={self.decoder!r}")
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -140,3 +182,19 @@ class TrainConfig:
     def from_dict(cls, d: Dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+    @classmethod
+    def load(cls, run_dir: str) -> "TrainConfig":
+        r"""The configuration of the run in ``run_dir`` (its ``config.json``)."""
+        path = os.path.join(run_dir, "config.json")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no run in {run_dir}: {path} is missing")
+        try:
+            with open(path) as f:
+                saved = json.load(f)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path} is not a readable run configuration: {error}") from None
+        if not isinstance(saved, dict):
+            raise ValueError(f"{path} is not a run configuration: it holds a "
+                             f"{type(saved).__name__}, not an object")
+        return cls.from_dict(saved)

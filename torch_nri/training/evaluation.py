@@ -1,15 +1,24 @@
+r"""The test protocol of the papers (:mod:`torch_nri.protocol`) applied to a
+model (:func:`evaluate`) and to a trained run (:func:`evaluate_run`, which
+also draws the run's trajectory and graph plots)."""
+import os
 from typing import Any, Dict, List, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
+from torch.utils.data import Dataset
 from torch_geometric.loader import DataLoader
 
-from torch_nri.metrics import (accuracy_from_confusion, asymmetry_rate, edge_auroc,
-                               edge_confusion)
-from torch_nri.models import ConfigurableModel
-from torch_nri.nn import RNNDecoder
+from torch_nri.metrics import (accuracy_from_confusion, asymmetry_rate, best_type_permutation,
+                               edge_auroc, edge_confusion)
+from torch_nri.models import ConfigurableModel, load_model
+from torch_nri.protocol import protocol_steps, static_squared_error
 from torch_nri.training import distributed
+from torch_nri.training.builders import build_datasets
+from torch_nri.training.config import TrainConfig
 from torch_nri.training.distributed import Context
+from torch_nri.training.plots import plot_graph, plot_trajectories
 
 
 def relations_of(model: ConfigurableModel, batch) -> Dict[str, Any]:
@@ -31,31 +40,22 @@ def model_accuracy(model: ConfigurableModel, confusion: Tensor,
                                    no_edge_type=no_edge_type)
 
 
-def training_decoder_kwargs(model: ConfigurableModel, num_steps: int, prediction_steps: int,
-                            burn_in_steps: Optional[int] = None) -> Dict[str, Any]:
-    r"""How the decoder is fed in training: ground truth every ``M`` steps for
-    the MLP decoder; burn-in for the RNN decoder, by default the first
-    ``T - M`` steps (the original code's choice)."""
-    if isinstance(model.decoder, RNNDecoder):
-        return {"burn_in_steps": burn_in_steps or max(num_steps - prediction_steps, 1)}
-    return {"prediction_steps": prediction_steps}
-
-
 @torch.no_grad()
-def evaluate(model: ConfigurableModel, loader: DataLoader, encoder_steps: int,
+def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
              horizon: int = 20, dynamic_graph: bool = False,
              no_edge_type: Optional[int] = None,
              ctx: Optional[Context] = None) -> Dict[str, Any]:
-    r"""The test protocol of the NRI paper. The encoder sees the first
-    ``encoder_steps`` steps (49 in the paper) and gives hard edge samples; the
-    decoder then starts from the true state of step ``encoder_steps`` and
-    predicts the following ``horizon`` steps (20) on its own, steps the
-    encoder never saw. Edge accuracy uses the encoder's most probable type,
-    permutation-invariant (type ``no_edge_type`` fixed).
+    r"""The test protocol of the NRI paper (:mod:`torch_nri.protocol`). The
+    encoder sees the first ``observed_steps`` steps (49 in the paper) and
+    gives hard edge samples; the decoder then forecasts the following
+    ``horizon`` steps (20) from the steps up to ``observed_steps``
+    (:meth:`~torch_nri.models.ConfigurableModel.forecast`: from the last
+    true state, or burnt in on all of them, as the decoder declares), steps
+    the encoder never saw. Edge accuracy uses the encoder's most probable
+    type, permutation-invariant (type ``no_edge_type`` fixed).
 
-    With an :class:`~torch_nri.nn.RNNDecoder`, the decoder is burnt in on
-    steps ``0..encoder_steps`` and, with ``dynamic_graph``, re-infers the graph
-    at every step from a window of its own last ``encoder_steps`` inputs.
+    With ``dynamic_graph``, the graph is re-inferred at every predicted step
+    from a window of the decoder's own last ``observed_steps`` inputs.
 
     The baselines of :mod:`torch_nri.models` follow the same protocol: a
     :class:`~torch_nri.models.FixedGraphModel` decodes on its given graph
@@ -70,11 +70,11 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, encoder_steps: int,
 
     Returns:
         dict: ``accuracy``, ``auroc`` (where the model infers edges and the
-        data has both edges and non-edges; type 0 as "no edge"),
-        ``asymmetry`` (where it infers edges), ``mse`` (where it has a
-        decoder; a list, one value per predicted step), ``mse_static`` (the
-        same for the static baseline that repeats the last observed state,
-        the paper's "Static" row) and ``num_examples``.
+        data has true relations with both edges and non-edges; type 0 as
+        "no edge"), ``asymmetry`` (where it infers edges), ``mse`` (where it
+        has a decoder; a list, one value per predicted step), ``mse_static``
+        (the same for the static baseline that repeats the last observed
+        state, the paper's "Static" row) and ``num_examples``.
     """
     ctx = ctx or Context()
     model.eval()
@@ -88,23 +88,16 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, encoder_steps: int,
     for batch in loader:
         batch = batch.to(ctx.device)
         x, edge_index = batch.x, batch.edge_index
-        if x.size(1) < encoder_steps + horizon + 1:
-            raise ValueError(f"the test protocol needs {encoder_steps + horizon + 1} steps "
-                             f"(encoder {encoder_steps} + horizon {horizon} + 1), the data "
-                             f"has {x.size(1)}")
+        window, known, targets = protocol_steps(x, observed_steps, horizon)
         relations = relations_of(model, batch)
-        logits, edges = model.infer_edges(x[:, :encoder_steps], edge_index, batch=batch.batch,
-                                          hard=True, **relations)
-        end = encoder_steps + horizon + 1
-        target = x[:, encoder_steps + 1:end]
+        logits, edges = model.infer_edges(window, edge_index, batch=batch.batch, hard=True,
+                                          **relations)
         if model.decoder is not None:
-            predictions = predict_horizon(model, x[:, :end], edge_index, edges, encoder_steps,
-                                          horizon, batch.batch if dynamic_graph else None,
-                                          relations)
-            squared_error += (predictions - target).pow(2).mean(-1).sum(0).double().cpu()
-        # The static baseline repeats the last observed state: x^{t+h} = x^t.
-        static = (x[:, encoder_steps:encoder_steps + 1] - target).pow(2).mean(-1).sum(0)
-        static_error += static.double().cpu()
+            predictions = model.forecast(known, edge_index, edges, horizon, batch=batch.batch,
+                                         dynamic_graph=dynamic_graph, window=observed_steps,
+                                         **relations)
+            squared_error += (predictions - targets).pow(2).mean(-1).sum(0).double().cpu()
+        static_error += static_squared_error(x, observed_steps, horizon).sum(0).double().cpu()
         counts += torch.tensor([x.size(0), batch.num_graphs, 0 if logits is None else
                                 batch.num_graphs * asymmetry_rate(logits, edge_index, x.size(0))],
                                dtype=torch.float64)
@@ -133,20 +126,63 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, encoder_steps: int,
     return result
 
 
-def predict_horizon(model: ConfigurableModel, x: Tensor, edge_index: Tensor, edges: Tensor,
-                    encoder_steps: int, horizon: int, dynamic_batch: Optional[Tensor],
-                    relations: Dict[str, Tensor]) -> Tensor:
-    r"""The decoder's predictions ``[N, horizon, F]`` of the steps after
-    ``encoder_steps`` of ``x``, from the true state at ``encoder_steps``
-    (an RNN decoder is burnt in on steps ``0..encoder_steps`` and, given the
-    ``dynamic_batch`` vector, re-infers the graph as it goes)."""
-    if not isinstance(model.decoder, RNNDecoder):
-        return model.decoder(x[:, encoder_steps:], edge_index, edges, prediction_steps=horizon)
+def observed_steps_of(config: TrainConfig) -> int:
+    r"""The encoder's window of a run's test protocol: as recorded in its
+    config, or, for a run of torch_nri 0.1.0, which recorded none, the
+    length of its training trajectories."""
+    if config.observed_steps is not None:
+        return config.observed_steps
+    return build_datasets(config)[0][0].x.size(1)
 
-    def reinfer(window: Tensor, index: Tensor) -> Tensor:
-        return model.infer_edges(window, index, batch=dynamic_batch, hard=True, **relations)[1]
 
-    graph = reinfer if dynamic_batch is not None else None
-    out = model.decoder(x, edge_index, edges, burn_in_steps=encoder_steps + 1,
-                        dynamic_graph=graph, dynamic_graph_window=encoder_steps)
-    return out[:, encoder_steps:]
+def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
+                 test_set: Optional[Dataset] = None, batch_size: Optional[int] = None,
+                 ctx: Optional[Context] = None) -> Dict[str, Any]:
+    r"""Evaluates the best checkpoint of a run on ``test_set`` (default: the
+    configured test split) with the test protocol and the run's own window
+    and horizon, and saves the trajectory and graph plots of its first
+    system. Under ``torchrun`` (``ctx``), each process evaluates its shard
+    and the metrics are reduced; rank 0 alone draws the plots."""
+    ctx = ctx or Context()
+    if config is None:
+        config = TrainConfig.load(run_dir)
+    model = load_model(os.path.join(run_dir, "best.pt")).to(ctx.device)
+    if test_set is None:
+        test_set = build_datasets(config)[2]
+    observed = observed_steps_of(config)
+    loader = DataLoader(distributed.shard(test_set, ctx),
+                        batch_size=batch_size or config.batch_size)
+    torch.manual_seed(config.seed + ctx.rank)
+    no_edge_type = 0 if config.skip_first else None
+    results = evaluate(model, loader, observed_steps=observed, horizon=config.horizon,
+                       dynamic_graph=config.dynamic_graph, no_edge_type=no_edge_type, ctx=ctx)
+    results["run_dir"] = run_dir
+    if ctx.is_main:
+        plot_example(model.cpu(), test_set[0], observed, config.horizon, no_edge_type, run_dir)
+    return results
+
+
+@torch.no_grad()
+def plot_example(model: ConfigurableModel, data, observed_steps: int, horizon: int,
+                 no_edge_type: Optional[int], run_dir: str) -> None:
+    r"""Draws ``trajectories.png`` (the forecast of one system beside the
+    truth) and ``graph.png`` (its most probable graph beside the truth, the
+    types matched) in ``run_dir``."""
+    model.eval()
+    window, known, targets = protocol_steps(data.x, observed_steps, horizon)
+    relations = relations_of(model, data)
+    logits, edges = model.infer_edges(window, data.edge_index, hard=True, **relations)
+    if logits is not None:  # the most probable graph rather than a sample
+        edges = F.one_hot(logits.argmax(-1), model.num_edge_types).float()
+    if model.decoder is not None:
+        predictions = model.forecast(known, data.edge_index, edges, horizon, **relations)
+        plot_trajectories(known, targets, predictions, os.path.join(run_dir, "trajectories.png"))
+    if logits is None:
+        return  # a given graph: nothing inferred to draw
+    inferred, truth = logits.argmax(-1), getattr(data, "edge_type", None)
+    if truth is not None and not model.uses_relations:
+        perm = best_type_permutation(edge_confusion(logits, truth, model.num_edge_types),
+                                     no_edge_type)
+        inferred = perm[inferred]
+    plot_graph(data.edge_index, inferred, truth, data.x.size(0),
+               os.path.join(run_dir, "graph.png"))

@@ -1,7 +1,13 @@
+r"""The training loop of every model of :mod:`torch_nri.models`: one loop,
+epochs of Adam steps on each model's own objective, atomic checkpoints,
+exact resume, budgets and DDP; the test protocol after training
+(:mod:`torch_nri.training.evaluation`)."""
 import csv
+import dataclasses
 import io
 import json
 import os
+import sys
 import time
 from typing import Any, Dict, List, Optional
 
@@ -13,15 +19,15 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from torch_nri.io import atomic_torch_save, atomic_write_text
-from torch_nri.metrics import best_type_permutation, edge_confusion
-from torch_nri.models import ConfigurableModel, load_model
-from torch_nri.training.builders import build_datasets, build_model
+from torch_nri.metrics import edge_confusion
+from torch_nri.models import ConfigurableModel, read_checkpoint
+from torch_nri.models.base import checkpoint_entries
 from torch_nri.training import distributed
+from torch_nri.training.builders import build_datasets, build_model, check_data
 from torch_nri.training.config import TrainConfig
 from torch_nri.training.distributed import Context
-from torch_nri.training.evaluation import (evaluate, model_accuracy, predict_horizon,
-                                           relations_of, training_decoder_kwargs)
-from torch_nri.training.plots import plot_curves, plot_graph, plot_trajectories
+from torch_nri.training.evaluation import evaluate_run, model_accuracy, relations_of
+from torch_nri.training.plots import plot_curves
 
 LOG_FIELDS = ["epoch", "lr", "seconds", "train_nll", "train_kl", "train_mse", "train_accuracy",
               "valid_nll", "valid_kl", "valid_mse", "valid_accuracy"]
@@ -68,7 +74,7 @@ def _run_epoch(model: ConfigurableModel, forward: torch.nn.Module, loader: DataL
                 error = (out.predictions - out.targets).detach().pow(2)
                 sums[3:] += torch.tensor([error.sum().item(), error.numel()],
                                          dtype=torch.float64)
-            if out.edge_logits is not None:  # a given graph is not scored
+            if out.edge_logits is not None and "edge_type" in batch:  # scored where known
                 confusion += edge_confusion(out.edge_logits.detach(), batch.edge_type,
                                             model.num_edge_types).cpu()
     sums = distributed.all_reduce_sum(sums.to(ctx.device), ctx).cpu()
@@ -128,30 +134,36 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     ctx = distributed.setup()
     if ctx.is_main:
         os.makedirs(out, exist_ok=True)
-    if resume and os.path.exists(last_path):
-        checkpoint = torch.load(last_path, weights_only=False, map_location="cpu")
+    checkpoint = None
+    if resume and not os.path.exists(last_path):
+        if ctx.is_main:
+            print(f"torch-nri: no checkpoint {last_path} to resume; starting a fresh run",
+                  file=sys.stderr)
+    elif resume:
+        checkpoint = read_checkpoint(last_path)
         saved = TrainConfig.from_dict(checkpoint["train_config"])
         # Only the number of epochs and the progress bars may change on resume.
         config = TrainConfig.from_dict({**saved.to_dict(), "epochs": config.epochs,
                                         "progress": config.progress, "out": config.out})
-    else:
-        checkpoint = None
     progress = config.progress and ctx.is_main
-    if ctx.is_main:
-        atomic_write_text(json.dumps(config.to_dict(), indent=2),
-                          os.path.join(out, "config.json"))
 
     torch.manual_seed(config.seed)
     # Rank 0 simulates and caches the data; the others wait, then read the cache.
     if not ctx.is_main:
         distributed.barrier(ctx)
-    train_set, valid_set, test_set = build_datasets(config)
+    splits = build_datasets(config)
+    train_set, valid_set, test_set = splits
     if ctx.is_main:
         distributed.barrier(ctx)
+    # Checked before any training; the run records the test protocol's window.
+    config = dataclasses.replace(config, observed_steps=check_data(config, splits))
+    if ctx.is_main:
+        atomic_write_text(json.dumps(config.to_dict(), indent=2),
+                          os.path.join(out, "config.json"))
         atomic_write_text(json.dumps(train_set.stats.to_dict(), indent=2),
                           os.path.join(out, "stats.json"))
     num_steps = train_set[0].x.size(1)
-    model = build_model(config, num_steps, train_set.stats).to(ctx.device)
+    model = build_model(config, train_set).to(ctx.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     # Loss scaling keeps float16 gradients from underflowing; a no-op otherwise.
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=config.precision == "fp16")
@@ -172,8 +184,7 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     if ctx.distributed and ctx.device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     forward = DistributedDataParallel(model) if ctx.distributed else model
-    kwargs = training_decoder_kwargs(model, num_steps, config.prediction_steps,
-                                     config.burn_in_steps)
+    kwargs = model.training_kwargs(num_steps, config.prediction_steps, config.burn_in_steps)
     no_edge_type = 0 if config.skip_first else None
     valid_loader = DataLoader(distributed.shard(valid_set, ctx), batch_size=config.batch_size)
     sampler = (DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True,
@@ -208,9 +219,8 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
         improved = score < best_score
         best_score = min(best_score, score)
         if ctx.is_main:  # the only process that writes, so the only one that copies
-            state = {"model_config": model.config,
-                     "model": {k: v.cpu() for k, v in model.state_dict().items()},
-                     "train_config": config.to_dict(), "epoch": epoch + 1}
+            state = {**checkpoint_entries(model), "train_config": config.to_dict(),
+                     "epoch": epoch + 1}
             if improved:
                 atomic_torch_save(state, os.path.join(out, "best.pt"))
             atomic_torch_save({**state, "optimizer": optimizer.state_dict(),
@@ -221,80 +231,10 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
         distributed.barrier(ctx)  # the checkpoint exists for every process
     train_seconds = time.perf_counter() - started
 
-    results = evaluate_run(out, config=config, test_set=test_set, num_steps=num_steps,
-                           ctx=ctx)
+    results = evaluate_run(out, config=config, test_set=test_set, ctx=ctx)
     results["train_seconds"] = train_seconds
     results["epochs"] = len(history)
     if ctx.is_main:
         atomic_write_text(json.dumps(results, indent=2), os.path.join(out, "results.json"))
         plot_curves(history, os.path.join(out, "curves.png"))
     return results
-
-
-def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None, test_set=None,
-                 num_steps: Optional[int] = None, batch_size: Optional[int] = None,
-                 ctx: Optional[Context] = None) -> Dict[str, Any]:
-    r"""Evaluates the best checkpoint of a run on ``test_set`` (default: the
-    configured system's test split) with the paper's test protocol, and saves
-    the trajectory and graph plots of its first system. Under ``torchrun``
-    (``ctx``), each process evaluates its shard and the metrics are reduced;
-    rank 0 alone draws the plots."""
-    ctx = ctx or Context()
-    if config is None:
-        config = load_config(run_dir)
-    model = load_model(os.path.join(run_dir, "best.pt")).to(ctx.device)
-    if test_set is None:
-        test_set = build_datasets(config)[2]
-    if num_steps is None:
-        num_steps = _encoder_steps(model, config)
-    loader = DataLoader(distributed.shard(test_set, ctx),
-                        batch_size=batch_size or config.batch_size)
-    torch.manual_seed(config.seed + ctx.rank)
-    results = evaluate(model, loader, encoder_steps=num_steps, horizon=config.horizon,
-                       dynamic_graph=config.dynamic_graph,
-                       no_edge_type=0 if config.skip_first else None, ctx=ctx)
-    results["run_dir"] = run_dir
-    if ctx.is_main:
-        _plot_example(model.cpu(), test_set[0], num_steps, config, run_dir)
-    return results
-
-
-def load_config(run_dir: str) -> TrainConfig:
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no run in {run_dir}: {path} is missing")
-    with open(path) as f:
-        return TrainConfig.from_dict(json.load(f))
-
-
-def _encoder_steps(model: ConfigurableModel, config: TrainConfig) -> int:
-    # The MLP encoder fixes its window; other encoders use the paper's 49 steps.
-    in_channels = getattr(getattr(model, "encoder", None), "in_channels", None)
-    if config.encoder == "mlp" and in_channels:
-        return in_channels // config.num_features
-    return 49
-
-
-@torch.no_grad()
-def _plot_example(model: ConfigurableModel, data, encoder_steps: int, config: TrainConfig,
-                  run_dir: str) -> None:
-    model.eval()
-    x, edge_index = data.x, data.edge_index
-    end = min(x.size(1), encoder_steps + config.horizon + 1)
-    relations = relations_of(model, data)
-    logits, edges = model.infer_edges(x[:, :encoder_steps], edge_index, hard=True, **relations)
-    if logits is not None:  # the most probable graph rather than a sample
-        edges = torch.nn.functional.one_hot(logits.argmax(-1), model.num_edge_types).float()
-    if model.decoder is not None:
-        predictions = predict_horizon(model, x[:, :end], edge_index, edges, encoder_steps,
-                              end - encoder_steps - 1, None, relations)
-        plot_trajectories(x[:, :encoder_steps + 1], x[:, encoder_steps + 1:end], predictions,
-                          os.path.join(run_dir, "trajectories.png"))
-    if logits is None:
-        return  # a given graph: nothing inferred to draw
-    inferred, truth = logits.argmax(-1), getattr(data, "edge_type", None)
-    if truth is not None and not model.uses_relations:
-        perm = best_type_permutation(edge_confusion(logits, truth, model.num_edge_types),
-                                     0 if config.skip_first else None)
-        inferred = perm[inferred]
-    plot_graph(edge_index, inferred, truth, x.size(0), os.path.join(run_dir, "graph.png"))

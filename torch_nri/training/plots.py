@@ -1,19 +1,22 @@
 r"""PNG plots of a run: learning curves, predicted against true trajectories
-(as the NRI paper's Fig. 5) and the inferred against the true graph."""
+(as the NRI paper's Fig. 5) and the inferred against the true graph.
+
+Figures are drawn with :class:`matplotlib.figure.Figure`, not
+:mod:`matplotlib.pyplot`: they need no display and leave the backend and
+the figures of the session (a notebook's, say) alone."""
 from typing import Dict, List, Optional
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; no display is needed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from torch import Tensor  # noqa: E402
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from torch import Tensor
 
 
 def plot_curves(history: List[Dict[str, float]], path: str) -> None:
     r"""Training and validation NLL, KL and edge accuracy per epoch."""
     epochs = [row["epoch"] for row in history]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig = Figure(figsize=(13, 3.6))
+    axes = fig.subplots(1, 3)
     for ax, key, label in zip(axes, ("nll", "kl", "accuracy"), ("NLL per node", "KL per node",
                                                                   "edge accuracy")):
         for split in ("train", "valid"):
@@ -24,7 +27,6 @@ def plot_curves(history: List[Dict[str, float]], path: str) -> None:
     axes[0].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_trajectories(observed: Tensor, truth: Tensor, predicted: Tensor, path: str) -> None:
@@ -33,8 +35,9 @@ def plot_trajectories(observed: Tensor, truth: Tensor, predicted: Tensor, path: 
     charged); with fewer than 4 features (Kuramoto), feature 1 against time."""
     observed, truth, predicted = (t.detach().cpu().numpy() for t in (observed, truth, predicted))
     num_nodes = observed.shape[0]
-    colors = plt.cm.tab10(np.arange(num_nodes) % 10)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharex=True, sharey=True)
+    colors = colormaps["tab10"](np.arange(num_nodes) % 10)
+    fig = Figure(figsize=(10, 4.5))
+    axes = fig.subplots(1, 2, sharex=True, sharey=True)
     for ax, future, title in ((axes[0], truth, "ground truth"), (axes[1], predicted, "NRI")):
         for node in range(num_nodes):
             if observed.shape[-1] >= 4:
@@ -42,14 +45,14 @@ def plot_trajectories(observed: Tensor, truth: Tensor, predicted: Tensor, path: 
                 ax.plot(future[node, :, 0], future[node, :, 1], color=colors[node])
                 ax.plot(*future[node, -1, :2], "o", color=colors[node])
             else:
+                feature = min(1, observed.shape[-1] - 1)
                 steps = np.arange(observed.shape[1] + future.shape[1])
-                ax.plot(steps[:observed.shape[1]], observed[node, :, 1], color=colors[node],
-                        alpha=0.3)
-                ax.plot(steps[observed.shape[1]:], future[node, :, 1], color=colors[node])
+                ax.plot(steps[:observed.shape[1]], observed[node, :, feature],
+                        color=colors[node], alpha=0.3)
+                ax.plot(steps[observed.shape[1]:], future[node, :, feature], color=colors[node])
         ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_graph(edge_index: Tensor, inferred: Tensor, truth: Optional[Tensor], num_nodes: int,
@@ -57,9 +60,10 @@ def plot_graph(edge_index: Tensor, inferred: Tensor, truth: Optional[Tensor], nu
     r"""Adjacency matrices of edge types: inferred (after matching the types
     to the true ones) beside the truth, for one system."""
     panels = [("inferred", inferred)] + ([("true", truth)] if truth is not None else [])
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(panels), 3.8))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     senders, receivers = edge_index.cpu().numpy()
-    vmax = max(int(p.max()) for _, p in panels)
+    vmax = max(int(p.max()) if p.numel() else 0 for _, p in panels)
     for ax, (title, types) in zip(axes[0], panels):
         matrix = np.full((num_nodes, num_nodes), np.nan)
         matrix[senders, receivers] = types.cpu().numpy()
@@ -69,4 +73,3 @@ def plot_graph(edge_index: Tensor, inferred: Tensor, truth: Optional[Tensor], nu
         ax.set_ylabel("sender")
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
     fig.savefig(path, dpi=110)
-    plt.close(fig)

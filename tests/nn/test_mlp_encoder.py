@@ -69,7 +69,8 @@ def test_errors_name_the_argument():
 
 
 def test_repr():
-    assert repr(MLPEncoder(12, 16, 2)) == "MLPEncoder(12, 16, num_edge_types=2, factor=True)"
+    assert repr(MLPEncoder(12, 16, 2)) == ("MLPEncoder(12, 16, num_edge_types=2, factor=True, "
+                                           "dropout=0.0, aggr='sum', batch_norm=True)")
 
 
 MEMORY_SCRIPT = textwrap.dedent("""

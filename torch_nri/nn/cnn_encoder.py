@@ -89,4 +89,5 @@ class CNNEncoder(NRIMessagePassing):
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
-                f"num_edge_types={self.num_edge_types}, factor={self.factor})")
+                f"num_edge_types={self.num_edge_types}, factor={self.factor}, "
+                f"dropout={self.dropout}, aggr={self.aggr!r})")

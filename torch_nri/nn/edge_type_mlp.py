@@ -104,6 +104,8 @@ class EdgeTypeMLP(Module):
         return out.view(*edge_attr.shape[:-1], self.out_channels)
 
     def __repr__(self) -> str:
+        act = getattr(self.act, "__name__", repr(self.act))
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
-                f"{self.out_channels}, num_edge_types={self.num_edge_types}, "
-                f"skip_first={self.skip_first})")
+                f"{self.out_channels}, num_edge_types={self.num_edge_types}, act={act}, "
+                f"dropout={self.dropout}, skip_first={self.skip_first}, "
+                f"average_types={self.average_types})")

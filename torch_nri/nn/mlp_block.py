@@ -62,4 +62,5 @@ class MLPBlock(Module):
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, "
-                f"{self.hidden_channels}, {self.out_channels}, dropout={self.dropout})")
+                f"{self.hidden_channels}, {self.out_channels}, dropout={self.dropout}, "
+                f"batch_norm={self.norm is not None})")

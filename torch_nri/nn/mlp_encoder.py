@@ -64,6 +64,7 @@ class MLPEncoder(NRIMessagePassing):
         self.num_edge_types = num_edge_types
         self.factor = factor
         self.dropout = dropout
+        self.batch_norm = batch_norm
         hidden = hidden_channels
         self.node_mlp1 = MLPBlock(in_channels, hidden, hidden, dropout, batch_norm)
         self.edge_mlp1 = MLPBlock(2 * hidden, hidden, hidden, dropout, batch_norm)
@@ -74,12 +75,13 @@ class MLPEncoder(NRIMessagePassing):
             self.edge_mlp_nofactor = MLPBlock(hidden, hidden, hidden, dropout, batch_norm)
             self.edge_mlp2 = MLPBlock(2 * hidden, hidden, hidden, dropout, batch_norm)
         self.lin_out = Linear(hidden, num_edge_types)
-        self.reset_parameters()
+        # This class's own reset: a subclass's may reach layers not built yet.
+        MLPEncoder.reset_parameters(self)
 
     def reset_parameters(self) -> None:
-        for module in self.children():
-            if isinstance(module, MLPBlock):
-                module.reset_parameters()
+        for module in (self.node_mlp1, self.edge_mlp1, self.edge_mlp2,
+                       *((self.node_mlp2,) if self.factor else (self.edge_mlp_nofactor,))):
+            module.reset_parameters()
         torch.nn.init.xavier_normal_(self.lin_out.weight)
         torch.nn.init.constant_(self.lin_out.bias, 0.1)
 
@@ -110,6 +112,10 @@ class MLPEncoder(NRIMessagePassing):
             h = torch.cat([self.edge_mlp_nofactor(edge_skip), edge_skip], dim=-1)
         return self.edge_mlp2(h)
 
+    def _repr_options(self) -> str:
+        return (f"num_edge_types={self.num_edge_types}, factor={self.factor}, "
+                f"dropout={self.dropout}, aggr={self.aggr!r}, batch_norm={self.batch_norm}")
+
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
-                f"num_edge_types={self.num_edge_types}, factor={self.factor})")
+                f"{self._repr_options()})")

@@ -73,17 +73,17 @@ class RIEncoder(MLPEncoder):
         self.sequence_model = sequence_model
         self.intra = intra
         self.inter = inter
+        self.num_heads = num_heads
         hidden = hidden_channels
         model = dict(kind=sequence_model, num_heads=num_heads, dropout=dropout)
         self.intra_model = SetSequenceModel(hidden, **model) if intra else None
         self.inter_model = SetSequenceModel(hidden, **model) if inter else None
         self.lin_interaction = Linear((2 if inter else 1) * hidden, hidden)
+        self.reset_parameters()
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
-        # getattr: the parent's __init__ calls this before these exist.
-        for name in ("intra_model", "inter_model", "lin_interaction"):
-            module = getattr(self, name, None)
+        for module in (self.intra_model, self.inter_model, self.lin_interaction):
             if module is not None:
                 module.reset_parameters()
 
@@ -107,6 +107,5 @@ class RIEncoder(MLPEncoder):
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
-                f"num_edge_types={self.num_edge_types}, "
-                f"sequence_model={self.sequence_model!r}, intra={self.intra}, "
-                f"inter={self.inter})")
+                f"{self._repr_options()}, sequence_model={self.sequence_model!r}, "
+                f"intra={self.intra}, inter={self.inter}, num_heads={self.num_heads})")

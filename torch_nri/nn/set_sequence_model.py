@@ -62,7 +62,10 @@ class SetSequenceModel(Module):
         if self.kind == "gru":
             self.model.reset_parameters()
         else:
-            self.model._reset_parameters()  # MultiheadAttention's own initialisation
+            # MultiheadAttention's own initialisation: its output projection as
+            # a Linear, then its _reset_parameters (which leaves that weight).
+            self.model.out_proj.reset_parameters()
+            self.model._reset_parameters()
 
     def forward(self, x: Tensor, group: Tensor, num_groups: Optional[int] = None) -> Tensor:
         if x.dim() != 2 or x.size(1) != self.channels:
@@ -95,4 +98,7 @@ class SetSequenceModel(Module):
         return result
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.channels}, kind={self.kind!r})"
+        attention = (f", num_heads={self.model.num_heads}, dropout={self.model.dropout}"
+                     if self.kind == "attention" else "")  # the GRU has no such options
+        return (f"{self.__class__.__name__}({self.channels}, kind={self.kind!r}{attention}, "
+                f"shuffle={self.shuffle})")

@@ -66,6 +66,7 @@ class TemporalModel(Module):
             self.lin_query = Linear(hidden_channels, hidden_channels)
             self.lin_key = Linear(hidden_channels, hidden_channels)
             self.lin_value = Linear(hidden_channels, hidden_channels)
+        self.reset_parameters()
 
     def reset_parameters(self) -> None:
         for module in self.children():

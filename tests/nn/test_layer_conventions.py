@@ -1,0 +1,106 @@
+"""The conventions every layer of torch_nri.nn keeps: reset_parameters()
+resets every parameter, and __repr__ shows the arguments that change
+behaviour."""
+import pytest
+import torch
+
+from torch_nri import nn
+from torch_nri.models import NRI, FixedGraphModel, SupervisedEncoder
+
+# Layer -> (arguments, {argument: a non-default value that must show in the repr}).
+LAYERS = {
+    nn.MLPBlock: (dict(in_channels=6, hidden_channels=8, out_channels=5),
+                  dict(dropout=0.5, batch_norm=False)),
+    nn.CNNBlock: (dict(in_channels=6, hidden_channels=8, out_channels=5), dict(dropout=0.5)),
+    nn.EdgeTypeMLP: (dict(in_channels=6, hidden_channels=8, out_channels=5, num_edge_types=3),
+                     dict(dropout=0.5, skip_first=True, average_types=True)),
+    nn.ResidualHead: (dict(in_channels=6, hidden_channels=8, out_channels=4),
+                      dict(dropout=0.5)),
+    nn.MLPEncoder: (dict(in_channels=12, hidden_channels=8, num_edge_types=3),
+                    dict(factor=False, dropout=0.5, aggr="mean", batch_norm=False)),
+    nn.CNNEncoder: (dict(in_channels=4, hidden_channels=8, num_edge_types=3),
+                    dict(factor=False, dropout=0.5, aggr="mean")),
+    nn.RIEncoder: (dict(in_channels=12, hidden_channels=8, num_edge_types=3),
+                   dict(sequence_model="attention", intra=False, inter=False, num_heads=2,
+                        dropout=0.5, aggr="mean", batch_norm=False)),
+    nn.MLPDecoder: (dict(in_channels=4, num_edge_types=3, msg_hidden_channels=8,
+                         msg_out_channels=8, hidden_channels=8),
+                    dict(skip_first=True, dropout=0.5, aggr="mean", checkpoint=True,
+                         checkpoint_chunk_size=7, skip_no_edges=True)),
+    nn.RNNDecoder: (dict(in_channels=4, num_edge_types=3, hidden_channels=8),
+                    dict(skip_first=True, dropout=0.5, aggr="mean", checkpoint=True,
+                         checkpoint_chunk_size=7, skip_no_edges=True)),
+    nn.STDecoder: (dict(in_channels=4, num_edge_types=3, hidden_channels=8),
+                   dict(sequence_model="attention", skip_first=True, dropout=0.5,
+                        aggr="mean")),
+    nn.SetSequenceModel: (dict(channels=8), dict(kind="attention", dropout=0.5,
+                                                 shuffle=False)),
+    nn.TemporalModel: (dict(in_channels=6, hidden_channels=8), dict(kind="attention")),
+    nn.SpringsSimulationDecoder: (dict(position_range=(-1.0, 1.0), velocity_range=(-1.0, 1.0)),
+                                  dict(spring_constants=(0.0, 0.2, 0.4), box_size=3.0,
+                                       time_step=0.2, substeps=4)),
+}
+# Options that the repr can only show together with another one.
+NEEDS = {"skip_no_edges": dict(aggr="sum"), "checkpoint_chunk_size": dict(aggr="sum"),
+         "num_heads": dict(sequence_model="attention"),
+         (nn.SetSequenceModel, "dropout"): dict(kind="attention")}
+
+
+def test_every_layer_of_the_package_is_checked():
+    layers = {getattr(nn, name) for name in nn.__all__}
+    abstract = {nn.NRIMessagePassing, nn.NRIDecoder}
+    assert layers - abstract == set(LAYERS)
+
+
+def _models():
+    mlp = dict(in_channels=4, num_edge_types=2, msg_hidden_channels=8, msg_out_channels=8,
+               hidden_channels=8)
+    return [NRI(nn.MLPEncoder(12, 8, 2), nn.MLPDecoder(**mlp), 2),
+            NRI(nn.RIEncoder(12, 8, 2, "attention"), nn.STDecoder(4, 2, 8), 2),
+            FixedGraphModel(nn.RNNDecoder(4, 2, 8), graph="true"),
+            SupervisedEncoder(nn.CNNEncoder(4, 8, 2), 2)]
+
+
+def _variant(cls, name, value):
+    args = LAYERS[cls][0]
+    needs = NEEDS.get((cls, name), NEEDS.get(name, {}))
+    return cls(**{**args, **needs, name: value})
+
+
+@pytest.mark.parametrize("layer", [cls(**args) for cls, (args, _) in LAYERS.items()] +
+                         [_variant(cls, name, value) for cls, (_, alternatives) in LAYERS.items()
+                          for name, value in alternatives.items()] + _models(),
+                         ids=lambda layer: type(layer).__name__)
+def test_reset_parameters_resets_every_parameter(layer):
+    parameters = list(layer.parameters())
+    with torch.no_grad():
+        for parameter in parameters:
+            parameter.fill_(0.123)
+    layer.reset_parameters()
+    for name, parameter in layer.named_parameters():
+        assert not torch.all(parameter == 0.123), name
+
+
+@pytest.mark.parametrize("cls", list(LAYERS), ids=lambda cls: cls.__name__)
+def test_repr_shows_the_arguments_that_change_behaviour(cls):
+    args, alternatives = LAYERS[cls]
+    plain = repr(cls(**args))
+    assert plain.startswith(f"{cls.__name__}(")
+    for name, value in alternatives.items():
+        shown = repr(_variant(cls, name, value))
+        assert shown != plain, name
+        assert f"{name}={value!r}" in shown, (name, shown)
+
+
+@pytest.mark.parametrize("cls", list(LAYERS), ids=lambda cls: cls.__name__)
+def test_the_constructor_calls_reset_parameters(cls, monkeypatch):
+    calls = []
+    original = cls.reset_parameters
+
+    def recording(self):
+        calls.append(type(self))
+        original(self)
+
+    monkeypatch.setattr(cls, "reset_parameters", recording)
+    cls(**LAYERS[cls][0])
+    assert cls in calls

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -51,3 +52,65 @@ def test_correlation_baselines_from_the_command_line(tmp_path, name):
     assert result.returncode == 0, result.stderr
     accuracy = float(result.stdout.split("test accuracy ")[1].split("%")[0])
     assert 0.0 <= accuracy <= 100.0 and "absolute=" in result.stdout
+
+
+TINY_TRAIN = ["--epochs", "1", "--encoder-hidden", "8", "--decoder-hidden", "8",
+              "--batch-size", "8", "--no-progress", "--threads", "1"]
+
+
+def test_train_uses_the_cache_that_generate_made(tmp_path, monkeypatch, capsys):
+    from torch_nri.cli import main
+    from torch_nri.datasets.simulated import SimulatedDataset
+
+    data = ["--num-train", "16", "--num-valid", "4", "--num-test", "4", "--length", "600",
+            "--test-length", "2000", "--sample-freq", "20", "--box-size", "4.0",
+            "--data-root", str(tmp_path / "data")]
+    result = run("generate", "springs", *data)
+    assert result.returncode == 0, result.stderr
+
+    def refuse(self):
+        raise AssertionError("train simulated the data again")
+
+    monkeypatch.setattr(SimulatedDataset, "process", refuse)
+    assert main(["train", *data, *TINY_TRAIN, "--out", str(tmp_path / "run")]) == 0
+    assert "edge accuracy" in capsys.readouterr().out
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["sample_freq"] == 20 and config["physics"] == {"box_size": 4.0}
+    assert config["observed_steps"] == 29  # 600 / 20 - 1 steps, recorded by the run
+
+
+def test_train_and_evaluate_your_own_trajectories(tmp_path, capsys):
+    from torch_nri.cli import main
+    from tests.datasets.test_trajectory import write_splits
+
+    directory = write_splits(tmp_path / "own", num_nodes=7, num_features=3, steps=(16, 16, 40))
+    run_dir = str(tmp_path / "run")
+    assert main(["train", "--data", directory, "--graph", "knn", "--k", "4", *TINY_TRAIN,
+                 "--out", run_dir]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", run_dir, "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert len(metrics["mse"]) == 20 and 0 <= metrics["accuracy"] <= 1
+    stats = json.loads((tmp_path / "run" / "stats.json").read_text())
+    assert stats["groups"] == [[0], [1], [2]]
+    # Without true relations, accuracy is not available; resuming works as for simulations.
+    unlabelled = write_splits(tmp_path / "unlabelled", edges=False, steps=(16, 16, 40))
+    other = str(tmp_path / "other")
+    assert main(["train", "--data", unlabelled, *TINY_TRAIN, "--out", other]) == 0
+    assert "edge accuracy   n/a" in capsys.readouterr().out
+    assert main(["train", "--data", unlabelled, *TINY_TRAIN, "--epochs", "2", "--out", other,
+                 "--resume"]) == 0
+    assert json.loads((tmp_path / "other" / "results.json").read_text())["epochs"] == 2
+
+
+def test_bad_trajectory_files_are_one_line_errors(tmp_path):
+    import numpy as np
+    from tests.datasets.test_trajectory import write_splits
+
+    directory = write_splits(tmp_path / "own", steps=(16, 16, 40))
+    np.savez(tmp_path / "own" / "valid.npz", x=np.zeros((2, 16, 7, 3)),
+             edges=np.zeros((2, 7, 7)))
+    result = run("train", "--data", directory, "--out", str(tmp_path / "run"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("torch-nri train: error: 'edges' in ")
+    assert "valid.npz must hold integer edge types" in result.stderr

@@ -138,15 +138,14 @@ def load_splits(directory: str, graph: str = "full", k: Optional[int] = None
                                 f"{', '.join(missing)}")
     x_train, _ = read_trajectories(paths[0])
     num_nodes, num_features = x_train.shape[2:]
+    for path in paths[1:]:
+        shape = read_trajectories(path)[0].shape
+        if shape[2:] != (num_nodes, num_features):
+            raise ValueError(f"'x' in {path} has N={shape[2]} objects and F={shape[3]} "
+                             f"features, {paths[0]} has N={num_nodes} and F={num_features}: "
+                             f"every split needs the same N and F")
     try:
         stats = MinMaxStats.fit(x_train, [[f] for f in range(num_features)])
     except ValueError as error:
         raise ValueError(f"{paths[0]}: {error}") from None
-    splits = tuple(TrajectoryDataset(path, stats=stats, graph=graph, k=k) for path in paths)
-    for path, split in zip(paths[1:], splits[1:]):
-        shape = split.x.shape  # [samples * N, T, F]
-        if split[0].num_nodes != num_nodes or shape[-1] != num_features:
-            raise ValueError(f"'x' in {path} has N={split[0].num_nodes} objects and "
-                             f"F={shape[-1]} features, {paths[0]} has N={num_nodes} and "
-                             f"F={num_features}: every split needs the same N and F")
-    return splits
+    return tuple(TrajectoryDataset(path, stats=stats, graph=graph, k=k) for path in paths)

@@ -13,6 +13,16 @@ MODELS = ("nri", "supervised", "full-graph", "true-graph")
 SEQUENCE_MODELS = ("gru", "attention")
 
 
+def _readers(readers) -> str:
+    # ("mlp decoder", "rnn decoder", "ri encoder") -> "the ri encoder and the mlp and rnn decoders"
+    by_kind: Dict[str, List[str]] = {}
+    for reader in readers:
+        name, kind = reader.rsplit(" ", 1)
+        by_kind.setdefault(kind, []).append(name)
+    return " and ".join(f"the {' and '.join(names)} {kind}{'s' if len(names) > 1 else ''}"
+                        for kind, names in sorted(by_kind.items(), reverse=True))
+
+
 @dataclass
 class TrainConfig:
     r"""Everything that defines a training run. The defaults are the NRI
@@ -169,11 +179,9 @@ class TrainConfig:
         for option, readers in part_options().items():
             value = getattr(self, option)
             if option not in used and value != defaults[option].default:
-                names = " and ".join(sorted({r.rsplit(" ", 1)[0] for r in readers}))
-                kinds = sorted({r.rsplit(" ", 1)[1] + "s" for r in readers})
-                raise ValueError(f"'{option}={value!r}' is an option of the {names} "
-                                 f"{' and '.join(kinds)}, not of encoder={self.encoder!r} "
-                                 f"and decoder={self.decoder!r}")
+                raise ValueError(f"'{option}={value!r}' is an option of {_readers(readers)}, "
+                                 f"not of encoder={self.encoder!r} and "
+                                 f"decoder={self.decoder!r}")
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

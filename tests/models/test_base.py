@@ -1,0 +1,72 @@
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from torch_nri import __version__
+from torch_nri.models import NRI, load_model, read_checkpoint
+from torch_nri.models.base import CHECKPOINT_FORMAT, layer_name, resolve_layer
+from torch_nri.nn import MLPDecoder
+
+LEGACY = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "runs_v0_1_0"
+
+
+@pytest.mark.parametrize("name", ["mlp", "rnn", "st"])
+def test_checkpoints_of_version_0_1_0_load_and_compute_as_they_did(name):
+    # Written by torch_nri 0.1.0 (tests/fixtures), with its outputs on a fixed input.
+    model = load_model(str(LEGACY / name / "best.pt")).eval()
+    reference = torch.load(LEGACY / name / "reference.pt")
+    x, edge_index = reference["x"], reference["edge_index"]
+    assert torch.allclose(model.encoder(x, edge_index), reference["logits"], atol=1e-6)
+    predictions = model.decoder(x, edge_index, reference["edges"],
+                                **reference["decoder_kwargs"])
+    assert torch.allclose(predictions, reference["predictions"], atol=1e-6)
+
+
+def test_a_run_of_version_0_1_0_evaluates(tmp_path):
+    from torch_nri.training import TrainConfig, evaluate_run
+
+    run = tmp_path / "run"
+    shutil.copytree(LEGACY / "rnn", run)
+    config = json.loads((run / "config.json").read_text())
+    assert "observed_steps" not in config  # 0.1.0 recorded no window
+    config["data_root"] = str(tmp_path / "data")
+    (run / "config.json").write_text(json.dumps(config))
+    results = evaluate_run(str(run))
+    assert len(results["mse"]) == 20 and np.isfinite(results["mse"]).all()
+    assert TrainConfig.load(str(run)).observed_steps is None
+
+
+def test_checkpoints_record_their_version_and_refuse_newer_formats(tmp_path):
+    from torch_nri.models.base import checkpoint_entries
+
+    model = NRI.from_config({"encoder": {"name": "MLPEncoder", "kwargs": dict(
+        in_channels=8, hidden_channels=4, num_edge_types=2)}, "decoder": {
+        "name": "MLPDecoder", "kwargs": dict(in_channels=4, num_edge_types=2,
+                                             msg_hidden_channels=4, msg_out_channels=4,
+                                             hidden_channels=4)}, "num_edge_types": 2})
+    entries = checkpoint_entries(model)
+    assert entries["torch_nri_version"] == __version__ and entries["format"] == CHECKPOINT_FORMAT
+    torch.save(entries, tmp_path / "now.pt")
+    assert torch.equal(load_model(str(tmp_path / "now.pt")).decoder.head.mlp.lins[0].weight,
+                       model.decoder.head.mlp.lins[0].weight)
+    torch.save({**entries, "format": CHECKPOINT_FORMAT + 1, "torch_nri_version": "9.0"},
+               tmp_path / "future.pt")
+    with pytest.raises(ValueError, match=r"written by torch_nri 9.0 \(format 3\); torch_nri "
+                                         r".* reads formats up to 2: upgrade"):
+        read_checkpoint(str(tmp_path / "future.pt"))
+    with pytest.raises(ValueError, match="was not built from a config"):
+        checkpoint_entries(NRI(model.encoder, model.decoder, 2))
+
+
+def test_layer_names_of_the_package_and_of_your_own():
+    assert layer_name(MLPDecoder) == "MLPDecoder" and resolve_layer("MLPDecoder") is MLPDecoder
+    assert layer_name(torch.nn.Linear) == "torch.nn.modules.linear:Linear"
+    assert resolve_layer("torch.nn.modules.linear:Linear") is torch.nn.Linear
+    with pytest.raises(ValueError, match="cannot import the layer class 'nowhere:Thing'"):
+        resolve_layer("nowhere:Thing")
+    with pytest.raises(ValueError, match="unknown layer 'Thing': not a class of torch_nri.nn"):
+        resolve_layer("Thing")

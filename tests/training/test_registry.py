@@ -1,0 +1,98 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import Linear
+
+from torch_nri.models import NRI, load_model
+from torch_nri.nn import EdgeTypeMLP, NRIDecoder
+from torch_nri.training import (DECODERS, TrainConfig, evaluate_run, register_decoder,
+                                register_encoder, train)
+from torch_nri.training.registry import Part
+
+TINY = dict(num_train=32, num_valid=8, num_test=8, encoder_hidden=8, decoder_hidden=8,
+            batch_size=16, progress=False, threads=1, epochs=1)
+
+
+class UserDecoder(NRIDecoder):
+    """A decoder of a user's own: its layers and step(), nothing else."""
+
+    def __init__(self, in_channels, num_edge_types, hidden_channels):
+        super().__init__(in_channels, num_edge_types)
+        self.hidden_channels = hidden_channels
+        self.edge_mlp = EdgeTypeMLP(2 * in_channels, hidden_channels, hidden_channels,
+                                    num_edge_types)
+        self.lin = Linear(in_channels + hidden_channels, in_channels)
+        self.reset_parameters()
+
+    def step(self, x, edge_index, edge_weights, memory=None):
+        messages = self.aggregate_messages(self.edge_mlp, x, edge_index, edge_weights)
+        return x + self.lin(torch.cat([x, messages], dim=-1)), None
+
+
+@pytest.fixture
+def registered():
+    register_decoder("user", UserDecoder)
+    yield "user"
+    DECODERS.pop("user")
+
+
+def test_a_user_decoder_trains_and_evaluates_through_train(tmp_path, registered):
+    results = train(TrainConfig(decoder=registered, out=str(tmp_path / "run"),
+                                data_root=str(tmp_path / "data"), **TINY))
+    assert np.isfinite(results["mse"]).all() and 0 <= results["accuracy"] <= 1
+    model = load_model(str(tmp_path / "run" / "best.pt"))
+    assert isinstance(model, NRI) and isinstance(model.decoder, UserDecoder)
+    assert model.decoder.hidden_channels == 8
+    assert model.config["decoder"]["name"] == f"{__name__}:UserDecoder"
+    assert evaluate_run(str(tmp_path / "run"))["mse"] == results["mse"]
+    # The dynamic graph works with it too: the forecast changes, the edges do not.
+    dynamic = evaluate_run(str(tmp_path / "run"), config=dataclasses.replace(
+        TrainConfig.load(str(tmp_path / "run")), dynamic_graph=True))
+    assert dynamic["mse"] != results["mse"] and dynamic["accuracy"] == results["accuracy"]
+
+
+@pytest.mark.parametrize("decoder", ["mlp", "st"])
+def test_dynamic_graph_changes_the_forecast_of_every_decoder(tmp_path, decoder):
+    config = TrainConfig(decoder=decoder, out=str(tmp_path / "run"),
+                         data_root=str(tmp_path / "data"), **TINY)
+    static = train(config)
+    dynamic = evaluate_run(config.out, config=dataclasses.replace(
+        TrainConfig.load(config.out), dynamic_graph=True))
+    assert dynamic["mse"] != static["mse"] and np.isfinite(dynamic["mse"]).all()
+    assert dynamic["accuracy"] == static["accuracy"]  # the edges of the observed steps
+
+
+def test_part_options_and_registration_errors():
+    with pytest.raises(ValueError, match=r"'intra=False' is an option of the ri encoder, not "
+                                         r"of encoder='mlp'"):
+        TrainConfig(intra=False)
+    with pytest.raises(ValueError, match=r"'sequence_model='attention'' is an option of the "
+                                         r"ri encoder and the st decoder, not"):
+        TrainConfig(sequence_model="attention")
+    TrainConfig(encoder="cnn", decoder="st", sequence_model="attention")  # the st decoder's
+    with pytest.raises(ValueError, match="a registered decoder must be a subclass of "
+                                         "torch_nri.nn.NRIDecoder"):
+        register_decoder("linear", Linear)
+    with pytest.raises(ValueError, match=r"'decoder' must be one of \("):
+        TrainConfig(decoder="user")
+
+
+def test_a_user_encoder_is_one_registration(tmp_path):
+    from torch_nri.nn import CNNEncoder
+
+    def kwargs(config, train_set, num_edge_types):
+        return dict(in_channels=train_set.num_features, hidden_channels=4,
+                    num_edge_types=num_edge_types, factor=False)
+
+    register_encoder("small-cnn", CNNEncoder, kwargs)
+    try:
+        results = train(TrainConfig(encoder="small-cnn", out=str(tmp_path / "run"),
+                                    data_root=str(tmp_path / "data"), **TINY))
+        assert load_model(str(tmp_path / "run" / "best.pt")).encoder.hidden_channels == 4
+        assert 0 <= results["accuracy"] <= 1
+    finally:
+        from torch_nri.training import ENCODERS
+        ENCODERS.pop("small-cnn")
+    assert isinstance(DECODERS["mlp"], Part)

@@ -67,3 +67,10 @@ def check_edge_weights(edge_weights: Tensor, num_edges: int, num_edge_types: int
         raise ValueError(f"'{name}' must have shape [num_edges, num_edge_types] = "
                          f"{list(expected)}, got shape {tuple(edge_weights.shape)}")
     check_finite(edge_weights, name)
+
+
+def check_skip_first(skip_first: bool, num_edge_types: int) -> None:
+    """Type 0 as "no edge" needs another type to pass messages."""
+    if skip_first and num_edge_types < 2:
+        raise ValueError(f"'skip_first=True' needs at least 2 edge types, "
+                         f"got num_edge_types={num_edge_types}")

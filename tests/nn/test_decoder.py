@@ -14,6 +14,7 @@ class LinearDecoder(NRIDecoder):
 
     def __init__(self, in_channels, num_edge_types, hidden_channels=8):
         super().__init__(in_channels, num_edge_types)
+        self.hidden_channels = hidden_channels
         self.edge_mlp = EdgeTypeMLP(2 * in_channels, hidden_channels, hidden_channels,
                                     num_edge_types)
         self.lin = Linear(in_channels + hidden_channels, in_channels)

@@ -2,33 +2,17 @@ import dataclasses
 
 import numpy as np
 import pytest
-import torch
 from torch.nn import Linear
 
 from torch_nri.models import NRI, load_model
-from torch_nri.nn import EdgeTypeMLP, NRIDecoder
 from torch_nri.training import (DECODERS, TrainConfig, evaluate_run, register_decoder,
                                 register_encoder, train)
 from torch_nri.training.registry import Part
+# A decoder of a user's own: its layers and step(), nothing else.
+from tests.nn.test_decoder import LinearDecoder as UserDecoder
 
 TINY = dict(num_train=32, num_valid=8, num_test=8, encoder_hidden=8, decoder_hidden=8,
             batch_size=16, progress=False, threads=1, epochs=1)
-
-
-class UserDecoder(NRIDecoder):
-    """A decoder of a user's own: its layers and step(), nothing else."""
-
-    def __init__(self, in_channels, num_edge_types, hidden_channels):
-        super().__init__(in_channels, num_edge_types)
-        self.hidden_channels = hidden_channels
-        self.edge_mlp = EdgeTypeMLP(2 * in_channels, hidden_channels, hidden_channels,
-                                    num_edge_types)
-        self.lin = Linear(in_channels + hidden_channels, in_channels)
-        self.reset_parameters()
-
-    def step(self, x, edge_index, edge_weights, memory=None):
-        messages = self.aggregate_messages(self.edge_mlp, x, edge_index, edge_weights)
-        return x + self.lin(torch.cat([x, messages], dim=-1)), None
 
 
 @pytest.fixture
@@ -45,7 +29,7 @@ def test_a_user_decoder_trains_and_evaluates_through_train(tmp_path, registered)
     model = load_model(str(tmp_path / "run" / "best.pt"))
     assert isinstance(model, NRI) and isinstance(model.decoder, UserDecoder)
     assert model.decoder.hidden_channels == 8
-    assert model.config["decoder"]["name"] == f"{__name__}:UserDecoder"
+    assert model.config["decoder"]["name"] == "tests.nn.test_decoder:LinearDecoder"
     assert evaluate_run(str(tmp_path / "run"))["mse"] == results["mse"]
     # The dynamic graph works with it too: the forecast changes, the edges do not.
     dynamic = evaluate_run(str(tmp_path / "run"), config=dataclasses.replace(

@@ -17,6 +17,7 @@ from torch_geometric.data import Data, InMemoryDataset
 from torch_nri.datasets.acclaim import PathLike, joint_positions, read_amc, read_asf
 from torch_nri.datasets.normalization import MinMaxStats
 from torch_nri.graphs import fully_connected_edge_index
+from torch_nri.protocol import OBSERVED_STEPS
 
 #: Feature groups of a joint's state: 3-D position and velocity.
 MOCAP_FEATURE_GROUPS = {"position": [0, 1, 2], "velocity": [3, 4, 5]}
@@ -93,7 +94,7 @@ class MocapDataset(InMemoryDataset):
         transform (callable, optional): As in PyG.
     """
     def __init__(self, asf_path: PathLike, amc_paths: Union[PathLike, Sequence[PathLike]],
-                 num_steps: int = 49, stride: Optional[int] = None, sample_every: int = 1,
+                 num_steps: int = OBSERVED_STEPS, stride: Optional[int] = None, sample_every: int = 1,
                  stats: Optional[MinMaxStats] = None,
                  transform: Optional[Callable] = None) -> None:
         super().__init__(None, transform)

@@ -4,7 +4,7 @@ import torch
 from torch import Tensor
 
 from torch_nri._validation import (check_edge_index, check_edge_weights,
-                                   check_node_features)
+                                   check_node_features, check_skip_first)
 from torch_nri.nn.message_passing import NRIMessagePassing
 
 # The graph re-inferred during a rollout: (window [N, W, F], edge_index) -> [E, K].
@@ -79,9 +79,7 @@ class NRIDecoder(NRIMessagePassing):
         if self.feeding not in FEEDINGS:
             raise ValueError(f"{type(self).__name__}.feeding must be one of {FEEDINGS}, "
                              f"got {self.feeding!r}")
-        if skip_first and num_edge_types < 2:
-            raise ValueError(f"'skip_first=True' needs at least 2 edge types, "
-                             f"got num_edge_types={num_edge_types}")
+        check_skip_first(skip_first, num_edge_types)
         self.in_channels = in_channels
         self.num_edge_types = num_edge_types
         self.skip_first = skip_first

@@ -6,6 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module, Parameter
 
+from torch_nri._validation import check_skip_first
+
 
 class EdgeTypeMLP(Module):
     r"""One 2-layer MLP per edge type, weighted by each edge's type
@@ -51,9 +53,7 @@ class EdgeTypeMLP(Module):
                  dropout: float = 0.0, skip_first: bool = False,
                  average_types: bool = False) -> None:
         super().__init__()
-        if skip_first and num_edge_types < 2:
-            raise ValueError(f"'skip_first=True' needs at least 2 edge types, "
-                             f"got num_edge_types={num_edge_types}")
+        check_skip_first(skip_first, num_edge_types)
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.out_channels = out_channels

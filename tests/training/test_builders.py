@@ -37,22 +37,28 @@ def test_generate_and_train_share_one_set_of_data_options():
 
 
 def test_the_data_is_checked_before_any_training(tmp_path):
-    directory = write_splits(tmp_path / "own", steps=(12, 12, 20))
+    directory = write_splits(tmp_path / "own", steps=(16, 16, 24))
     splits = build_datasets(TrainConfig(data=directory, encoder="cnn"))
     assert splits[0].num_features == 3
-    with pytest.raises(ValueError, match=r"needs 33 steps \(encoder 12 \+ horizon 20 \+ 1\), "
-                                         r"the test split of .*own has 20"):
+    with pytest.raises(ValueError, match=r"needs 37 steps \(encoder 16 \+ horizon 20 \+ 1\), "
+                                         r"the test split of .*own has 24"):
         check_data(TrainConfig(data=directory, encoder="cnn"), splits)
-    assert check_data(TrainConfig(data=directory, encoder="cnn", horizon=7), splits) == 12
+    assert check_data(TrainConfig(data=directory, encoder="cnn", horizon=7), splits) == 16
     assert check_data(TrainConfig(data=directory, encoder="cnn", horizon=7,
-                                  observed_steps=5), splits) == 5
+                                  observed_steps=14), splits) == 14
+    with pytest.raises(ValueError, match=r"the cnn encoder reads at least 14 steps; the "
+                                         r"training trajectories have 16 and observed_steps is 5"):
+        check_data(TrainConfig(data=directory, encoder="cnn", horizon=7, observed_steps=5),
+                   splits)
     with pytest.raises(ValueError, match=r"the mlp encoder reads windows of the training "
-                                         r"length \(12 steps\), so observed_steps must be 12"):
-        check_data(TrainConfig(data=directory, horizon=7, observed_steps=5), splits)
+                                         r"length \(16 steps\), so observed_steps must be 16"):
+        check_data(TrainConfig(data=directory, horizon=7, observed_steps=14), splits)
     with pytest.raises(ValueError, match="has edge types up to 1, more than num_edge_types=1"):
         check_data(TrainConfig(data=directory, horizon=7, num_edge_types=1), splits)
-    unlabelled = write_splits(tmp_path / "unlabelled", edges=False, steps=(12, 12, 20))
+    unlabelled = write_splits(tmp_path / "unlabelled", edges=False, steps=(16, 16, 24))
     splits = build_datasets(TrainConfig(data=unlabelled))
     with pytest.raises(ValueError, match="model='supervised' needs the true relations, but "
                                          "the train split of .*unlabelled has none"):
         check_data(TrainConfig(data=unlabelled, model="supervised", horizon=7), splits)
+    with pytest.raises(ValueError, match="model='full-graph' infers no graph"):
+        TrainConfig(model="full-graph", dynamic_graph=True)

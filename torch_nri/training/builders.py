@@ -92,11 +92,16 @@ def check_data(config: TrainConfig, splits: Sequence[Dataset]) -> int:
             raise ValueError(f"the {name} split of {source} has edge types up to {largest}, "
                              f"more than num_edge_types={config.num_edge_types} can name")
     observed = config.observed_steps or num_steps
-    if ENCODERS[config.encoder].fixed_window and observed != num_steps \
-            and config.model in ("nri", "supervised"):
-        raise ValueError(f"the {config.encoder} encoder reads windows of the training length "
-                         f"({num_steps} steps), so observed_steps must be {num_steps}, "
-                         f"got {observed}")
+    encoder = ENCODERS[config.encoder]
+    if config.model in ("nri", "supervised"):
+        if encoder.fixed_window and observed != num_steps:
+            raise ValueError(f"the {config.encoder} encoder reads windows of the training "
+                             f"length ({num_steps} steps), so observed_steps must be "
+                             f"{num_steps}, got {observed}")
+        if min(observed, num_steps) < encoder.min_window:
+            raise ValueError(f"the {config.encoder} encoder reads at least "
+                             f"{encoder.min_window} steps; the training trajectories have "
+                             f"{num_steps} and observed_steps is {observed}")
     check_protocol(test_set[0].x.size(1), observed, config.horizon,
                    source=f"the test split of {source}")
     return observed

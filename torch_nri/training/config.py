@@ -151,6 +151,9 @@ class TrainConfig:
             (self.observed_steps is None or self.observed_steps >= 1,
              f"'observed_steps' must be at least 1, got {self.observed_steps}"),
             (self.horizon >= 1, f"'horizon' must be at least 1, got {self.horizon}"),
+            (not self.dynamic_graph or self.model == "nri",
+             f"'dynamic_graph' re-infers the graph with the encoder; model={self.model!r} "
+             f"infers no graph to decode with"),
             (self.data is None or not self.physics,
              f"'physics' describes simulated systems; the data of this run is your own "
              f"(data={self.data!r}), got physics={self.physics}"),

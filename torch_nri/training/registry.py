@@ -10,7 +10,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from torch_nri.nn import (CNNEncoder, MLPDecoder, MLPEncoder, NRIDecoder, RIEncoder,
+from torch_nri.nn import (CNNBlock, CNNEncoder, MLPDecoder, MLPEncoder, NRIDecoder, RIEncoder,
                           RNNDecoder, SpringsSimulationDecoder, STDecoder)
 
 # (config, training dataset, number of edge types) -> the layer's keyword arguments.
@@ -33,6 +33,7 @@ class Part:
         fixed_window (bool): Whether the layer takes trajectories of one
             length only (it flattens the steps), so that the test protocol
             must show it as many steps as training did.
+        min_window (int): The fewest steps the layer reads.
         check (callable, optional): ``check(config)`` raises a
             :class:`ValueError` for a configuration the part cannot serve.
     """
@@ -40,6 +41,7 @@ class Part:
     kwargs: KwargsFn
     options: Tuple[str, ...] = ()
     fixed_window: bool = False
+    min_window: int = 1
     check: Optional[Callable[[Any], None]] = None
 
 
@@ -115,7 +117,7 @@ _MEMORY = ("checkpoint", "checkpoint_chunk_size", "skip_no_edges")
 
 ENCODERS: Dict[str, Part] = {
     "mlp": Part(MLPEncoder, _mlp_encoder, ("factor", "batch_norm"), fixed_window=True),
-    "cnn": Part(CNNEncoder, _cnn_encoder, ("factor",)),
+    "cnn": Part(CNNEncoder, _cnn_encoder, ("factor",), min_window=CNNBlock.min_steps),
     "ri": Part(RIEncoder, _ri_encoder, ("batch_norm", "sequence_model", "intra", "inter"),
                fixed_window=True),
 }
@@ -157,11 +159,13 @@ def register_decoder(name: str, cls: type, kwargs: Optional[KwargsFn] = None,
 
 
 def register_encoder(name: str, cls: type, kwargs: KwargsFn,
-                     options: Tuple[str, ...] = (), fixed_window: bool = False) -> type:
+                     options: Tuple[str, ...] = (), fixed_window: bool = False,
+                     min_window: int = 1) -> type:
     r"""Makes an encoder of your own (a module mapping ``(x, edge_index)``
     to logits ``[E, K]``) available as ``TrainConfig(encoder=name)``, built
-    with ``kwargs(config, train_set, num_edge_types)``. Returns ``cls``."""
-    ENCODERS[name] = Part(cls, kwargs, tuple(options), fixed_window)
+    with ``kwargs(config, train_set, num_edge_types)`` (see :class:`Part`
+    for the other arguments). Returns ``cls``."""
+    ENCODERS[name] = Part(cls, kwargs, tuple(options), fixed_window, min_window)
     return cls
 
 

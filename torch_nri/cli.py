@@ -78,10 +78,13 @@ def _data_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
     from torch_nri.training import DECODERS, ENCODERS, TrainConfig
-    from torch_nri.training.config import MODELS, PRECISIONS, SEQUENCE_MODELS
+    from torch_nri.training.config import PRECISIONS, SEQUENCE_MODELS
+    from torch_nri.training.registry import MODELS
 
-    choices = {"model": MODELS, "encoder": tuple(ENCODERS), "decoder": tuple(DECODERS),
+    choices = {"model": tuple(MODELS), "encoder": tuple(ENCODERS),
                "precision": PRECISIONS, "sequence_model": SEQUENCE_MODELS}
+    helps = {"decoder": f"one of {', '.join(DECODERS)}, or package.module:Class of an "
+                        f"NRIDecoder of your own"}
     _add_data_options(parser)
     for field, value in TrainConfig().to_dict().items():
         if field in DATA_FIELDS or field == "physics":
@@ -93,7 +96,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(_flag(field), type=float, nargs="+", default=None,
                                 help="prior over edge types, e.g. 0.91 0.03 0.03 0.03")
         else:
-            _add_option(parser, field, value, choices.get(field))
+            _add_option(parser, field, value, choices.get(field), helps.get(field))
 
 
 def _train_config(args: argparse.Namespace):
@@ -163,11 +166,16 @@ def _baseline(args: argparse.Namespace) -> int:
     config = TrainConfig(**_data_kwargs(args), seed=args.seed, progress=False)
     results = run_baseline(args.name, build_datasets(config), hidden=args.hidden,
                            epochs=args.epochs, lr=args.lr, seed=args.seed,
-                           max_seconds=args.max_seconds)
-    name = f"{config.system}-{config.num_nodes} {args.name}"
+                           max_seconds=args.max_seconds, observed_steps=args.observed_steps,
+                           horizon=args.horizon)
+    data = (os.path.basename(os.path.normpath(config.data)) if config.data is not None
+            else f"{config.system}-{config.num_nodes}")
+    name = f"{data} {args.name}"
     if "mse" in results:
         mse = results["mse"]
-        print(f"{name}: MSE 1/10/20 steps {mse[0]:.2e} / {mse[9]:.2e} / {mse[19]:.2e}")
+        steps = [s for s in (1, 10, 20) if s <= len(mse)]
+        print(f"{name}: MSE {'/'.join(map(str, steps))} steps "
+              f"{' / '.join(f'{mse[s - 1]:.2e}' for s in steps)}")
     else:
         print(f"{name}: test accuracy {100 * results['accuracy']:.1f}% "
               f"(threshold {results['threshold']:.3f}, absolute={results['absolute']})")
@@ -224,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
                              help="LSTM baselines: learning rate (default: 1e-3 for "
                                   "lstm-correlation, 5e-4 for the path LSTMs)")
     base_parser.add_argument("--hidden", type=int, default=256, help="LSTM baselines: size")
+    base_parser.add_argument("--observed-steps", type=int, default=None,
+                             help="path baselines: observed steps of the test protocol "
+                                  "(default: the training length)")
+    base_parser.add_argument("--horizon", type=int, default=20,
+                             help="path baselines: predicted steps (default: 20)")
     base_parser.add_argument("--out", default=None, help="also write results.json here")
 
     demo_parser = subparsers.add_parser("demo", help="simulate springs, train NRI, evaluate")

@@ -176,3 +176,16 @@ def test_works_on_a_graph_without_edges():
     x = torch.randn(4, 6, 3)
     empty = fully_connected_edge_index(4)[:, :0]
     assert dec.forecast(x, empty, torch.zeros(0, 2), horizon=3).shape == (4, 3, 3)
+
+
+def test_a_subclass_with_a_layer_of_an_old_name_keeps_its_own_parameters():
+    class Extended(MLPDecoder):
+        def __init__(self):
+            super().__init__(4, 2, 8, 8, 8)
+            self.lin1 = Linear(3, 3)  # the old name of the head's first layer
+
+    dec = Extended()
+    again = Extended()
+    again.load_state_dict(dec.state_dict())
+    assert torch.equal(again.lin1.weight, dec.lin1.weight)
+    assert torch.equal(again.head.mlp.lins[0].weight, dec.head.mlp.lins[0].weight)

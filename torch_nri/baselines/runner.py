@@ -11,6 +11,7 @@ from torch_nri.baselines.data import as_arrays
 from torch_nri.baselines.lstm_correlation import LSTMCorrelationBaseline
 from torch_nri.baselines.lstm_path import LSTMPathBaseline
 from torch_nri.baselines.static import static_mse
+from torch_nri.protocol import HORIZON
 
 #: The baselines of NRI's Tables 1 and 2 that are not NRI models (those are
 #: trained by ``torch-nri train --model``): edge recovery, then path prediction.
@@ -21,7 +22,8 @@ BASELINES = EDGE_BASELINES + PATH_BASELINES
 
 def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs: int = 10,
                  lr: Optional[float] = None, seed: int = 42,
-                 max_seconds: Optional[float] = None) -> Dict[str, Any]:
+                 max_seconds: Optional[float] = None, observed_steps: Optional[int] = None,
+                 horizon: int = HORIZON) -> Dict[str, Any]:
     r"""Fits the baseline ``name`` (:data:`BASELINES`) on the train and
     valid splits of ``splits`` and tests it on the test split, as in NRI's
     supplement D.1.1.
@@ -31,7 +33,9 @@ def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs
     training systems) and is scored on the first :math:`T` steps of the test
     systems, :math:`T` the training length, as the encoders are. Path
     prediction ("static", "lstm-single", "lstm-joint") follows the test
-    protocol (:mod:`torch_nri.protocol`).
+    protocol (:mod:`torch_nri.protocol`) as the models' runs do: the first
+    ``observed_steps`` steps (by default the training length) observed, the
+    next ``horizon`` predicted.
 
     Args:
         name (str): The baseline.
@@ -44,6 +48,10 @@ def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs
         seed (int, optional): Seed of the LSTMs' initialisation and
             shuffling. (default: :obj:`42`)
         max_seconds (float, optional): Training time budget of the LSTMs.
+        observed_steps (int, optional): The observed steps of the test
+            protocol. (default: the training trajectories' length)
+        horizon (int, optional): The predicted steps of the test protocol.
+            (default: :obj:`20`)
 
     Returns:
         dict: ``accuracy``, ``threshold`` and ``absolute`` (edge recovery) or
@@ -57,18 +65,21 @@ def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs
     x_train, edges_train = as_arrays(train_set)
     x_valid, edges_valid = as_arrays(valid_set)
     num_features, num_nodes = x_train.size(3), x_train.size(2)
+    observed = x_train.size(1) if observed_steps is None else observed_steps
     options = {} if lr is None else {"lr": lr}
     if name in PATH_BASELINES:
         x_test, _ = as_arrays(test_set)
         if name == "static":
-            results: Dict[str, Any] = {"mse": static_mse(x_test), "num_examples": x_test.size(0)}
+            results: Dict[str, Any] = {"mse": static_mse(x_test, observed, horizon),
+                                       "num_examples": x_test.size(0)}
         else:
             torch.manual_seed(seed)
             model = LSTMPathBaseline(num_features, hidden,
                                      num_nodes=num_nodes if name == "lstm-joint" else None)
             model.fit(x_train, epochs=epochs, seed=seed, valid=x_valid,
                       max_seconds=max_seconds, **options)
-            results = {**model.evaluate(x_test), "epochs": len(model.history)}
+            results = {**model.evaluate(x_test, observed, horizon),
+                       "epochs": len(model.history)}
     else:
         x_test, edges_test = as_arrays(test_set, num_steps=x_train.size(1))
         if edges_train is None or edges_valid is None or edges_test is None:

@@ -1,5 +1,6 @@
 from typing import List
 
+import torch
 from torch import Tensor
 
 from torch_nri.baselines.lstm_network import check_trajectories
@@ -20,5 +21,5 @@ def static_mse(x: Tensor, observed_steps: int = OBSERVED_STEPS,
         x (torch.Tensor): Trajectories ``[S, T, N, F]`` with
             :math:`T \geq` ``observed_steps + horizon + 1``.
     """
-    x = check_trajectories(x)
-    return static_squared_error(x, observed_steps, horizon).double().mean((0, 2)).tolist()
+    x = check_trajectories(x, dtype=torch.float64)
+    return static_squared_error(x, observed_steps, horizon).mean((0, 2)).tolist()

@@ -32,30 +32,38 @@ def relation_lookup(relations: Any) -> EdgeTypeFn:
 @dataclass(frozen=True)
 class PhysicsParameter:
     r"""A physics parameter of a simulated system: a keyword argument of its
-    simulator with its default, the type of a value (:obj:`float` or
-    :obj:`int`) and whether it takes a sequence of them."""
+    simulator with its default, the type of a value (:obj:`float`,
+    :obj:`int`, :obj:`bool` or :obj:`str`; :obj:`None` for any value, taken
+    as it is) and whether it takes a sequence of them."""
     name: str
     default: Any
-    type: type
+    type: Optional[type]
     sequence: bool
 
     def convert(self, value: Any) -> Any:
         r"""``value`` as a plain JSON value of this parameter's type (a list
         for a sequence), or a :class:`ValueError` that names the parameter."""
-        if value is None:
-            return None
+        if value is None or self.type is None:
+            return value
         try:
-            if self.sequence:
-                if isinstance(value, (str, bytes)) or not isinstance(value, collections.abc.Iterable):
-                    raise TypeError
-                return [self.type(v) for v in value]
-            if isinstance(value, bool) or (self.type is int and float(value) != int(value)):
+            if not self.sequence:
+                return self._one(value)
+            if isinstance(value, (str, bytes)) or not isinstance(value, collections.abc.Iterable):
                 raise TypeError
-            return self.type(value)
+            return [self._one(v) for v in value]
         except (TypeError, ValueError):
             kind = f"a sequence of {self.type.__name__}" if self.sequence else self.type.__name__
             raise ValueError(f"physics parameter '{self.name}' must be {kind}, "
                              f"got {value!r}") from None
+
+    def _one(self, value: Any) -> Any:
+        if isinstance(value, bool) != (self.type is bool):
+            raise TypeError  # True is no number, 1 no boolean
+        if self.type is int and float(value) != int(value):
+            raise TypeError
+        if self.type is str and not isinstance(value, str):
+            raise TypeError
+        return self.type(value)
 
 
 def _parameter(name: str, default: Any, hint: Any) -> PhysicsParameter:
@@ -64,10 +72,12 @@ def _parameter(name: str, default: Any, hint: Any) -> PhysicsParameter:
     if typing.get_origin(hint) is typing.Union and len(args) == 1:
         hint = args[0]
     origin = typing.get_origin(hint) or hint
-    if origin in (collections.abc.Sequence, tuple, list):
+    sequence = origin in (collections.abc.Sequence, tuple, list)
+    if sequence:
         elements = [a for a in typing.get_args(hint) if a is not Ellipsis]
-        return PhysicsParameter(name, default, elements[0] if elements else float, True)
-    return PhysicsParameter(name, default, hint if hint in (int, float) else float, False)
+        hint = elements[0] if elements else float
+    return PhysicsParameter(name, default, hint if hint in (int, float, bool, str) else None,
+                            sequence)
 
 
 class SimulatedDataset(InMemoryDataset):
@@ -134,10 +144,7 @@ class SimulatedDataset(InMemoryDataset):
                  progress: bool = False, **physics: Any) -> None:
         if split not in SPLITS:
             raise ValueError(f"'split' must be one of {SPLITS}, got {split!r}")
-        if graph == "knn" and not self.has_positions:
-            raise ValueError(f"{self.name} systems have no positions for a kNN graph; "
-                             f"use graph='full'")
-        check_candidate_graph(graph, k)
+        self.check_graph(graph, k)
         for arg, value in (("num_train", num_train), ("num_valid", num_valid),
                            ("num_test", num_test), ("num_nodes", num_nodes)):
             if value < 1:
@@ -147,13 +154,15 @@ class SimulatedDataset(InMemoryDataset):
             num_test=num_test, length=length or self.default_length,
             test_length=test_length or self.default_test_length,
             sample_freq=sample_freq or self.default_sample_freq, seed=seed, graph=graph,
-            k=k, physics=self.resolve_physics(physics))
+            k=k, physics=self.physics_overrides(physics))
         self.split = split
         self.progress = progress
         super().__init__(root, transform, pre_transform, force_reload=force_reload)
         self.load(self.processed_paths[SPLITS.index(split)])
         with open(self.processed_paths[-1]) as f:
             self.stats = MinMaxStats.from_dict(json.load(f)["stats"])
+        if self.stats.names is None and self.stats.groups == list(self.feature_groups.values()):
+            self.stats.names = list(self.feature_groups)  # a cache of torch_nri 0.1.0
 
     @classmethod
     def physics_parameters(cls) -> Dict[str, PhysicsParameter]:
@@ -166,22 +175,42 @@ class SimulatedDataset(InMemoryDataset):
                 if name not in _DATA_ARGUMENTS}
 
     @classmethod
-    def resolve_physics(cls, physics: Mapping[str, Any]) -> Dict[str, Any]:
-        r"""Every physics parameter of the system: the given ones, checked and
-        converted to plain JSON values, and the defaults of the others."""
+    def physics_overrides(cls, physics: Mapping[str, Any]) -> Dict[str, Any]:
+        r"""The given physics parameters that differ from the simulator's
+        defaults, checked and converted to plain JSON values: what defines the
+        data beyond the defaults (and the cache key, so that a default given
+        explicitly finds the same cache)."""
         parameters = cls.physics_parameters()
         unknown = sorted(set(physics) - set(parameters))
         if unknown:
             raise ValueError(f"{cls.name} systems have no physics parameter "
                              f"{', '.join(map(repr, unknown))}; theirs are "
                              f"{', '.join(parameters)}")
-        return {name: p.convert(physics.get(name, p.default))
-                for name, p in parameters.items()}
+        converted = {name: parameters[name].convert(value) for name, value in physics.items()}
+        return {name: value for name, value in converted.items()
+                if value != parameters[name].convert(parameters[name].default)}
+
+    @classmethod
+    def resolve_physics(cls, physics: Mapping[str, Any]) -> Dict[str, Any]:
+        r"""Every physics parameter of the system: the given ones
+        (:meth:`physics_overrides`) and the defaults of the others."""
+        overrides = cls.physics_overrides(physics)
+        return {name: overrides.get(name, parameter.convert(parameter.default))
+                for name, parameter in cls.physics_parameters().items()}
 
     @property
     def physics(self) -> Dict[str, Any]:
         r"""Every physics parameter of the simulated systems."""
-        return self.params["physics"]
+        return self.resolve_physics(self.params["physics"])
+
+    @classmethod
+    def check_graph(cls, graph: str, k: Optional[int]) -> None:
+        r"""Raises unless the candidate graph ``graph`` (with ``k``) can be
+        built for the system's features."""
+        check_candidate_graph(graph, k)
+        if graph == "knn" and not cls.has_positions:
+            raise ValueError(f"{cls.name} systems have no positions for a kNN graph; "
+                             f"use graph='full'")
 
     @property
     def key(self) -> str:

@@ -34,8 +34,8 @@ def read_trajectories(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
             x = archive["x"] if "x" in files else None
             edges = archive["edges"] if "edges" in files else None
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
-        raise ValueError(f"{path} is not a readable .npz file (corrupt or truncated?): "
-                         f"{error}") from None
+        raise ValueError(f"{path} is not a readable .npz file of numeric arrays (corrupt, "
+                         f"truncated, or holding Python objects?): {error}") from None
     if x is None:
         raise ValueError(f"{path} has no array 'x' (found {files}); expected x of shape "
                          f"[samples, T, N, F]")
@@ -85,12 +85,16 @@ class TrajectoryDataset(InMemoryDataset):
         graph (str, optional): ``"full"`` or ``"knn"``. (default: ``"full"``)
         k (int, optional): Neighbours of the ``"knn"`` graph.
         transform (callable, optional): As in PyG.
+        arrays (tuple, optional): The file's ``(x, edges)`` if they were
+            already read with :func:`read_trajectories`.
     """
     def __init__(self, path: str, stats: Optional[MinMaxStats] = None, graph: str = "full",
-                 k: Optional[int] = None, transform: Optional[Callable] = None) -> None:
+                 k: Optional[int] = None, transform: Optional[Callable] = None,
+                 arrays: Optional[Tuple[np.ndarray, Optional[np.ndarray]]] = None) -> None:
         super().__init__(None, transform)
         check_candidate_graph(graph, k)
-        x, edges = read_trajectories(path)
+        # arrays: the file's (x, edges), already read by read_trajectories.
+        x, edges = read_trajectories(path) if arrays is None else arrays
         num_samples, _, num_nodes, num_features = x.shape
         if graph == "knn" and num_features < 2:
             raise ValueError(f"graph='knn' finds neighbours by features 0 and 1 (positions); "
@@ -136,10 +140,11 @@ def load_splits(directory: str, graph: str = "full", k: Optional[int] = None
     if missing:
         raise FileNotFoundError(f"{directory} must hold {', '.join(SPLIT_FILES)}; missing: "
                                 f"{', '.join(missing)}")
-    x_train, _ = read_trajectories(paths[0])
+    arrays = [read_trajectories(path) for path in paths]
+    x_train = arrays[0][0]
     num_nodes, num_features = x_train.shape[2:]
-    for path in paths[1:]:
-        shape = read_trajectories(path)[0].shape
+    for path, (x, _) in zip(paths[1:], arrays[1:]):
+        shape = x.shape
         if shape[2:] != (num_nodes, num_features):
             raise ValueError(f"'x' in {path} has N={shape[2]} objects and F={shape[3]} "
                              f"features, {paths[0]} has N={num_nodes} and F={num_features}: "
@@ -148,4 +153,5 @@ def load_splits(directory: str, graph: str = "full", k: Optional[int] = None
         stats = MinMaxStats.fit(x_train, [[f] for f in range(num_features)])
     except ValueError as error:
         raise ValueError(f"{paths[0]}: {error}") from None
-    return tuple(TrajectoryDataset(path, stats=stats, graph=graph, k=k) for path in paths)
+    return tuple(TrajectoryDataset(path, stats=stats, graph=graph, k=k, arrays=split)
+                 for path, split in zip(paths, arrays))

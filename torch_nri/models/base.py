@@ -183,14 +183,18 @@ class ConfigurableModel(Module):
     def forecast(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor, horizon: int,
                  batch: Optional[Tensor] = None, dynamic_graph: bool = False,
                  window: Optional[int] = None, **relations: Any) -> Tensor:
-        r"""Predicts the ``horizon`` steps after the observed steps ``x``
+        r"""Predicts the ``horizon`` steps after the known steps ``x``
         ``[N, T_o, F]`` on the decoder's own predictions
         (:meth:`NRIDecoder.forecast <torch_nri.nn.NRIDecoder.forecast>`). With
         ``dynamic_graph``, the graph is re-inferred at every step from the last
-        ``window`` inputs (:meth:`dynamic_graph`)."""
+        ``window`` inputs (:meth:`dynamic_graph`; default :math:`T_o - 1`, the
+        encoder's window in the test protocol, which knows one step more than
+        the encoder saw)."""
         if getattr(self, "decoder", None) is None:
             raise ValueError(f"{type(self).__name__} has no decoder to forecast with")
         graph = self.dynamic_graph(batch, **relations) if dynamic_graph else None
+        if graph is not None and window is None:
+            window = max(x.size(1) - 1, 1)
         return self._contract_decoder().forecast(x, edge_index, edge_weights, horizon,
                                                  dynamic_graph=graph,
                                                  dynamic_graph_window=window)

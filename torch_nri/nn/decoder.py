@@ -248,6 +248,8 @@ class NRIDecoder(NRIMessagePassing):
         previous prediction otherwise. With ``dynamic_graph``, the graph is
         re-inferred before each step after burn-in from the last ``window``
         inputs. Returns the predictions ``[N, num_inputs - first, F]``."""
+        if dynamic_graph is not None and burn_in is None:
+            raise ValueError("'dynamic_graph' needs 'burn_in'")
         edge_index_all = edge_index
         edges = self.message_edges(edge_index, edge_weights, int(self.skip_first))
         memory: Any = None
@@ -305,7 +307,11 @@ def _window(dynamic_graph: Optional[DynamicGraph], window: Optional[int], limit:
 
 def _rename_parameters(module: NRIDecoder, state_dict: Dict[str, Any], prefix: str,
                        *args: Any) -> None:
-    # A state dict of torch_nri 0.1.0 names some parameters otherwise.
+    # A state dict of torch_nri 0.1.0 names some parameters otherwise; a
+    # subclass that has a layer of the old name keeps its own parameters.
+    children = dict(module.named_children())
     for old, new in module.renamed_parameters.items():
+        if old in children:
+            continue
         for key in [k for k in state_dict if k.startswith(f"{prefix}{old}.")]:
             state_dict[f"{prefix}{new}{key[len(prefix) + len(old):]}"] = state_dict.pop(key)

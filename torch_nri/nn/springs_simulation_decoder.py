@@ -1,5 +1,5 @@
 import math
-from typing import Any, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -111,13 +111,20 @@ class SpringsSimulationDecoder(NRIDecoder):
         :class:`~torch_nri.datasets.MinMaxStats` with the named feature
         groups ``"position"`` and ``"velocity"`` (as the springs data's);
         ``kwargs`` are passed to the constructor."""
+        return cls(**cls.ranges_of(stats), **kwargs)
+
+    @staticmethod
+    def ranges_of(stats: Any) -> Dict[str, List[float]]:
+        r"""The ``position_range`` and ``velocity_range`` arguments (plain
+        lists, as a model config stores them) for data normalised by
+        ``stats`` (see :meth:`from_stats`)."""
         names = getattr(stats, "names", None) or []
         if not {"position", "velocity"} <= set(names):
             raise ValueError(f"'stats' must have the feature groups 'position' and "
                              f"'velocity' (the springs data's), got groups "
                              f"{getattr(stats, 'groups', stats)!r} named {names}")
-        return cls(position_range=stats.range_of("position"),
-                   velocity_range=stats.range_of("velocity"), **kwargs)
+        return {"position_range": list(stats.range_of("position")),
+                "velocity_range": list(stats.range_of("velocity"))}
 
     def reset_parameters(self) -> None:
         r"""Does nothing: the simulator has no parameters."""

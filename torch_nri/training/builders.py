@@ -9,10 +9,9 @@ from torch.utils.data import Dataset
 from torch_nri import models
 from torch_nri.datasets import get_system, load_splits
 from torch_nri.models import ConfigurableModel
-from torch_nri.models.base import layer_name
 from torch_nri.protocol import check_protocol
 from torch_nri.training.config import TrainConfig
-from torch_nri.training.registry import DECODERS, ENCODERS, Part
+from torch_nri.training.registry import ENCODERS, MODELS
 
 
 def dataset_options(config: TrainConfig) -> Dict[str, Any]:
@@ -38,31 +37,12 @@ def build_datasets(config: TrainConfig) -> Tuple[Dataset, Dataset, Dataset]:
                  for split in ("train", "valid", "test"))
 
 
-def _spec(part: Part, config: TrainConfig, train_set: Dataset,
-          num_edge_types: int) -> Dict[str, Any]:
-    return {"name": layer_name(part.cls), "kwargs": part.kwargs(config, train_set,
-                                                                num_edge_types)}
-
-
 def model_config(config: TrainConfig, train_set: Dataset) -> Dict[str, Any]:
     r"""The :meth:`~torch_nri.models.ConfigurableModel.from_config`
-    description of the configured model for data like ``train_set`` (its
-    number of features and steps, its normalisation and, for the simulator
-    decoder, its physics)."""
-    K = config.num_edge_types
-    encoder, decoder = ENCODERS[config.encoder], DECODERS[config.decoder]
-    if config.model == "supervised":
-        return {"model": "SupervisedEncoder", "encoder": _spec(encoder, config, train_set, K),
-                "num_edge_types": K}
-    if config.model in ("full-graph", "true-graph"):
-        graph, K = ("full", 1) if config.model == "full-graph" else ("true", K)
-        return {"model": "FixedGraphModel", "decoder": _spec(decoder, config, train_set, K),
-                "graph": graph, "num_edge_types": K, "variance": config.variance}
-    return {"model": "NRI", "encoder": _spec(encoder, config, train_set, K),
-            "decoder": _spec(decoder, config, train_set, K), "num_edge_types": K,
-            "tau": config.tau, "hard": config.hard, "prior": config.prior,
-            "variance": config.variance, "symmetry_weight": config.symmetry_weight,
-            "hard_symmetry": config.hard_symmetry}
+    description of the configured model (:data:`~torch_nri.training.registry.MODELS`)
+    for data like ``train_set`` (its number of features and steps, its
+    normalisation and, for the simulator decoder, its physics)."""
+    return MODELS[config.model].config(config, train_set)
 
 
 def build_model(config: TrainConfig, train_set: Dataset) -> ConfigurableModel:
@@ -78,22 +58,27 @@ def check_data(config: TrainConfig, splits: Sequence[Dataset]) -> int:
     ``num_edge_types``, and test trajectories long enough for the test
     protocol. Returns the encoder's window of the test protocol
     (``config.observed_steps``, by default the training length)."""
-    train_set, _, test_set = splits
+    train_set, valid_set, test_set = splits
     source = config.data if config.data is not None else f"the {config.system} data"
+    model, encoder = MODELS[config.model], ENCODERS[config.encoder]
     num_steps = train_set[0].x.size(1)
     for name, split in zip(("train", "valid", "test"), splits):
         if "edge_type" not in split[0]:
-            if config.model in ("supervised", "true-graph"):
+            if model.needs_relations:
                 raise ValueError(f"model={config.model!r} needs the true relations, but the "
                                  f"{name} split of {source} has none ('edges')")
             continue
         largest = int(split.edge_type.max()) if split.edge_type.numel() else 0
-        if config.model != "full-graph" and largest >= config.num_edge_types:
+        if (model.uses_encoder or model.needs_relations) \
+                and largest >= config.num_edge_types:
             raise ValueError(f"the {name} split of {source} has edge types up to {largest}, "
                              f"more than num_edge_types={config.num_edge_types} can name")
     observed = config.observed_steps or num_steps
-    encoder = ENCODERS[config.encoder]
-    if config.model in ("nri", "supervised"):
+    if model.uses_encoder:
+        if encoder.fixed_window and valid_set[0].x.size(1) != num_steps:
+            raise ValueError(f"the {config.encoder} encoder reads windows of the training "
+                             f"length ({num_steps} steps); the valid split of {source} has "
+                             f"{valid_set[0].x.size(1)}")
         if encoder.fixed_window and observed != num_steps:
             raise ValueError(f"the {config.encoder} encoder reads windows of the training "
                              f"length ({num_steps} steps), so observed_steps must be "

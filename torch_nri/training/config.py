@@ -1,3 +1,4 @@
+import contextvars
 import dataclasses
 import json
 import os
@@ -6,11 +7,17 @@ from typing import Any, Dict, List, Optional
 
 from torch_nri.datasets import get_system
 from torch_nri.graphs import check_candidate_graph
-from torch_nri.training.registry import DECODERS, ENCODERS, part_options
+from torch_nri.training.registry import (DECODERS, ENCODERS, MODELS, part_options,
+                                         resolve_decoder)
 
 PRECISIONS = ("fp32", "bf16", "fp16")
-MODELS = ("nri", "supervised", "full-graph", "true-graph")
 SEQUENCE_MODELS = ("gru", "attention")
+# The options of simulated data, which do not apply to data of your own.
+SIMULATED_DATA_OPTIONS = ("system", "num_nodes", "num_train", "num_valid", "num_test",
+                          "length", "test_length", "sample_freq", "data_root", "data_seed")
+# Set while a saved run's configuration is read: its parts need not be
+# registered in this process (evaluating needs only the checkpoint).
+_READING_RUN = contextvars.ContextVar("reading_run", default=False)
 
 
 def _readers(readers) -> str:
@@ -125,15 +132,15 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        known_parts = self.encoder in ENCODERS and self._decoder_known()
         checks = [
-            (self.encoder in ENCODERS, f"'encoder' must be one of {tuple(ENCODERS)}, got "
-             f"{self.encoder!r}"),
-            (self.decoder in DECODERS, f"'decoder' must be one of {tuple(DECODERS)}, got "
-             f"{self.decoder!r}"),
-            (self.model in MODELS, f"'model' must be one of {MODELS}, got {self.model!r}"),
-            (self.model != "full-graph" or not self.skip_first,
-             "the full graph has one edge type, which must pass messages: 'skip_first' "
-             "cannot be set with model='full-graph'"),
+            (known_parts or _READING_RUN.get(),
+             f"'encoder' must be one of {tuple(ENCODERS)}, got {self.encoder!r}"
+             if self.encoder not in ENCODERS else
+             f"'decoder' must be one of {tuple(DECODERS)} or 'module:Class' of a "
+             f"torch_nri.nn.NRIDecoder, got {self.decoder!r}"),
+            (self.model in MODELS, f"'model' must be one of {tuple(MODELS)}, got "
+             f"{self.model!r}"),
             (self.max_seconds is None or self.max_seconds > 0,
              f"'max_seconds' must be positive, got {self.max_seconds}"),
             (self.sequence_model in SEQUENCE_MODELS, f"'sequence_model' must be one of "
@@ -145,13 +152,18 @@ class TrainConfig:
             (self.epochs >= 1, f"'epochs' must be at least 1, got {self.epochs}"),
             (self.batch_size >= 1, f"'batch_size' must be at least 1, got {self.batch_size}"),
             (self.lr > 0, f"'lr' must be positive, got {self.lr}"),
+            (self.prediction_steps >= 1, f"'prediction_steps' must be at least 1, got "
+             f"{self.prediction_steps}"),
+            (self.burn_in_steps is None or self.burn_in_steps >= 1,
+             f"'burn_in_steps' must be at least 1, got {self.burn_in_steps}"),
             (self.prior is None or len(self.prior) == self.num_edge_types,
              f"'prior' needs one probability per edge type ({self.num_edge_types}), "
              f"got {self.prior}"),
             (self.observed_steps is None or self.observed_steps >= 1,
              f"'observed_steps' must be at least 1, got {self.observed_steps}"),
             (self.horizon >= 1, f"'horizon' must be at least 1, got {self.horizon}"),
-            (not self.dynamic_graph or self.model == "nri",
+            (not self.dynamic_graph or self.model not in MODELS
+             or MODELS[self.model].infers_graph,
              f"'dynamic_graph' re-infers the graph with the encoder; model={self.model!r} "
              f"infers no graph to decode with"),
             (self.data is None or not self.physics,
@@ -161,19 +173,40 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
-        check_candidate_graph(self.graph, self.k)
         system = get_system(self.system)
-        if self.data is None and self.graph == "knn" and not system.has_positions:
-            raise ValueError(f"{system.name} systems have no positions for a kNN graph; "
-                             f"use graph='full'")
+        if self.data is None:
+            system.check_graph(self.graph, self.k)
+        else:
+            check_candidate_graph(self.graph, self.k)
+            self._check_own_data()
         if self.data is None:
             self.physics = {name: value for name, value in self.physics.items()
                             if value is not None}
             system.resolve_physics(self.physics)  # unknown names and bad values
+        if MODELS[self.model].check is not None:
+            MODELS[self.model].check(self)
+        if not known_parts:
+            return  # a saved run with parts of another process: nothing more to check
         self._check_part_options()
         for part in (ENCODERS[self.encoder], DECODERS[self.decoder]):
             if part.check is not None:
                 part.check(self)
+
+    def _decoder_known(self) -> bool:
+        try:
+            return resolve_decoder(self.decoder)
+        except ValueError:
+            if _READING_RUN.get():
+                return False
+            raise
+
+    def _check_own_data(self) -> None:
+        defaults = TrainConfig.__dataclass_fields__
+        given = [f"{name}={getattr(self, name)!r}" for name in SIMULATED_DATA_OPTIONS
+                 if getattr(self, name) != defaults[name].default]
+        if given:
+            raise ValueError(f"{', '.join(given)} describe simulated data; the data of this "
+                             f"run is your own (data={self.data!r}), whose files say it all")
 
     def _check_part_options(self) -> None:
         # An option that only some encoders or decoders read must be read by this run's.
@@ -196,7 +229,10 @@ class TrainConfig:
 
     @classmethod
     def load(cls, run_dir: str) -> "TrainConfig":
-        r"""The configuration of the run in ``run_dir`` (its ``config.json``)."""
+        r"""The configuration of the run in ``run_dir`` (its ``config.json``).
+        An encoder or decoder that was registered in the process that trained
+        the run need not be registered here: evaluating needs only the
+        checkpoint, which names the class."""
         path = os.path.join(run_dir, "config.json")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no run in {run_dir}: {path} is missing")
@@ -208,4 +244,8 @@ class TrainConfig:
         if not isinstance(saved, dict):
             raise ValueError(f"{path} is not a run configuration: it holds a "
                              f"{type(saved).__name__}, not an object")
-        return cls.from_dict(saved)
+        token = _READING_RUN.set(True)
+        try:
+            return cls.from_dict(saved)
+        finally:
+            _READING_RUN.reset(token)

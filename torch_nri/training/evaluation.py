@@ -13,7 +13,7 @@ from torch_geometric.loader import DataLoader
 from torch_nri.metrics import (accuracy_from_confusion, asymmetry_rate, best_type_permutation,
                                edge_auroc, edge_confusion)
 from torch_nri.models import ConfigurableModel, load_model
-from torch_nri.protocol import protocol_steps, static_squared_error
+from torch_nri.protocol import OBSERVED_STEPS, protocol_steps, static_squared_error
 from torch_nri.training import distributed
 from torch_nri.training.builders import build_datasets
 from torch_nri.training.config import TrainConfig
@@ -129,10 +129,9 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
 def observed_steps_of(config: TrainConfig) -> int:
     r"""The encoder's window of a run's test protocol: as recorded in its
     config, or, for a run of torch_nri 0.1.0, which recorded none, the
-    length of its training trajectories."""
-    if config.observed_steps is not None:
-        return config.observed_steps
-    return build_datasets(config)[0][0].x.size(1)
+    papers' 49 (0.1.0 trained on the systems' default lengths only, 49 steps
+    for each)."""
+    return OBSERVED_STEPS if config.observed_steps is None else config.observed_steps
 
 
 def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,

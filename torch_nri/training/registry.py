@@ -7,9 +7,12 @@ which configuration options it reads. A decoder or encoder of your own is one
 and the test protocol never name a layer class.
 """
 import inspect
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from torch_nri.datasets import SpringsDataset, get_system
+from torch_nri.models.base import layer_name
 from torch_nri.nn import (CNNBlock, CNNEncoder, MLPDecoder, MLPEncoder, NRIDecoder, RIEncoder,
                           RNNDecoder, SpringsSimulationDecoder, STDecoder)
 
@@ -93,20 +96,18 @@ def _st_decoder(config, train_set, num_edge_types):
 
 def _simulation_decoder(config, train_set, num_edge_types):
     # The data's own physics, in physical units (SpringsDataset's properties).
-    return dict(position_range=list(train_set.stats.range_of("position")),
-                velocity_range=list(train_set.stats.range_of("velocity")),
+    return dict(**SpringsSimulationDecoder.ranges_of(train_set.stats),
                 spring_constants=train_set.spring_constants, box_size=train_set.box_size,
                 time_step=train_set.time_step)
 
 
 def _check_simulation(config) -> None:
-    from torch_nri.datasets import SpringsDataset
-
-    if config.data is not None or config.system != "springs":
-        source = f"--data {config.data}" if config.data is not None else config.system
+    system = get_system(config.system)
+    if config.data is not None or not issubclass(system, SpringsDataset):
+        source = f"data={config.data!r}" if config.data is not None else config.system
         raise ValueError(f"decoder='sim' is the springs simulator; it needs the simulated "
                          f"springs data, not {source}")
-    spring_types = SpringsDataset.resolve_physics(config.physics)["spring_types"]
+    spring_types = system.resolve_physics(config.physics)["spring_types"]
     if config.num_edge_types != len(spring_types):
         raise ValueError(f"decoder='sim' has one edge type per spring type of the data "
                          f"({len(spring_types)}: spring_types={spring_types}), got "
@@ -130,6 +131,12 @@ DECODERS: Dict[str, Part] = {
 }
 
 
+#: The TrainConfig fields that only some encoders or decoders read (their
+#: ``options``); every other field is read by the loop or by every part.
+PART_OPTIONS = frozenset(option for table in (ENCODERS, DECODERS)
+                         for part in table.values() for option in part.options)
+
+
 def _standard_kwargs(cls: type) -> KwargsFn:
     # The arguments of the usual names that the class's constructor takes.
     accepted = inspect.signature(cls).parameters
@@ -143,6 +150,20 @@ def _standard_kwargs(cls: type) -> KwargsFn:
     return kwargs
 
 
+def _register(table: Dict[str, Part], kind: str, name: str, part: Part) -> None:
+    if table.get(name, part).cls is not part.cls and name in _BUILT_IN[kind]:
+        raise ValueError(f"{name!r} is a built-in {kind}; register yours under another name")
+    unknown = sorted(set(part.options) - PART_OPTIONS)
+    if unknown:
+        raise ValueError(f"the options of a {kind} must be among the part-specific "
+                         f"TrainConfig fields {sorted(PART_OPTIONS)}, got {unknown}")
+    if part.cls.__module__ == "__main__":
+        warnings.warn(f"{part.cls.__name__} is defined in __main__: its checkpoints name it "
+                      f"{layer_name(part.cls)!r}, which no other process can import; define it "
+                      f"in a module to load them elsewhere", stacklevel=3)
+    table[name] = part
+
+
 def register_decoder(name: str, cls: type, kwargs: Optional[KwargsFn] = None,
                      options: Tuple[str, ...] = ()) -> type:
     r"""Makes a decoder of your own (a subclass of
@@ -150,11 +171,15 @@ def register_decoder(name: str, cls: type, kwargs: Optional[KwargsFn] = None,
     ``TrainConfig(decoder=name)``. Without ``kwargs``, it is built with those
     of ``in_channels``, ``num_edge_types``, ``hidden_channels``
     (``config.decoder_hidden``), ``skip_first`` and ``dropout`` that its
-    constructor takes. Returns ``cls``."""
+    constructor takes. ``options`` are the part-specific fields of
+    :class:`~torch_nri.training.TrainConfig` it reads (:data:`PART_OPTIONS`).
+    A decoder named by its import path, ``decoder="package.module:MyDecoder"``,
+    is registered so when a configuration names it. Returns ``cls``."""
     if not (isinstance(cls, type) and issubclass(cls, NRIDecoder)):
         raise ValueError(f"a registered decoder must be a subclass of "
                          f"torch_nri.nn.NRIDecoder, got {cls!r}")
-    DECODERS[name] = Part(cls, kwargs or _standard_kwargs(cls), tuple(options))
+    _register(DECODERS, "decoder", name, Part(cls, kwargs or _standard_kwargs(cls),
+                                              tuple(options)))
     return cls
 
 
@@ -165,8 +190,22 @@ def register_encoder(name: str, cls: type, kwargs: KwargsFn,
     to logits ``[E, K]``) available as ``TrainConfig(encoder=name)``, built
     with ``kwargs(config, train_set, num_edge_types)`` (see :class:`Part`
     for the other arguments). Returns ``cls``."""
-    ENCODERS[name] = Part(cls, kwargs, tuple(options), fixed_window, min_window)
+    _register(ENCODERS, "encoder", name, Part(cls, kwargs, tuple(options), fixed_window,
+                                              min_window))
     return cls
+
+
+def resolve_decoder(name: str) -> bool:
+    r"""Whether ``name`` is a decoder, registered or, as
+    ``"module:qualname"``, importable (it is then registered)."""
+    if name in DECODERS:
+        return True
+    if ":" not in name:
+        return False
+    from torch_nri.models.base import resolve_layer
+
+    register_decoder(name, resolve_layer(name))
+    return True
 
 
 def part_options() -> Dict[str, Tuple[str, ...]]:
@@ -178,3 +217,73 @@ def part_options() -> Dict[str, Tuple[str, ...]]:
             for option in part.options:
                 readers[option] = readers.get(option, ()) + (f"{name} {kind}",)
     return readers
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    r"""A model that :func:`~torch_nri.training.train` can train, by the
+    name of ``TrainConfig(model=...)``.
+
+    Attributes:
+        config (callable): ``config(config, train_set)``, the model config
+            (:meth:`~torch_nri.models.ConfigurableModel.from_config`).
+        needs_relations (bool): Whether it is trained on the true relations.
+        infers_graph (bool): Whether it infers a graph that it decodes with
+            (so that the graph can be re-inferred during a forecast).
+        uses_encoder (bool): Whether it has an encoder (the test protocol
+            then shows it the encoder's window).
+        check (callable, optional): ``check(config)`` raises a
+            :class:`ValueError` for a configuration the model cannot serve.
+    """
+    config: Callable[[Any, Any], Dict[str, Any]]
+    needs_relations: bool = False
+    infers_graph: bool = False
+    uses_encoder: bool = True
+    check: Optional[Callable[[Any], None]] = None
+
+
+def _spec(table: Dict[str, Part], name: str, config, train_set,
+          num_edge_types: int) -> Dict[str, Any]:
+    part = table[name]
+    return {"name": layer_name(part.cls), "kwargs": part.kwargs(config, train_set,
+                                                                num_edge_types)}
+
+
+def _nri(config, train_set):
+    K = config.num_edge_types
+    return {"model": "NRI", "encoder": _spec(ENCODERS, config.encoder, config, train_set, K),
+            "decoder": _spec(DECODERS, config.decoder, config, train_set, K),
+            "num_edge_types": K, "tau": config.tau, "hard": config.hard, "prior": config.prior,
+            "variance": config.variance, "symmetry_weight": config.symmetry_weight,
+            "hard_symmetry": config.hard_symmetry}
+
+
+def _supervised(config, train_set):
+    K = config.num_edge_types
+    return {"model": "SupervisedEncoder", "num_edge_types": K,
+            "encoder": _spec(ENCODERS, config.encoder, config, train_set, K)}
+
+
+def _given_graph(graph: str):
+    def model(config, train_set):
+        K = 1 if graph == "full" else config.num_edge_types  # the full graph has one type
+        return {"model": "FixedGraphModel", "graph": graph, "num_edge_types": K,
+                "decoder": _spec(DECODERS, config.decoder, config, train_set, K),
+                "variance": config.variance}
+    return model
+
+
+def _check_full_graph(config) -> None:
+    if config.skip_first:
+        raise ValueError("the full graph has one edge type, which must pass messages: "
+                         "'skip_first' cannot be set with model='full-graph'")
+
+
+MODELS: Dict[str, ModelSpec] = {
+    "nri": ModelSpec(_nri, infers_graph=True),
+    "supervised": ModelSpec(_supervised, needs_relations=True),
+    "full-graph": ModelSpec(_given_graph("full"), uses_encoder=False, check=_check_full_graph),
+    "true-graph": ModelSpec(_given_graph("true"), needs_relations=True, uses_encoder=False),
+}
+
+_BUILT_IN = {"encoder": frozenset(ENCODERS), "decoder": frozenset(DECODERS)}

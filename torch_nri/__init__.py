@@ -1,7 +1,8 @@
 r"""torch_nri: neural relational inference for PyTorch Geometric."""
 __version__ = "0.2.0"
 
+from torch_nri._validation import value_checks  # noqa: E402
 from torch_nri import datasets, graphs, losses, metrics, models, nn, simulations  # noqa: E402
 
 __all__ = ["datasets", "graphs", "losses", "metrics", "models", "nn", "simulations",
-           "__version__"]
+           "value_checks", "__version__"]

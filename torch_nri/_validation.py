@@ -1,18 +1,46 @@
 """Input checks shared by every layer and model.
 
 Each check raises a :class:`ValueError` whose message names the argument and
-the shape or value seen, so a user learns from the error what to fix. Checks
-that read tensor values (range of ``edge_index``, finiteness) are skipped while
-:func:`torch.compile` traces, where they would only break the graph.
+the shape or value seen, so a user learns from the error what to fix. Shape
+and dtype checks are free and always run. Checks that read tensor values
+(range of ``edge_index``, finiteness) copy a result to the host, a
+synchronisation on a GPU: they run at the public entries (a layer or model
+called directly) and are switched off by :func:`value_checks` where the data
+was checked once already (the training loop), and while :func:`torch.compile`
+traces, where they would only break the graph.
 """
-from typing import Optional
+import contextlib
+import contextvars
+from typing import Iterator, Optional
 
 import torch
 from torch import Tensor
 
+_VALUE_CHECKS = contextvars.ContextVar("torch_nri_value_checks", default=True)
 
-def _tracing() -> bool:
-    return torch.compiler.is_compiling()
+
+@contextlib.contextmanager
+def value_checks(enabled: bool) -> Iterator[None]:
+    r"""Switches the checks that read tensor values (finite inputs,
+    ``edge_index`` in range) on or off inside the ``with`` block, in the
+    manner of :mod:`torch_geometric.debug`. They are on by default; the
+    training loop switches them off for its steps after checking its data
+    where it enters (the datasets check their files and simulations), so that
+    a step makes no device-to-host copy for them::
+
+        with torch_nri.value_checks(False):
+            out = model(x, edge_index)   # x and edge_index known to be valid
+    """
+    token = _VALUE_CHECKS.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _VALUE_CHECKS.reset(token)
+
+
+def values_checked() -> bool:
+    r"""Whether checks that read tensor values run here and now."""
+    return not torch.compiler.is_compiling() and _VALUE_CHECKS.get()
 
 
 def check_node_features(x: Tensor, name: str = "x", ndim: Optional[int] = 3,
@@ -34,7 +62,7 @@ def check_node_features(x: Tensor, name: str = "x", ndim: Optional[int] = 3,
 
 def check_finite(x: Tensor, name: str) -> None:
     """Raises if ``x`` holds NaN or infinite values, which would poison training."""
-    if not _tracing() and not bool(torch.isfinite(x).all()):
+    if values_checked() and not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"'{name}' contains {bad} non-finite values (NaN or inf) "
                          f"in a tensor of shape {tuple(x.shape)}")
@@ -50,7 +78,7 @@ def check_edge_index(edge_index: Tensor, num_nodes: int, name: str = "edge_index
                          f"got shape {tuple(edge_index.shape)}")
     if edge_index.dtype != torch.long:
         raise ValueError(f"'{name}' must be of dtype torch.long, got {edge_index.dtype}")
-    if edge_index.numel() > 0 and not _tracing():
+    if edge_index.numel() > 0 and values_checked():
         low, high = int(edge_index.min()), int(edge_index.max())
         if low < 0 or high >= num_nodes:
             raise ValueError(f"'{name}' holds node indices in [{low}, {high}], "

@@ -84,7 +84,10 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     choices = {"model": tuple(MODELS), "encoder": tuple(ENCODERS),
                "precision": PRECISIONS, "sequence_model": SEQUENCE_MODELS}
     helps = {"decoder": f"one of {', '.join(DECODERS)}, or package.module:Class of an "
-                        f"NRIDecoder of your own"}
+                        f"NRIDecoder of your own",
+             "device": "auto (CUDA when available), cpu, cuda or cuda:N",
+             "compile": "run the training and validation steps through torch.compile",
+             "tf32": "TF32 matrix multiplies on CUDA"}
     _add_data_options(parser)
     for field, value in TrainConfig().to_dict().items():
         if field in DATA_FIELDS or field == "physics":
@@ -140,7 +143,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         with open(os.path.join(args.run_dir, "stats.json")) as f:
             stats = MinMaxStats.from_dict(json.load(f))
         test_set = TrajectoryDataset(args.data, stats=stats, graph=config.graph, k=config.k)
-    results = evaluate_run(args.run_dir, config=config, test_set=test_set)
+    results = evaluate_run(args.run_dir, config=config, test_set=test_set, device=args.device)
     if args.json:
         print(json.dumps({key: results[key] for key in ("accuracy", "mse", "auroc")
                           if key in results}))
@@ -167,7 +170,7 @@ def _baseline(args: argparse.Namespace) -> int:
     results = run_baseline(args.name, build_datasets(config), hidden=args.hidden,
                            epochs=args.epochs, lr=args.lr, seed=args.seed,
                            max_seconds=args.max_seconds, observed_steps=args.observed_steps,
-                           horizon=args.horizon)
+                           horizon=args.horizon, device=args.device)
     data = (os.path.basename(os.path.normpath(config.data)) if config.data is not None
             else f"{config.system}-{config.num_nodes}")
     name = f"{data} {args.name}"
@@ -188,7 +191,9 @@ def _baseline(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from torch_nri.training.demo import run_demo
 
-    overrides = {} if args.epochs is None else {"epochs": args.epochs}
+    overrides = {"device": args.device}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
     run_demo(args.out, args.data_root, **overrides)
     return 0
 
@@ -220,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="raw trajectories .npz (x [samples, T, N, F], optional edges)")
     eval_parser.add_argument("--json", action="store_true", help="print one JSON object")
 
+
     base_parser = subparsers.add_parser("baseline", help="fit and test a baseline that is "
                                         "not an NRI model (see also train --model)")
     base_parser.add_argument("name", choices=BASELINES)
@@ -243,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--out", default="runs/demo")
     demo_parser.add_argument("--data-root", default="data")
     demo_parser.add_argument("--epochs", type=int, default=None)
+    for sub in (eval_parser, base_parser, demo_parser):
+        sub.add_argument("--device", default="auto",
+                         help="auto (CUDA when available), cpu, cuda or cuda:N (default: auto)")
     return parser
 
 

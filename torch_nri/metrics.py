@@ -15,6 +15,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import mannwhitneyu
 from torch import Tensor
 
+from torch_nri._validation import values_checked
 from torch_nri.graphs import reverse_edge_index
 
 
@@ -38,12 +39,14 @@ def edge_confusion(edge_pred: Tensor, edge_type: Tensor, num_edge_types: int) ->
         raise ValueError(f"'edge_pred' and 'edge_type' must describe the same edges, got "
                          f"{tuple(edge_pred.shape)} and {tuple(edge_type.shape)}")
     for name, labels in (("edge_pred", pred), ("edge_type", true)):
+        if not values_checked():
+            break
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_edge_types):
             raise ValueError(f"'{name}' holds types in [{int(labels.min())}, "
                              f"{int(labels.max())}], out of range for "
                              f"num_edge_types={num_edge_types}")
     counts = torch.bincount(true * num_edge_types + pred, minlength=num_edge_types ** 2)
-    return counts.view(num_edge_types, num_edge_types).cpu()
+    return counts.view(num_edge_types, num_edge_types)
 
 
 def best_type_permutation(confusion: Tensor, no_edge_type: Optional[int] = None) -> Tensor:
@@ -58,7 +61,7 @@ def best_type_permutation(confusion: Tensor, no_edge_type: Optional[int] = None)
     """
     num_types = confusion.size(0)
     free = [k for k in range(num_types) if k != no_edge_type]
-    gain = confusion.numpy()[np.ix_(free, free)]  # [true, predicted]
+    gain = confusion.cpu().numpy()[np.ix_(free, free)]  # [true, predicted]
     true_idx, pred_idx = linear_sum_assignment(gain, maximize=True)
     perm = torch.arange(num_types)
     for t, p in zip(true_idx, pred_idx):
@@ -96,6 +99,7 @@ def accuracy_from_confusion(confusion: Tensor, permutation_invariant: bool = Tru
     r"""Edge accuracy from a confusion matrix ``C[true, predicted]``, e.g. one
     summed over the batches of a test set; the arguments are those of
     :func:`edge_accuracy`."""
+    confusion = confusion.cpu()
     num_edge_types = confusion.size(0)
     total = int(confusion.sum())
     if total == 0:

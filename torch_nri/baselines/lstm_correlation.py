@@ -54,6 +54,7 @@ class LSTMCorrelationBaseline(LSTMNetwork):
         generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         paths = self._paths(x)
+        device = next(self.parameters()).device
         optimizer = torch.optim.Adam(self.parameters(), lr=lr)
         self.train()
         started = time.perf_counter()
@@ -61,8 +62,9 @@ class LSTMCorrelationBaseline(LSTMNetwork):
             if max_seconds is not None and time.perf_counter() - started >= max_seconds:
                 break
             for index in torch.randperm(paths.size(0), generator=generator).split(batch_size):
-                predictions, _ = self(paths[index, :-1])
-                loss = F.mse_loss(predictions, paths[index, 1:])
+                batch = paths[index].to(device)
+                predictions, _ = self(batch[:, :-1])
+                loss = F.mse_loss(predictions, batch[:, 1:])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -75,8 +77,8 @@ class LSTMCorrelationBaseline(LSTMNetwork):
         r"""Each object's LSTM output at the last step, as one-step
         "trajectories" ``[S, 1, N, H]`` for :class:`CorrelationBaseline`."""
         self.eval()
-        _, last = self(self._paths(x))
-        return last.view(x.size(0), 1, x.size(2), -1)
+        _, last = self(self._paths(x).to(next(self.parameters()).device))
+        return last.view(x.size(0), 1, x.size(2), -1).cpu()
 
     def predict(self, x: Tensor) -> Tensor:
         r"""Predicted edges ``[S, N, N]`` (1 for an edge)."""

@@ -12,6 +12,7 @@ from torch_nri.baselines.lstm_correlation import LSTMCorrelationBaseline
 from torch_nri.baselines.lstm_path import LSTMPathBaseline
 from torch_nri.baselines.static import static_mse
 from torch_nri.protocol import HORIZON
+from torch_nri.device import resolve_device
 
 #: The baselines of NRI's Tables 1 and 2 that are not NRI models (those are
 #: trained by ``torch-nri train --model``): edge recovery, then path prediction.
@@ -23,7 +24,7 @@ BASELINES = EDGE_BASELINES + PATH_BASELINES
 def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs: int = 10,
                  lr: Optional[float] = None, seed: int = 42,
                  max_seconds: Optional[float] = None, observed_steps: Optional[int] = None,
-                 horizon: int = HORIZON) -> Dict[str, Any]:
+                 horizon: int = HORIZON, device: str = "cpu") -> Dict[str, Any]:
     r"""Fits the baseline ``name`` (:data:`BASELINES`) on the train and
     valid splits of ``splits`` and tests it on the test split, as in NRI's
     supplement D.1.1.
@@ -52,6 +53,8 @@ def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs
             protocol. (default: the training trajectories' length)
         horizon (int, optional): The predicted steps of the test protocol.
             (default: :obj:`20`)
+        device (str, optional): Where the LSTMs train (``"auto"``, ``"cpu"``,
+            ``"cuda"``, ``"cuda:N"``). (default: ``"cpu"``)
 
     Returns:
         dict: ``accuracy``, ``threshold`` and ``absolute`` (edge recovery) or
@@ -76,6 +79,7 @@ def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs
             torch.manual_seed(seed)
             model = LSTMPathBaseline(num_features, hidden,
                                      num_nodes=num_nodes if name == "lstm-joint" else None)
+            model.to(resolve_device(device))
             model.fit(x_train, epochs=epochs, seed=seed, valid=x_valid,
                       max_seconds=max_seconds, **options)
             results = {**model.evaluate(x_test, observed, horizon),
@@ -90,7 +94,7 @@ def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs
             baseline = fitted = CorrelationBaseline().fit(x_fit, edges_fit)
         else:
             torch.manual_seed(seed)
-            baseline = LSTMCorrelationBaseline(num_features, hidden)
+            baseline = LSTMCorrelationBaseline(num_features, hidden).to(resolve_device(device))
             baseline.fit(x_train, edges_train, epochs=epochs, seed=seed,
                          threshold_data=(x_fit, edges_fit), max_seconds=max_seconds, **options)
             fitted = baseline.correlation

@@ -253,6 +253,10 @@ class SimulatedDataset(InMemoryDataset):
             length = p["test_length"] if split == "test" else p["length"]
             split_seed = int(np.random.SeedSequence([p["seed"], index]).generate_state(1)[0])
             features, edge_types = self.simulate(split_sizes[split], length, split_seed)
+            if not np.isfinite(features).all():  # checked once here, not in every step
+                raise ValueError(f"the {self.name} simulation of the {split} split produced "
+                                 f"{int((~np.isfinite(features)).sum())} non-finite values; "
+                                 f"check the physics {self.params['physics']}")
             if stats is None:  # the training split comes first
                 stats = MinMaxStats.fit(features, self.feature_groups)
             x = torch.from_numpy(stats.normalize(features)).transpose(1, 2)  # [S, N, T, F]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from torch_nri.datasets import get_system
+from torch_nri.device import DEVICES, is_device_name
 from torch_nri.graphs import check_candidate_graph
 from torch_nri.training.registry import (DECODERS, ENCODERS, MODELS, part_options,
                                          resolve_decoder)
@@ -40,7 +41,10 @@ class TrainConfig:
     (:class:`~torch_nri.nn.RIEncoder`, :class:`~torch_nri.nn.STDecoder`, with
     ``sequence_model``, and the ablations ``intra`` and ``inter``);
     ``symmetry_weight`` and ``hard_symmetry`` its symmetry prior.
-    ``checkpoint``, ``checkpoint_chunk_size`` and ``skip_no_edges``
+    ``device`` is ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or
+    ``"cuda:N"``; ``compile`` runs the training and validation steps through
+    :func:`torch.compile`; ``tf32`` lets CUDA multiply float32 matrices in
+    TF32. ``checkpoint``, ``checkpoint_chunk_size`` and ``skip_no_edges``
     are the decoder's memory options (:class:`~torch_nri.nn.MLPDecoder`);
     ``precision`` runs training and validation under :func:`torch.autocast`
     (``"bf16"``, or ``"fp16"`` with gradient scaling); the test evaluation
@@ -107,7 +111,10 @@ class TrainConfig:
     variance: float = 5e-5
     symmetry_weight: float = 0.0
     hard_symmetry: bool = False
-    # memory and speed (large N)
+    # device, memory and speed
+    device: str = "auto"
+    compile: bool = False
+    tf32: bool = False
     checkpoint: bool = False
     checkpoint_chunk_size: Optional[int] = None
     skip_no_edges: bool = False
@@ -149,6 +156,9 @@ class TrainConfig:
              f"{self.symmetry_weight}"),
             (self.precision in PRECISIONS, f"'precision' must be one of {PRECISIONS}, got "
              f"{self.precision!r}"),
+            # The form only: whether this machine has it is checked where training starts.
+            (is_device_name(self.device), f"'device' must be one of {DEVICES}, got "
+             f"{self.device!r}"),
             (self.epochs >= 1, f"'epochs' must be at least 1, got {self.epochs}"),
             (self.batch_size >= 1, f"'batch_size' must be at least 1, got {self.batch_size}"),
             (self.lr > 0, f"'lr' must be positive, got {self.lr}"),

@@ -1,7 +1,8 @@
-r"""Multi-process training with :mod:`torch.distributed`, as launched by
+r"""Where training runs: the device (:func:`resolve_device`), and
+multi-process training with :mod:`torch.distributed`, as launched by
 ``torchrun``: the process group, data shards and metric reduction used by
 :func:`~torch_nri.training.train`. Without ``torchrun`` (no ``WORLD_SIZE`` in
-the environment) everything here is a no-op on one process."""
+the environment) the distributed parts are no-ops on one process."""
 import os
 from dataclasses import dataclass
 from typing import Any, List
@@ -11,11 +12,13 @@ import torch.distributed as dist
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
+from torch_nri.device import resolve_device
+
 
 @dataclass
 class Context:
     r"""Where this process stands: its rank, the number of processes and
-    its device (``cuda:LOCAL_RANK`` with NCCL, else the CPU with gloo)."""
+    its device."""
     rank: int = 0
     world_size: int = 1
     device: torch.device = torch.device("cpu")
@@ -30,15 +33,20 @@ class Context:
         return self.world_size > 1
 
 
-def setup() -> Context:
-    r"""Joins the process group that ``torchrun`` describes in the
-    environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``,
-    ``MASTER_PORT``), with the NCCL backend when CUDA is available and gloo
-    otherwise. Returns a one-process context without ``torchrun``."""
+def setup(device: str = "auto") -> Context:
+    r"""The process's :class:`Context`: one process on ``device``
+    (:func:`resolve_device`) without ``torchrun``; under ``torchrun``, joins
+    the process group that the environment describes (``RANK``,
+    ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``), one
+    GPU per process (``cuda:LOCAL_RANK``) with NCCL when ``device`` is CUDA,
+    the CPU with gloo otherwise."""
+    resolved = resolve_device(device)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
-        return Context()
-    use_cuda = torch.cuda.is_available()
+        if resolved.type == "cuda":
+            torch.cuda.set_device(resolved)
+        return Context(device=resolved)
+    use_cuda = resolved.type == "cuda"
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
     if use_cuda:

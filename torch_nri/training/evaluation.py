@@ -10,11 +10,14 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torch_geometric.loader import DataLoader
 
+from torch_nri._validation import value_checks
+from torch_nri.device import resolve_device
 from torch_nri.metrics import (accuracy_from_confusion, asymmetry_rate, best_type_permutation,
                                edge_auroc, edge_confusion)
 from torch_nri.models import ConfigurableModel, load_model
 from torch_nri.protocol import OBSERVED_STEPS, protocol_steps, static_squared_error
 from torch_nri.training import distributed
+from torch_nri.training.batching import make_loader
 from torch_nri.training.builders import build_datasets
 from torch_nri.training.config import TrainConfig
 from torch_nri.training.distributed import Context
@@ -136,25 +139,29 @@ def observed_steps_of(config: TrainConfig) -> int:
 
 def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
                  test_set: Optional[Dataset] = None, batch_size: Optional[int] = None,
-                 ctx: Optional[Context] = None) -> Dict[str, Any]:
+                 ctx: Optional[Context] = None, device: str = "auto") -> Dict[str, Any]:
     r"""Evaluates the best checkpoint of a run on ``test_set`` (default: the
     configured test split) with the test protocol and the run's own window
-    and horizon, and saves the trajectory and graph plots of its first
-    system. Under ``torchrun`` (``ctx``), each process evaluates its shard
-    and the metrics are reduced; rank 0 alone draws the plots."""
-    ctx = ctx or Context()
+    and horizon, on ``device`` (:func:`~torch_nri.device.resolve_device`;
+    the checkpoint loads on any device), and saves the trajectory and graph
+    plots of its first system. Under ``torchrun`` (``ctx``), each process
+    evaluates its shard and the metrics are reduced; rank 0 alone draws the
+    plots."""
+    ctx = ctx or Context(device=resolve_device(device))
     if config is None:
         config = TrainConfig.load(run_dir)
-    model = load_model(os.path.join(run_dir, "best.pt")).to(ctx.device)
+    model = load_model(os.path.join(run_dir, "best.pt"), map_location=ctx.device)
     if test_set is None:
         test_set = build_datasets(config)[2]
     observed = observed_steps_of(config)
-    loader = DataLoader(distributed.shard(test_set, ctx),
-                        batch_size=batch_size or config.batch_size)
+    loader = make_loader(distributed.shard(test_set, ctx), batch_size or config.batch_size,
+                         ctx.device)
     torch.manual_seed(config.seed + ctx.rank)
     no_edge_type = 0 if config.skip_first else None
-    results = evaluate(model, loader, observed_steps=observed, horizon=config.horizon,
-                       dynamic_graph=config.dynamic_graph, no_edge_type=no_edge_type, ctx=ctx)
+    with value_checks(False):  # a dataset's systems, checked where they were read
+        results = evaluate(model, loader, observed_steps=observed, horizon=config.horizon,
+                           dynamic_graph=config.dynamic_graph, no_edge_type=no_edge_type,
+                           ctx=ctx)
     results["run_dir"] = run_dir
     if ctx.is_main:
         plot_example(model.cpu(), test_set[0], observed, config.horizon, no_edge_type, run_dir)

@@ -2,6 +2,7 @@ r"""The training loop of every model of :mod:`torch_nri.models`: one loop,
 epochs of Adam steps on each model's own objective, atomic checkpoints,
 exact resume, budgets and DDP; the test protocol after training
 (:mod:`torch_nri.training.evaluation`)."""
+import contextlib
 import csv
 import dataclasses
 import io
@@ -15,20 +16,23 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
-from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
+from torch_nri._validation import value_checks
 from torch_nri.io import atomic_torch_save, atomic_write_text
 from torch_nri.metrics import edge_confusion
 from torch_nri.models import ConfigurableModel, read_checkpoint
 from torch_nri.models.base import checkpoint_entries
 from torch_nri.training import distributed
+from torch_nri.training.batching import make_loader
 from torch_nri.training.builders import build_datasets, build_model, check_data
 from torch_nri.training.config import TrainConfig
 from torch_nri.training.distributed import Context
 from torch_nri.training.evaluation import evaluate_run, model_accuracy, relations_of
 from torch_nri.training.plots import plot_curves
 
+# The settings a resumed run may change: they do not change what is computed.
+RESUMABLE = ("epochs", "progress", "out", "device", "compile", "tf32", "threads")
 LOG_FIELDS = ["epoch", "lr", "seconds", "train_nll", "train_kl", "train_mse", "train_accuracy",
               "valid_nll", "valid_kl", "valid_mse", "valid_accuracy"]
 
@@ -44,19 +48,26 @@ def _autocast(precision: str, device: torch.device) -> torch.autocast:
     return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
-def _run_epoch(model: ConfigurableModel, forward: torch.nn.Module, loader: DataLoader,
+def _run_epoch(model: ConfigurableModel, forward: torch.nn.Module, loader,
                decoder_kwargs: Dict[str, Any], optimizer: Optional[torch.optim.Optimizer],
                scaler: torch.amp.GradScaler, precision: str, no_edge_type: Optional[int],
                ctx: Context, bar_desc: str, progress: bool) -> Dict[str, float]:
-    # `forward` is the model itself, or its DistributedDataParallel wrapper.
+    # `forward` is the model itself, or its DistributedDataParallel and/or
+    # compiled wrapper.
     training = optimizer is not None
     model.train(training)
     # Sums over nodes (NLL, KL) and over predicted values (MSE), reduced over
     # the processes, so the metrics do not depend on how the data is split.
-    sums = torch.zeros(5, dtype=torch.float64)  # nll, kl, nodes, squared error, values
-    confusion = torch.zeros(model.num_edge_types, model.num_edge_types, dtype=torch.long)
-    with torch.set_grad_enabled(training):
-        for batch in tqdm(loader, desc=bar_desc, leave=False, disable=not progress):
+    # They stay on the device until the epoch ends: no host copy per step.
+    sums = torch.zeros(5, dtype=torch.float64, device=ctx.device)
+    confusion = torch.zeros(model.num_edge_types, model.num_edge_types, dtype=torch.long,
+                            device=ctx.device)
+    # The bar is given the count, not the loader: tqdm.auto's wrapper would call
+    # iter() on it once more, which draws a DataLoader's base seed an extra time.
+    with torch.set_grad_enabled(training), tqdm(total=len(loader), desc=bar_desc,
+                                                leave=False, disable=not progress) as bar:
+        for batch in loader:
+            bar.update()
             batch = batch.to(ctx.device)
             with _autocast(precision, ctx.device):
                 out = forward(batch.x, batch.edge_index, batch=batch.batch,
@@ -67,18 +78,18 @@ def _run_epoch(model: ConfigurableModel, forward: torch.nn.Module, loader: DataL
                 scaler.scale(terms.loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
-            sums[:3] += torch.tensor([terms.nll.item() * batch.num_nodes,
-                                      terms.kl.item() * batch.num_nodes, batch.num_nodes],
-                                     dtype=torch.float64)
+            num_nodes = batch.num_nodes
+            step = [terms.nll.detach() * num_nodes, terms.kl.detach() * num_nodes,
+                    terms.nll.new_tensor(num_nodes)]
             if out.predictions is not None:  # the supervised encoder predicts no paths
                 error = (out.predictions - out.targets).detach().pow(2)
-                sums[3:] += torch.tensor([error.sum().item(), error.numel()],
-                                         dtype=torch.float64)
+                step += [error.sum(), error.new_tensor(error.numel())]
+            sums[:len(step)] += torch.stack(step).double()
             if out.edge_logits is not None and "edge_type" in batch:  # scored where known
                 confusion += edge_confusion(out.edge_logits.detach(), batch.edge_type,
-                                            model.num_edge_types).cpu()
-    sums = distributed.all_reduce_sum(sums.to(ctx.device), ctx).cpu()
-    confusion = distributed.all_reduce_sum(confusion.to(ctx.device), ctx).cpu()
+                                            model.num_edge_types)
+    sums = distributed.all_reduce_sum(sums, ctx).cpu()
+    confusion = distributed.all_reduce_sum(confusion, ctx).cpu()
     nll, kl, nodes, squared_error, values = sums.tolist()
     return {"nll": nll / nodes, "kl": kl / nodes,
             "mse": squared_error / values if values else float("nan"),
@@ -131,7 +142,7 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     last_path = os.path.join(out, "last.pt")
     if config.threads:
         torch.set_num_threads(config.threads)
-    ctx = distributed.setup()
+    ctx = distributed.setup(config.device)
     if ctx.is_main:
         os.makedirs(out, exist_ok=True)
     checkpoint = None
@@ -142,9 +153,9 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     elif resume:
         checkpoint = read_checkpoint(last_path)
         saved = TrainConfig.from_dict(checkpoint["train_config"])
-        # Only the number of epochs and the progress bars may change on resume.
-        config = TrainConfig.from_dict({**saved.to_dict(), "epochs": config.epochs,
-                                        "progress": config.progress, "out": config.out})
+        # Only the budget and where and how fast it runs may change on resume.
+        config = TrainConfig.from_dict({**saved.to_dict(), **{
+            key: getattr(config, key) for key in RESUMABLE}})
     progress = config.progress and ctx.is_main
 
     torch.manual_seed(config.seed)
@@ -184,13 +195,43 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     if ctx.distributed and ctx.device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     forward = DistributedDataParallel(model) if ctx.distributed else model
+    valid_forward = model
+    if config.compile:  # the loop's own calls; the checkpoints hold the plain model
+        forward, valid_forward = torch.compile(forward), torch.compile(model)
     kwargs = model.training_kwargs(num_steps, config.prediction_steps, config.burn_in_steps)
     no_edge_type = 0 if config.skip_first else None
-    valid_loader = DataLoader(distributed.shard(valid_set, ctx), batch_size=config.batch_size)
+    valid_loader = make_loader(distributed.shard(valid_set, ctx), config.batch_size, ctx.device)
     sampler = (DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True,
                                   seed=config.seed) if ctx.distributed else None)
 
     started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        # The data was checked where it entered: no value checks (host syncs) per step.
+        stack.enter_context(value_checks(False))
+        if config.tf32 and ctx.device.type == "cuda":
+            stack.enter_context(_tf32())
+        history, best_score = _train_epochs(
+            config, model, forward, valid_forward, train_set, valid_loader, sampler, kwargs,
+            optimizer, scheduler, scaler, no_edge_type, ctx, history, best_score, start_epoch,
+            progress)
+    train_seconds = time.perf_counter() - started
+
+    results = evaluate_run(out, config=config, test_set=test_set, ctx=ctx)
+    results["train_seconds"] = train_seconds
+    results["epochs"] = len(history)
+    if ctx.is_main:
+        atomic_write_text(json.dumps(results, indent=2), os.path.join(out, "results.json"))
+        plot_curves(history, os.path.join(out, "curves.png"))
+    return results
+
+
+def _train_epochs(config: TrainConfig, model: ConfigurableModel, forward: torch.nn.Module,
+                  valid_forward: torch.nn.Module, train_set, valid_loader, sampler, kwargs,
+                  optimizer, scheduler, scaler, no_edge_type: Optional[int], ctx: Context,
+                  history: List[Dict[str, float]], best_score: float, start_epoch: int,
+                  progress: bool):
+    # The epochs of train(): training and validation, then the checkpoints
+    # and the log of each. Returns the history and the best score.
     for epoch in tqdm(range(start_epoch, config.epochs), desc="epochs", initial=start_epoch,
                       total=config.epochs, disable=not progress):
         if config.max_seconds and sum(row["seconds"] for row in history) >= config.max_seconds:
@@ -200,16 +241,17 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
         torch.manual_seed(_epoch_seed(config.seed, epoch) + ctx.rank)
         if sampler is not None:
             sampler.set_epoch(epoch)  # a new split of a new shuffle every epoch
-            train_loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler)
+            train_loader = make_loader(train_set, config.batch_size, ctx.device,
+                                       sampler=sampler)
         else:
             generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
-            train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
-                                      generator=generator)
+            train_loader = make_loader(train_set, config.batch_size, ctx.device, shuffle=True,
+                                       generator=generator)
         lr = optimizer.param_groups[0]["lr"]
         train_metrics = _run_epoch(model, forward, train_loader, kwargs, optimizer, scaler,
                                    config.precision, no_edge_type, ctx, "train", progress)
         scheduler.step()
-        valid_metrics = _run_epoch(model, model, valid_loader, kwargs, None, scaler,
+        valid_metrics = _run_epoch(model, valid_forward, valid_loader, kwargs, None, scaler,
                                    config.precision, no_edge_type, ctx, "valid", progress)
         row = {"epoch": epoch + 1, "lr": lr, "seconds": time.perf_counter() - epoch_start}
         row.update({f"train_{k}": v for k, v in train_metrics.items()})
@@ -222,19 +264,22 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
             state = {**checkpoint_entries(model), "train_config": config.to_dict(),
                      "epoch": epoch + 1}
             if improved:
-                atomic_torch_save(state, os.path.join(out, "best.pt"))
+                atomic_torch_save(state, os.path.join(config.out, "best.pt"))
             atomic_torch_save({**state, "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(),
                                "scaler": scaler.state_dict(), "history": history,
-                               "best_score": best_score}, last_path)
-            _write_log(history, os.path.join(out, "log.csv"))
+                               "best_score": best_score}, os.path.join(config.out, "last.pt"))
+            _write_log(history, os.path.join(config.out, "log.csv"))
         distributed.barrier(ctx)  # the checkpoint exists for every process
-    train_seconds = time.perf_counter() - started
+    return history, best_score
 
-    results = evaluate_run(out, config=config, test_set=test_set, ctx=ctx)
-    results["train_seconds"] = train_seconds
-    results["epochs"] = len(history)
-    if ctx.is_main:
-        atomic_write_text(json.dumps(results, indent=2), os.path.join(out, "results.json"))
-        plot_curves(history, os.path.join(out, "curves.png"))
-    return results
+
+@contextlib.contextmanager
+def _tf32():
+    # TF32 matrix multiplies on CUDA inside the block, then the setting as it was.
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)

@@ -31,3 +31,41 @@ def test_edge_to_node_sums_or_averages_incoming_edges(shape):
 def test_rejects_unknown_aggregation():
     with pytest.raises(ValueError, match="'aggr'"):
         NRIMessagePassing("max")
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (6, 3, 4)])
+def test_node_to_edge_linear_equals_the_linear_layer_on_concatenated_features(shape):
+    mp = NRIMessagePassing()
+    x = torch.randn(*shape, requires_grad=True)
+    edge_index = torch.tensor([[0, 3, 2, 5, 5], [1, 0, 0, 2, 4]])
+    edge_attr = torch.randn(5, *shape[1:-1], 3)
+    lin = torch.nn.Linear(2 * 4 + 3, 7)
+    expected = lin(torch.cat([mp.node_to_edge(x, edge_index), edge_attr], dim=-1))
+    got = mp.node_to_edge_linear(x, edge_index, lin.weight, lin.bias, edge_attr)
+    assert torch.allclose(got, expected, atol=1e-6)
+    # Gradients reach the nodes and every part of the weight alike.
+    grads = torch.autograd.grad(got.square().sum(), (x, lin.weight, lin.bias))
+    expected_grads = torch.autograd.grad(expected.square().sum(), (x, lin.weight, lin.bias))
+    for a, b in zip(grads, expected_grads):
+        assert torch.allclose(a, b, atol=1e-5)
+    # Without edge features the weight has only the sender and receiver parts.
+    pair = torch.nn.Linear(2 * 4, 7, bias=False)
+    assert torch.allclose(mp.node_to_edge_linear(x, edge_index, pair.weight),
+                          pair(mp.node_to_edge(x, edge_index)), atol=1e-6)
+
+
+def test_aggregate_messages_on_a_pair_projection_equals_it_on_edge_features():
+    from torch_nri.nn import EdgeTypeMLP
+
+    mp = NRIMessagePassing(checkpoint=True, checkpoint_chunk_size=3)
+    mlp = EdgeTypeMLP(2 * 5, 8, 6, num_edge_types=2, act=torch.tanh)
+    x = torch.randn(4, 5, requires_grad=True)
+    edge_index = torch.tensor([[0, 1, 2, 3, 0, 2, 1], [1, 2, 3, 0, 2, 0, 3]])
+    weights = torch.rand(7, 2).softmax(-1)
+    expected = mp.aggregate_messages(mlp, x, edge_index, weights)
+    projection = mp.pair_projection(x, *mlp.first_layer)
+    got = mp.aggregate_messages(mlp.from_first_layer, projection, edge_index, weights,
+                                edge_features=mp.gather_pairs)
+    assert torch.allclose(got, expected, atol=1e-6)
+    grad, = torch.autograd.grad(got.sum(), x)
+    assert torch.allclose(grad, torch.autograd.grad(expected.sum(), x)[0], atol=1e-5)

@@ -84,8 +84,7 @@ class CNNEncoder(NRIMessagePassing):
         if not self.factor:
             return self.lin_out(edge_skip)
         h = self.node_mlp(self.edge_to_node(edge_skip, edge_index, x.size(0)))
-        h = torch.cat([self.node_to_edge(h, edge_index), edge_skip], dim=-1)
-        return self.lin_out(self.edge_mlp2(h))
+        return self.lin_out(self.run_edge_mlp(self.edge_mlp2, h, edge_index, edge_attr=edge_skip))
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "

@@ -1,5 +1,5 @@
 import math
-from typing import Callable
+from typing import Callable, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -83,14 +83,35 @@ class EdgeTypeMLP(Module):
             bound = 1.0 / math.sqrt(weight.size(-1))
             torch.nn.init.uniform_(bias, -bound, bound)
 
+    @property
+    def first_layer(self) -> Tuple[Tensor, Tensor]:
+        r"""The first layers of all types as one linear layer, weight
+        ``[K' H, C_in]`` and bias ``[K' H]``, for a first layer computed
+        elsewhere (:meth:`from_first_layer`)."""
+        return self.weight1.flatten(0, 1), self.bias1.flatten()
+
     def forward(self, edge_attr: Tensor, edge_weights: Tensor) -> Tensor:
-        num_edges, num_types = edge_attr.size(0), self.num_message_types
-        inner = math.prod(edge_attr.shape[1:-1])  # explicit, so that E = 0 works
-        rows = edge_attr.reshape(1, num_edges * inner, self.in_channels)
-        # Both layers as batched matmuls over types, kept in [K', E * inner, C]
-        # layout so that no intermediate is transposed or copied.
-        h = torch.baddbmm(self.bias1.unsqueeze(1), rows.expand(num_types, -1, -1),
-                          self.weight1.transpose(1, 2))
+        num_types, num_rows = self.num_message_types, math.prod(edge_attr.shape[:-1])
+        rows = edge_attr.reshape(1, num_rows, self.in_channels).expand(num_types, -1, -1)
+        # The first layer as one batched matmul over types, in [K', E * inner, H]
+        # layout (the input is shared, not copied).
+        h = torch.baddbmm(self.bias1.unsqueeze(1), rows, self.weight1.transpose(1, 2))
+        return self._after_first_layer(h, edge_weights, edge_attr.shape[:-1])
+
+    def from_first_layer(self, pre: Tensor, edge_weights: Tensor) -> Tensor:
+        r"""The messages given the first layers' outputs ``[E, *, K' H]`` of
+        the weights :attr:`first_layer`, e.g. computed per node and gathered
+        by :meth:`~torch_nri.nn.NRIMessagePassing.node_to_edge_linear` (which
+        pays where the input is a hidden state, as in the RNN decoder)."""
+        num_types, num_rows = self.num_message_types, math.prod(pre.shape[:-1])
+        h = pre.reshape(num_rows, num_types, self.hidden_channels).transpose(0, 1)
+        return self._after_first_layer(h, edge_weights, pre.shape[:-1])
+
+    def _after_first_layer(self, h: Tensor, edge_weights: Tensor,
+                           shape: Tuple[int, ...]) -> Tensor:
+        # h: the first layers' outputs [K', E * inner, H]; shape: [E, *inner].
+        num_types, num_edges = self.num_message_types, shape[0]
+        inner = math.prod(shape[1:])  # explicit, so that E = 0 works
         h = F.dropout(self.act(h), p=self.dropout, training=self.training)
         msg = self.act(torch.baddbmm(self.bias2.unsqueeze(1), h, self.weight2.transpose(1, 2)))
 
@@ -101,7 +122,7 @@ class EdgeTypeMLP(Module):
             weights = weights / num_types
         msg = msg.view(num_types, num_edges, inner, self.out_channels)
         out = (msg * weights.view(num_types, num_edges, 1, 1)).sum(dim=0)
-        return out.view(*edge_attr.shape[:-1], self.out_channels)
+        return out.view(*shape, self.out_channels)
 
     def __repr__(self) -> str:
         act = getattr(self.act, "__name__", repr(self.act))

@@ -53,7 +53,14 @@ class MLPBlock(Module):
             self.norm.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
-        x = F.elu(self.lin1(x))
+        return self.from_first_layer(self.lin1(x))
+
+    def from_first_layer(self, pre: Tensor) -> Tensor:
+        r"""The block given its first layer's output
+        :math:`\mathbf{W}_1 \mathbf{x} + \mathbf{b}_1`, computed elsewhere
+        (e.g. per node and gathered onto edges, see
+        :meth:`~torch_nri.nn.NRIMessagePassing.node_to_edge_linear`)."""
+        x = F.elu(pre)
         x = F.dropout(x, p=self.dropout, training=self.training)
         x = F.elu(self.lin2(x))
         if self.norm is None:

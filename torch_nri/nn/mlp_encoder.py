@@ -103,14 +103,14 @@ class MLPEncoder(NRIMessagePassing):
         x = x.reshape(x.size(0), -1)
         check_edge_index(edge_index, x.size(0))
 
+        # The edge MLPs' first layers run per node and are gathered
+        # (node_to_edge_linear): the same result for about E/N times less work.
         h = self.node_mlp1(x)
-        edge_skip = self.edge_mlp1(self.node_to_edge(h, edge_index))
+        edge_skip = self.run_edge_mlp(self.edge_mlp1, h, edge_index)
         if self.factor:
             h = self.node_mlp2(self.edge_to_node(edge_skip, edge_index, x.size(0)))
-            h = torch.cat([self.node_to_edge(h, edge_index), edge_skip], dim=-1)
-        else:
-            h = torch.cat([self.edge_mlp_nofactor(edge_skip), edge_skip], dim=-1)
-        return self.edge_mlp2(h)
+            return self.run_edge_mlp(self.edge_mlp2, h, edge_index, edge_attr=edge_skip)
+        return self.edge_mlp2(torch.cat([self.edge_mlp_nofactor(edge_skip), edge_skip], dim=-1))
 
     def _repr_options(self) -> str:
         return (f"num_edge_types={self.num_edge_types}, factor={self.factor}, "

@@ -96,7 +96,12 @@ class RNNDecoder(NRIDecoder):
         the new hidden state, from the input :math:`\mathbf{x}^t` ``[N, *, F]``
         and the hidden state ``[N, *, H]`` (zeros when :obj:`None`)."""
         hidden = x.new_zeros(*x.shape[:-1], self.hidden_channels) if memory is None else memory
-        aggregated = self.aggregate_messages(self.edge_mlp, hidden, edge_index, edge_weights)
+        # The message MLPs' first layer runs per node and is gathered onto the
+        # edges (their input is [h_i, h_j], two hidden states): exact, cheaper.
+        projection = self.pair_projection(hidden, *self.edge_mlp.first_layer)
+        aggregated = self.aggregate_messages(self.edge_mlp.from_first_layer, projection,
+                                             edge_index, edge_weights,
+                                             edge_features=self.gather_pairs)
         input_r, input_u, input_n = self.lin_input(x).chunk(3, dim=-1)
         msg_r, msg_u, msg_n = self.lin_message(aggregated).chunk(3, dim=-1)
         reset = torch.sigmoid(input_r + msg_r)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from torch_nri import value_checks
 from torch_nri.graphs import fully_connected_edge_index, knn_graph
 from torch_nri.losses import elbo
 from torch_nri.models import NRI
@@ -54,33 +55,59 @@ def batched(edge_index: torch.Tensor, num_nodes: int, batch: int) -> torch.Tenso
     return edge_index.repeat(1, batch) + offsets
 
 
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def synchronize(device: torch.device) -> None:
+    """Waits for the device's queued work, so that a timer measures it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def training_step(method: str, model: NRI, num_nodes: int, batch: int, num_steps: int,
-                  k: int = 10, prediction_steps: int = 10,
-                  precision: str = "fp32") -> Callable[[], None]:
+                  k: int = 10, prediction_steps: int = 10, precision: str = "fp32",
+                  device: str = "cpu", compile_mode: Optional[str] = None,
+                  ) -> Callable[[], None]:
     """A closure running forward + backward of one training step (the ELBO of
-    the paper, gradients of every parameter) on random trajectories."""
-    edge_index = candidate_graph(method, num_nodes, k)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
-    x = torch.randn(batch, num_nodes, num_steps, NUM_FEATURES)
+    the paper, gradients of every parameter) on random trajectories, as the
+    training loop runs it: on ``device``, under autocast for ``precision``
+    ``"bf16"``/``"fp16"``, with the value checks off (the loop checks its
+    data once), and through ``torch.compile(mode=compile_mode)`` when a mode
+    is given (``"default"``, ``"reduce-overhead"``, ...). ``"tf32"`` is
+    float32 with TF32 matrix multiplies (CUDA). The closure returns after
+    the device has finished the step."""
+    device = torch.device(device)
+    model.to(device)
+    edge_index = candidate_graph(method, num_nodes, k).to(device)
+    dtype = AUTOCAST_DTYPES.get(precision)
+    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+    x = torch.randn(batch, num_nodes, num_steps, NUM_FEATURES).to(device)
+    matmul_precision = "high" if precision == "tf32" else "highest"
 
     if method == "dense":
-        def step():
-            with autocast:
-                logits = dense_reference.mlp_encoder(model.encoder, x, edge_index).float()
-                edges = F.gumbel_softmax(logits, tau=model.tau)
-                predictions = dense_reference.mlp_decoder(model.decoder, x, edge_index, edges,
-                                                          prediction_steps).float()
-            loss = elbo(predictions.flatten(0, 1), x[:, :, 1:].flatten(0, 1),
+        def forward(x):
+            logits = dense_reference.mlp_encoder(model.encoder, x, edge_index).float()
+            edges = F.gumbel_softmax(logits, tau=model.tau)
+            predictions = dense_reference.mlp_decoder(model.decoder, x, edge_index, edges,
+                                                      prediction_steps).float()
+            return elbo(predictions.flatten(0, 1), x[:, :, 1:].flatten(0, 1),
                         logits.flatten(0, 1), variance=model.variance).elbo
-            (-loss).backward()
     else:
         edge_index = batched(edge_index, num_nodes, batch)
         x = x.flatten(0, 1)
 
-        def step():
-            with autocast:
-                out = model(x, edge_index, prediction_steps=prediction_steps)
-            (-model.elbo(out).elbo).backward()
+        def forward(x):
+            return model.elbo(model(x, edge_index, prediction_steps=prediction_steps)).elbo
+    if compile_mode is not None:
+        forward = torch.compile(forward, mode=None if compile_mode == "default"
+                                else compile_mode)
+
+    def step():
+        torch.set_float32_matmul_precision(matmul_precision)
+        with value_checks(False), autocast:
+            loss = forward(x)
+        (-loss).backward()
+        synchronize(device)
     return step
 
 

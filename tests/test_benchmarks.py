@@ -4,6 +4,9 @@ import os
 import subprocess
 import sys
 
+import pytest
+import torch
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -35,10 +38,25 @@ def test_scaling_stops_a_series_at_the_time_cap(tmp_path):
     assert "stopped: over the time cap" in out and out.count("full") == 1
 
 
-def test_throughput_prints_every_table():
+def test_throughput_prints_every_table(tmp_path):
     out = run("throughput.py", "--batch", "2", "--hidden", "8", "--steps", "12",
-              "--repeats", "1", "--threads", "1", "--matmul-sizes", "64", "--profile")
-    for heading in ("matrix-multiply peak", "examples/s", "of peak", "gather ms",
-                    "operators by self CPU time", "aten::"):
+              "--rounds", "2", "--repeats", "1", "--threads", "1", "--peak-seconds", "0.01",
+              "--settings", "nri fp32", "nri bf16", "--profile",
+              "--plot", str(tmp_path / "t.png"))
+    for heading in ("AVX-512 BF16", "matrix-multiply peak", "examples/s", "of peak",
+                    "vs dense fp32", "FixedSizeLoader", "gather", "operators by self",
+                    "aten::"):
         assert heading in out
-    assert "dense reference" in out and "torch_nri" in out
+    # The reference is always run; every ratio is against it.
+    table = out[out.index("training step"):out.index("batching")]
+    assert "dense fp32" in table and "nri fp32" in table and "1.00x" in table
+    if not torch.cpu._is_avx512_bf16_supported() and not torch.cpu._is_amx_tile_supported():
+        assert "skipped nri bf16" in table  # emulated bf16: slower than fp32, not run
+    assert os.path.getsize(tmp_path / "t.png") > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_throughput_refuses_a_device_this_machine_lacks():
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "throughput.py"),
+                           "--device", "cuda"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "CUDA is not available here" in done.stderr

@@ -4,7 +4,10 @@ import torch
 from torch_nri.device import is_device_name, resolve_device
 from torch_nri.training import TrainConfig
 
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def cuda(test):
+    r"""Marks a test for CUDA (``pytest -m cuda``); it skips without a device."""
+    return pytest.mark.cuda(pytest.mark.skipif(not torch.cuda.is_available(),
+                                               reason="needs a CUDA device")(test))
 
 
 def test_device_names():
@@ -44,3 +47,52 @@ def test_training_and_evaluation_on_cuda(tmp_path):
     results = train(config)
     again = evaluate_run(config.out, device="cpu")  # the checkpoint loads on any device
     assert again["accuracy"] == pytest.approx(results["accuracy"], abs=0.05)
+
+
+def test_reduced_precision_without_hardware_support_warns(monkeypatch):
+    from torch_nri.device import native_precision, warn_if_emulated
+
+    cpu = torch.device("cpu")
+    assert native_precision("fp32", cpu)
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported",
+                 "_is_amx_fp16_supported"):
+        monkeypatch.setattr(torch.cpu, name, lambda: False)
+    assert not native_precision("bf16", cpu) and not native_precision("fp16", cpu)
+    with pytest.warns(UserWarning, match=r"precision='bf16': this CPU .* has no bf16 "
+                                         r"matrix-multiply instructions.*use precision 'fp32'"):
+        warn_if_emulated("bf16", cpu)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert native_precision("bf16", cpu)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_emulated("bf16", cpu)  # native: silent
+        warn_if_emulated("fp32", cpu)
+
+
+@cuda
+def test_the_fast_path_on_cuda_gives_the_cpu_batches(tmp_path):
+    from torch_geometric.loader import DataLoader
+
+    from torch_nri.datasets import SpringsDataset
+    from torch_nri.training.batching import FixedSizeLoader
+
+    dataset = SpringsDataset(str(tmp_path), num_train=20, num_valid=4, num_test=4, length=500)
+    for expected, got in zip(DataLoader(dataset, batch_size=8),
+                             FixedSizeLoader(dataset, 8, device="cuda")):
+        assert got.x.is_cuda and got.edge_index.is_cuda
+        for key in ("x", "edge_index", "batch", "edge_type"):
+            assert torch.equal(getattr(expected, key), getattr(got, key).cpu()), key
+
+
+@cuda
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_reduced_precision_and_compiled_training_on_cuda(tmp_path, precision):
+    from torch_nri.training import train
+
+    config = TrainConfig(device="cuda", precision=precision, compile=True, num_train=32,
+                         num_valid=8, num_test=8, encoder_hidden=8, decoder_hidden=8,
+                         batch_size=16, epochs=2, progress=False, out=str(tmp_path / "run"),
+                         data_root=str(tmp_path / "data"))
+    results = train(config)
+    assert 0 <= results["accuracy"] <= 1 and all(v == v for v in results["mse"])

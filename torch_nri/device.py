@@ -1,4 +1,6 @@
 r"""Which device a name means, for every entry that takes ``--device``."""
+import warnings
+
 import torch
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N")
@@ -31,3 +33,32 @@ def resolve_device(device: str = "auto") -> torch.device:
             raise ValueError(f"device={device!r}, but this machine has {count} CUDA "
                              f"device{'s' if count != 1 else ''} (cuda:0..cuda:{count - 1})")
     return resolved
+
+
+def native_precision(precision: str, device: torch.device) -> bool:
+    r"""Whether ``device`` multiplies matrices in ``precision`` (``"fp32"``,
+    ``"bf16"``, ``"fp16"``) in hardware. A CPU needs AVX-512 BF16 or AMX for
+    bf16 and AMX-FP16 for fp16; without them PyTorch emulates the products
+    (on the AVX2 development machine, 20 to 300 times slower than float32:
+    ``benchmarks/throughput.py``). CUDA devices have both (bf16 from
+    compute capability 8.0)."""
+    if precision == "fp32":
+        return True
+    if device.type == "cuda":
+        return precision == "fp16" or torch.cuda.is_bf16_supported()
+    cpu = torch.cpu
+    if precision == "bf16":
+        return cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported()
+    return cpu._is_amx_fp16_supported()
+
+
+def warn_if_emulated(precision: str, device: torch.device) -> None:
+    r"""Warns where ``precision`` would run emulated on ``device``
+    (:func:`native_precision`): correct, but far slower than float32."""
+    if not native_precision(precision, device):
+        name = (f"this CPU (capability {torch.backends.cpu.get_cpu_capability()})"
+                if device.type == "cpu" else str(device))
+        warnings.warn(f"precision={precision!r}: {name} has no {precision} matrix-multiply "
+                      f"instructions, so PyTorch emulates them, far slower than float32 "
+                      f"(see benchmarks/throughput.py); use precision 'fp32' here",
+                      stacklevel=2)

@@ -108,9 +108,16 @@ def test_training_on_toy_springs_lowers_the_loss():
 
 
 @pytest.mark.slow
-def test_torch_compile_matches_eager(monkeypatch):
-    # Eager's random number generator in compiled code, so the Gumbel noise matches.
-    monkeypatch.setattr(torch._inductor.config, "fallback_random", True)
+def test_torch_compile_matches_eager():
+    import torch._inductor.config as inductor_config
+
+    # Eager's random number generator in compiled code, so the Gumbel noise
+    # matches (patch() restores the option; monkeypatch's undo deleted it).
+    with inductor_config.patch(fallback_random=True):
+        _check_compiled_model()
+
+
+def _check_compiled_model():
     model = make_model().eval()
     x, edge_index = torch.randn(5, 12, 4), fully_connected_edge_index(5)
     compiled = torch.compile(model)

@@ -203,17 +203,17 @@ def test_cli_trains_and_evaluates_end_to_end(tmp_path, data_root):
     assert missing.returncode == 2 and "no run in" in missing.stderr
 
 
-def test_compiled_training_steps_agree_with_eager_ones(tmp_path, data_root, monkeypatch):
+def test_compiled_training_steps_agree_with_eager_ones(tmp_path, data_root):
     import torch._inductor.config as inductor_config
 
-    # Eager's random numbers in compiled code, so the Gumbel noise is the same.
-    monkeypatch.setattr(inductor_config, "fallback_random", True)
     states = {}
-    for name, compiled in (("eager", False), ("compiled", True)):
-        config = TrainConfig(epochs=1, compile=compiled, prediction_steps=2, out=str(tmp_path / name),
-                             data_root=data_root, **TINY)
-        train(config)
-        states[name] = torch.load(tmp_path / name / "last.pt", weights_only=False)
+    # Eager's random numbers in compiled code, so the Gumbel noise is the same.
+    with inductor_config.patch(fallback_random=True):
+        for name, compiled in (("eager", False), ("compiled", True)):
+            config = TrainConfig(epochs=1, compile=compiled, prediction_steps=2,
+                                 out=str(tmp_path / name), data_root=data_root, **TINY)
+            train(config)
+            states[name] = torch.load(tmp_path / name / "last.pt", weights_only=False)
     assert states["compiled"]["train_config"]["compile"]
     for key, value in states["eager"]["model"].items():
         assert torch.allclose(states["compiled"]["model"][key], value, atol=1e-4), key

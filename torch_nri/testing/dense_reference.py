@@ -69,7 +69,7 @@ def typed_messages(mlp, pre_msg, edge_weights):
     """The original code's message loop: one MLP per type, each message
     weighted by its type and added to a buffer of zeros."""
     start = int(mlp.skip_first)
-    out = torch.zeros(*pre_msg.shape[:-1], mlp.out_channels, dtype=pre_msg.dtype)
+    out = pre_msg.new_zeros(*pre_msg.shape[:-1], mlp.out_channels)
     for k in range(start, mlp.num_edge_types):
         p = k - start  # parameters exist only for message-passing types
         msg = mlp.act(pre_msg @ mlp.weight1[p].t() + mlp.bias1[p])
@@ -103,8 +103,7 @@ def mlp_decoder(dec, x, edge_index, edge_weights, prediction_steps):
     for _ in range(prediction_steps):
         last = mlp_decoder_step(dec, last, rel_rec, rel_send, edge_weights)
         preds.append(last)
-    out = torch.zeros(*x.shape[:2], preds[0].size(2) * prediction_steps, x.size(3),
-                      dtype=x.dtype)
+    out = x.new_zeros(*x.shape[:2], preds[0].size(2) * prediction_steps, x.size(3))
     for i, p in enumerate(preds):
         out[:, :, i::prediction_steps] = p
     return out[:, :, :num_steps - 1]
@@ -117,7 +116,7 @@ def rnn_decoder(dec, x, edge_index, edge_weights, burn_in_steps):
     H = dec.hidden_channels
     w_in, b_in = dec.lin_input.weight, dec.lin_input.bias
     w_msg = dec.lin_message.weight
-    hidden = torch.zeros(*x.shape[:2], H, dtype=x.dtype)
+    hidden = x.new_zeros(*x.shape[:2], H)
     preds = []
     for t in range(x.size(2) - 1):
         ins = x[:, :, t] if t < burn_in_steps else preds[-1]

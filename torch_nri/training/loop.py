@@ -19,6 +19,7 @@ from torch.utils.data import DistributedSampler
 from tqdm.auto import tqdm
 
 from torch_nri._validation import value_checks
+from torch_nri.device import warn_if_emulated
 from torch_nri.io import atomic_torch_save, atomic_write_text
 from torch_nri.metrics import edge_confusion
 from torch_nri.models import ConfigurableModel, read_checkpoint
@@ -145,6 +146,7 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     ctx = distributed.setup(config.device)
     if ctx.is_main:
         os.makedirs(out, exist_ok=True)
+        warn_if_emulated(config.precision, ctx.device)
     checkpoint = None
     if resume and not os.path.exists(last_path):
         if ctx.is_main:

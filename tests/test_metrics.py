@@ -5,7 +5,7 @@ import torch
 
 from torch_nri.graphs import fully_connected_edge_index
 from torch_nri.metrics import (asymmetry_rate, best_type_permutation, edge_accuracy, edge_auroc,
-                               edge_confusion, mse_per_step)
+                               edge_confusion, edge_presence_scores, mse_per_step)
 
 
 def test_accuracy_is_invariant_to_swapped_types():
@@ -71,3 +71,14 @@ def test_asymmetry_rate_counts_pairs_that_disagree():
     assert asymmetry_rate(types[:1], edge_index[:, :1], 3) != asymmetry_rate(types, edge_index)
     with pytest.raises(ValueError, match="'edge_types' must have shape"):
         asymmetry_rate(types[:4], edge_index)
+
+
+def test_edge_presence_scores_use_the_type_standing_for_no_edge():
+    probs = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    assert torch.allclose(edge_presence_scores(probs), 1 - probs[:, 0])
+    swapped = torch.tensor([1, 0])  # predicted 1 is true 0 ("no edge")
+    assert torch.allclose(edge_presence_scores(probs, swapped), 1 - probs[:, 1])
+    with pytest.raises(ValueError, match="map exactly one type to no_edge_type=0"):
+        edge_presence_scores(probs, torch.tensor([1, 1]))
+    with pytest.raises(ValueError, match="must have shape"):
+        edge_presence_scores(probs[:, 0])

@@ -123,6 +123,36 @@ def mse_per_step(predictions: Tensor, targets: Tensor) -> Tensor:
     return (predictions - targets).pow(2).mean(dim=(0, 2))
 
 
+def edge_presence_scores(edge_probs: Tensor, permutation: Optional[Tensor] = None,
+                         no_edge_type: int = 0) -> Tensor:
+    r"""The probability that each edge exists, for :func:`edge_auroc`:
+    :math:`1 - q(z_{ij} = k_0 | \mathbf{x})`, where :math:`k_0` is the
+    predicted type that stands for the true type ``no_edge_type`` under the
+    type matching ``permutation`` (``perm[predicted] = true``, as returned
+    by :func:`best_type_permutation` and used by the accuracy). Without a
+    permutation, the types are taken as named (a model trained on the
+    relations). A model whose free types came out swapped thus scores as
+    the unswapped one.
+
+    Args:
+        edge_probs (torch.Tensor): Edge type probabilities ``[E, K]``.
+        permutation (torch.Tensor, optional): ``[K]``. (default: identity)
+        no_edge_type (int, optional): The true type meaning "no edge".
+            (default: :obj:`0`)
+    """
+    if edge_probs.dim() != 2:
+        raise ValueError(f"'edge_probs' must have shape [num_edges, num_edge_types], got "
+                         f"{tuple(edge_probs.shape)}")
+    predicted = no_edge_type
+    if permutation is not None:
+        matches = (permutation == no_edge_type).nonzero().flatten()
+        if matches.numel() != 1:
+            raise ValueError(f"'permutation' must map exactly one type to "
+                             f"no_edge_type={no_edge_type}, got {permutation.tolist()}")
+        predicted = int(matches[0])
+    return 1 - edge_probs[:, predicted]
+
+
 def edge_auroc(edge_scores: Tensor, edge_present: Tensor) -> float:
     r"""Area under the ROC curve of "edge vs no edge": the probability that a
     true edge scores higher than a non-edge (ties count one half), computed
@@ -130,7 +160,7 @@ def edge_auroc(edge_scores: Tensor, edge_present: Tensor) -> float:
 
     Args:
         edge_scores (torch.Tensor): A score per edge ``[E]``, e.g.
-            ``1 - edge_probs[:, 0]`` when type 0 is "no edge".
+            :func:`edge_presence_scores`.
         edge_present (torch.Tensor): Whether each edge exists ``[E]``
             (bool, or the true type, nonzero meaning an edge).
     """

@@ -31,3 +31,29 @@ def test_static_mse_of_the_baselines_matches_the_test_protocol():
     x = torch.stack([item.x for item in items]).transpose(1, 2)  # [S, T, N, F]
     assert torch.allclose(torch.tensor(static_mse(x, observed_steps=10, horizon=5)),
                           torch.tensor(results["mse_static"]), atol=1e-7)
+
+
+class FixedLogits(torch.nn.Module):
+    # An encoder that returns given logits (for one batch of known edges).
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, x, edge_index, batch=None):
+        return self.logits
+
+
+def test_auroc_follows_the_learned_type_order():
+    torch.manual_seed(0)
+    items = [Data(x=torch.randn(4, 16, 3), edge_index=fully_connected_edge_index(4),
+                  edge_type=torch.randint(0, 2, (12,))) for _ in range(5)]
+    truth = torch.cat([item.edge_type for item in items])
+    logits = 2.0 * torch.nn.functional.one_hot(truth, 2) + torch.randn(60, 2)  # informative
+    results = {}
+    for name, encoder_logits in (("named", logits), ("swapped", logits.flip(-1))):
+        model = NRI(FixedLogits(encoder_logits), MLPDecoder(3, 2, 8, 8, 8), 2)
+        results[name] = evaluate(model, DataLoader(items, batch_size=5), observed_steps=10,
+                                 horizon=5)
+    assert results["named"]["auroc"] > 0.8
+    assert results["swapped"]["auroc"] == results["named"]["auroc"]
+    assert results["swapped"]["accuracy"] == results["named"]["accuracy"]

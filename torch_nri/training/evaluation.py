@@ -13,7 +13,7 @@ from torch_geometric.loader import DataLoader
 from torch_nri._validation import value_checks
 from torch_nri.device import resolve_device
 from torch_nri.metrics import (accuracy_from_confusion, asymmetry_rate, best_type_permutation,
-                               edge_auroc, edge_confusion)
+                               edge_auroc, edge_confusion, edge_presence_scores)
 from torch_nri.models import ConfigurableModel, load_model
 from torch_nri.protocol import OBSERVED_STEPS, protocol_steps, static_squared_error
 from torch_nri.training import distributed
@@ -83,7 +83,7 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
     model.eval()
     num_types = model.num_edge_types
     confusion = torch.zeros(num_types, num_types, dtype=torch.long)
-    scores: List[Tensor] = []
+    probs: List[Tensor] = []  # scored for AUROC once the type matching is known
     present: List[Tensor] = []
     squared_error = torch.zeros(horizon, dtype=torch.float64)
     static_error = torch.zeros(horizon, dtype=torch.float64)
@@ -106,7 +106,7 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
                                dtype=torch.float64)
         if "edge_type" in batch and logits is not None:
             confusion += edge_confusion(logits, batch.edge_type, num_types).cpu()
-            scores.append((1 - logits.softmax(-1)[:, 0]).cpu())
+            probs.append(logits.softmax(-1).cpu())
             present.append((batch.edge_type != 0).cpu())
     totals = distributed.all_reduce_sum(
         torch.cat([squared_error, static_error, counts]).to(ctx.device), ctx).cpu()
@@ -119,13 +119,17 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
         result["mse"] = (squared_error / num_nodes).tolist()
     if getattr(model, "encoder", None) is not None:
         result["asymmetry"] = asymmetric / num_examples
-    scores = distributed.all_gather_list(scores, ctx)
+    probs = distributed.all_gather_list(probs, ctx)
     present = distributed.all_gather_list(present, ctx)
-    if scores:
+    if probs:
         result["accuracy"] = model_accuracy(model, confusion, no_edge_type)
         present_all = torch.cat(present)
         if present_all.any() and not present_all.all():
-            result["auroc"] = edge_auroc(torch.cat(scores), present_all)
+            # The type standing for "no edge" is the one the accuracy matched to it.
+            permutation = (None if model.uses_relations
+                           else best_type_permutation(confusion, no_edge_type))
+            scores = edge_presence_scores(torch.cat(probs), permutation)
+            result["auroc"] = edge_auroc(scores, present_all)
     return result
 
 

@@ -40,7 +40,7 @@ def _add_option(parser: argparse.ArgumentParser, field: str, value: Any,
         return
     kind = {int: int, float: float, str: str}.get(type(value))
     if value is None:  # the optional fields: integers, but for these
-        kind = {"max_seconds": float, "data": str}.get(field, int)
+        kind = {"max_seconds": float, "data": str, "dropout": float}.get(field, int)
     parser.add_argument(_flag(field), type=kind, default=value, choices=choices,
                         help=f"{help + ' ' if help else ''}(default: {value})")
 
@@ -87,9 +87,12 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
                         f"NRIDecoder of your own",
              "device": "auto (CUDA when available), cpu, cuda or cuda:N",
              "compile": "run the training and validation steps through torch.compile",
-             "tf32": "TF32 matrix multiplies on CUDA"}
+             "tf32": "TF32 matrix multiplies on CUDA",
+             "dropout": "dropout probability; none: the model's paper value (0.5 for "
+                        "--model supervised, else 0)"}
     _add_data_options(parser)
-    for field, value in TrainConfig().to_dict().items():
+    unresolved = {"dropout": None}  # resolved per model when the config is built
+    for field, value in {**TrainConfig().to_dict(), **unresolved}.items():
         if field in DATA_FIELDS or field == "physics":
             continue
         if field == "progress":

@@ -80,3 +80,12 @@ def test_a_user_encoder_is_one_registration(tmp_path):
         from torch_nri.training import ENCODERS
         ENCODERS.pop("small-cnn")
     assert isinstance(DECODERS["mlp"], Part)
+
+
+def test_dropout_defaults_to_the_paper_s_per_model():
+    from torch_nri.training import TrainConfig
+
+    assert TrainConfig(model="supervised").dropout == 0.5  # NRI supplement D.1.1
+    assert TrainConfig().dropout == 0.0
+    assert TrainConfig(model="supervised", dropout=0.1).dropout == 0.1
+    assert TrainConfig.from_dict(TrainConfig(model="supervised").to_dict()).dropout == 0.5

@@ -105,7 +105,7 @@ class TrainConfig:
     intra: bool = True
     inter: bool = True
     batch_norm: bool = True
-    dropout: float = 0.0
+    dropout: Optional[float] = None
     tau: float = 0.5
     hard: bool = False
     variance: float = 5e-5
@@ -139,6 +139,8 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        if self.dropout is None and self.model in MODELS:
+            self.dropout = MODELS[self.model].dropout  # the paper's, per model
         known_parts = self.encoder in ENCODERS and self._decoder_known()
         checks = [
             (known_parts or _READING_RUN.get(),

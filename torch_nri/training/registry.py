@@ -234,12 +234,16 @@ class ModelSpec:
             then shows it the encoder's window).
         check (callable, optional): ``check(config)`` raises a
             :class:`ValueError` for a configuration the model cannot serve.
+        dropout (float, optional): The model's dropout where the
+            configuration gives none: the paper's (0.5 for the supervised
+            encoder, NRI supplement D.1.1; none for the NRI models).
     """
     config: Callable[[Any, Any], Dict[str, Any]]
     needs_relations: bool = False
     infers_graph: bool = False
     uses_encoder: bool = True
     check: Optional[Callable[[Any], None]] = None
+    dropout: float = 0.0
 
 
 def _spec(table: Dict[str, Part], name: str, config, train_set,
@@ -281,7 +285,7 @@ def _check_full_graph(config) -> None:
 
 MODELS: Dict[str, ModelSpec] = {
     "nri": ModelSpec(_nri, infers_graph=True),
-    "supervised": ModelSpec(_supervised, needs_relations=True),
+    "supervised": ModelSpec(_supervised, needs_relations=True, dropout=0.5),
     "full-graph": ModelSpec(_given_graph("full"), uses_encoder=False, check=_check_full_graph),
     "true-graph": ModelSpec(_given_graph("true"), needs_relations=True, uses_encoder=False),
 }

@@ -39,6 +39,19 @@ def test_generate_writes_a_cached_dataset(tmp_path):
     assert len(ds) == 2 and ds.processed_dir == cache
 
 
+def test_generate_kuramoto_feature_sets(tmp_path, capsys):
+    from torch_nri.cli import main
+
+    sizes = ["--num-train", "4", "--num-valid", "2", "--num-test", "2", "--out", str(tmp_path)]
+    caches = {}
+    for features in ("authors", "analytic"):
+        assert main(["generate", "kuramoto", "--features", features, *sizes]) == 0
+        caches[features] = capsys.readouterr().out.strip().split("cached in ")[1]
+    assert caches["authors"] != caches["analytic"]
+    meta = json.loads(open(os.path.join(caches["analytic"], "meta.json")).read())
+    assert meta["params"]["physics"] == {"features": "analytic"}
+
+
 def test_generate_reports_bad_arguments():
     result = run("generate", "kuramoto", "--graph", "knn", "--k", "3")
     assert result.returncode == 2 and "no positions for a kNN graph" in result.stderr

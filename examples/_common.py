@@ -2,7 +2,7 @@
 NRI paper's full setting with --paper (TrainConfig's defaults are the paper's)."""
 import argparse
 
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 from torch_nri.training import TrainConfig, train
 
@@ -11,20 +11,30 @@ QUICK = dict(num_train=5000, num_valid=500, num_test=500, encoder_hidden=64, dec
              epochs=40, lr=1e-3)
 
 
-def run(system: str, description: str, paper: dict, quick: Optional[dict] = None) -> None:
+def run(system: str, description: str, paper: dict, quick: Optional[dict] = None,
+        model: Optional[Callable[[str, int], dict]] = None,
+        systems: Sequence[str] = ()) -> None:
+    # `model(system, num_nodes)`: settings that depend on the data (NRI-MPM's);
+    # `systems`: the systems --system may choose (default: `system` only).
     parser = argparse.ArgumentParser(description=description)
+    if systems:
+        parser.add_argument("--system", choices=systems, default=system)
     parser.add_argument("--paper", action="store_true",
                         help="the paper's setting: 50k systems, hidden 256, 500 epochs")
     parser.add_argument("--num-nodes", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--out", default=f"runs/{system}")
+    parser.add_argument("--out", default=None, help="default: runs/SYSTEM")
     parser.add_argument("--data-root", default="data")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
+    system = getattr(args, "system", system)
+    if model is not None:
+        paper = {**paper, **model(system, args.num_nodes)}
     # `paper` holds what the system needs beyond the defaults (e.g. the CNN encoder).
     settings = dict(paper) if args.paper else {**paper, **(QUICK if quick is None else quick)}
     if args.epochs is not None:
         settings["epochs"] = args.epochs
+    args.out = args.out or f"runs/{system}"
     config = TrainConfig(system=system, num_nodes=args.num_nodes, out=args.out,
                          data_root=args.data_root, **settings)
     results = train(config, resume=args.resume)

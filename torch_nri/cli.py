@@ -40,7 +40,8 @@ def _add_option(parser: argparse.ArgumentParser, field: str, value: Any,
         return
     kind = {int: int, float: float, str: str}.get(type(value))
     if value is None:  # the optional fields: integers, but for these
-        kind = {"max_seconds": float, "data": str, "dropout": float}.get(field, int)
+        kind = {"max_seconds": float, "data": str, "dropout": float,
+                "decoder_sequence_model": str}.get(field, int)
     parser.add_argument(_flag(field), type=kind, default=value, choices=choices,
                         help=f"{help + ' ' if help else ''}(default: {value})")
 
@@ -82,7 +83,8 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     from torch_nri.training.registry import MODELS
 
     choices = {"model": tuple(MODELS), "encoder": tuple(ENCODERS),
-               "precision": PRECISIONS, "sequence_model": SEQUENCE_MODELS}
+               "precision": PRECISIONS, "sequence_model": SEQUENCE_MODELS,
+               "decoder_sequence_model": SEQUENCE_MODELS}
     helps = {"decoder": f"one of {', '.join(DECODERS)}, or package.module:Class of an "
                         f"NRIDecoder of your own",
              "device": "auto (CUDA when available), cpu, cuda or cuda:N",

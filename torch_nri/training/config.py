@@ -39,7 +39,9 @@ class TrainConfig:
     training, teacher forcing every 10 steps, 500 epochs, 50k/10k/10k
     systems. ``encoder="ri"`` and ``decoder="st"`` are NRI-MPM's
     (:class:`~torch_nri.nn.RIEncoder`, :class:`~torch_nri.nn.STDecoder`, with
-    ``sequence_model``, and the ablations ``intra`` and ``inter``);
+    ``sequence_model``, for the decoder ``decoder_sequence_model`` where it
+    differs (NRI-MPM's Kuramoto decoder adds attention), and the ablations
+    ``intra`` and ``inter``);
     ``symmetry_weight`` and ``hard_symmetry`` its symmetry prior.
     ``device`` is ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or
     ``"cuda:N"``; ``compile`` runs the training and validation steps through
@@ -102,6 +104,7 @@ class TrainConfig:
     prior: Optional[List[float]] = None
     factor: bool = True
     sequence_model: str = "gru"
+    decoder_sequence_model: Optional[str] = None
     intra: bool = True
     inter: bool = True
     batch_norm: bool = True
@@ -154,6 +157,9 @@ class TrainConfig:
              f"'max_seconds' must be positive, got {self.max_seconds}"),
             (self.sequence_model in SEQUENCE_MODELS, f"'sequence_model' must be one of "
              f"{SEQUENCE_MODELS}, got {self.sequence_model!r}"),
+            (self.decoder_sequence_model in (None, *SEQUENCE_MODELS),
+             f"'decoder_sequence_model' must be one of {SEQUENCE_MODELS} (or None: "
+             f"'sequence_model'), got {self.decoder_sequence_model!r}"),
             (self.symmetry_weight >= 0, f"'symmetry_weight' must be non-negative, got "
              f"{self.symmetry_weight}"),
             (self.precision in PRECISIONS, f"'precision' must be one of {PRECISIONS}, got "

@@ -18,8 +18,10 @@ import numpy as np
 from torch_nri.simulations import simulate_charged, simulate_kuramoto, simulate_springs
 
 
-def springs_one_system(rng, num_nodes=5, length=5000, sample_freq=100, box=5.0, dt=0.001):
-    """One springs system at a time, as a plain loop over steps (baseline)."""
+def springs_one_system(rng, num_nodes=5, length=5000, sample_freq=100, box=5.0, dt=0.001,
+                       return_edges=False):
+    """One springs system at a time, as a plain loop over steps (baseline):
+    the samples [(loc [2, N], vel [2, N]), ...] (and the edges, if asked)."""
     edges = np.triu(rng.random((num_nodes, num_nodes)) < 0.5, 1)
     edges = (edges + edges.T).astype(float)
     loc = rng.normal(0, 0.5, (2, num_nodes))
@@ -45,7 +47,7 @@ def springs_one_system(rng, num_nodes=5, length=5000, sample_freq=100, box=5.0, 
         if step % sample_freq == 0:
             samples.append((loc.copy(), vel.copy()))
         vel += dt * force(loc)
-    return samples
+    return (samples, edges) if return_edges else samples
 
 
 def timed(fn):

@@ -60,3 +60,27 @@ def test_throughput_refuses_a_device_this_machine_lacks():
     done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "throughput.py"),
                            "--device", "cuda"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2 and "CUDA is not available here" in done.stderr
+
+
+def test_time_to_accuracy_compares_recipes_over_seeds(tmp_path):
+    out = run("time_to_accuracy.py", "--base", "demo",
+              "--set", "num_train=32, num_valid=16, num_test=16, encoder_hidden=8, "
+                       "decoder_hidden=8, batch_size=16",
+              "--recipe", "small: epochs=2", "--recipe", "hard: epochs=2, hard=True",
+              "--seeds", "3", "4", "--max-seconds", "60", "--parallel", "2",
+              "--out", str(tmp_path / "runs"), "--data-root", str(tmp_path / "data"),
+              "--csv", str(tmp_path / "t.csv"), "--plot", str(tmp_path / "t.png"))
+    rows = list(csv.DictReader(open(tmp_path / "t.csv")))
+    assert {(r["recipe"], r["seed"], r["epoch"]) for r in rows} == {
+        (recipe, seed, epoch) for recipe in ("small", "hard") for seed in ("3", "4")
+        for epoch in ("1", "2")}
+    assert all(float(r["seconds"]) > 0 and 0 <= float(r["valid_accuracy"]) <= 1 for r in rows)
+    assert rows[1]["steps"] == "4"  # two epochs of ceil(32 / 16) steps
+    assert "small" in out and "hard" in out and "per seed" in out
+    assert os.path.getsize(tmp_path / "t.png") > 0
+    # A second call reuses the finished runs.
+    again = run("time_to_accuracy.py", "--base", "demo", "--set", "num_train=32, num_valid=16, "
+                "num_test=16, encoder_hidden=8, decoder_hidden=8, batch_size=16",
+                "--recipe", "small: epochs=2", "--seeds", "3", "--out", str(tmp_path / "runs"),
+                "--data-root", str(tmp_path / "data"))
+    assert "per seed" in again

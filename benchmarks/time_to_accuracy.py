@@ -12,9 +12,10 @@ torch_nri.training.TrainConfig, values parsed as Python literals) on top of
 defaults, which are the paper's) or ``none``; further ``--set key=value``
 apply to every recipe (the system, say). The data are simulated once
 (``--data-seed``) and shared by every run; each (recipe, seed) trains in a
-fresh process, ``--parallel`` at a time with ``--threads`` each, under the
-wall-time budget ``--max-seconds`` (the loop stops at the first epoch past
-it), and keeps its run directory: a rerun with the same --out skips the runs
+fresh process, ``--parallel`` at a time with ``--threads`` each, for its
+epochs (the recipe's, ``--set``'s, ``--epochs`` or the base's, in that order)
+or the wall-time budget ``--max-seconds`` (the loop stops at the first epoch
+past it), whichever ends first, and keeps its run directory: a rerun with the same --out skips the runs
 that finished.
 
 Writes every epoch of every run to --csv (recipe, seed, epoch, seconds,
@@ -70,9 +71,10 @@ def run_dir(args, recipe: str, seed: int) -> str:
 
 
 def config_of(args, overrides: Dict[str, Any], recipe: str, seed: int) -> Dict[str, Any]:
-    return {**base_settings(args.base), **args.common, **overrides, "seed": seed,
-            "data_seed": args.data_seed, "max_seconds": args.max_seconds,
-            "epochs": overrides.get("epochs", args.epochs), "progress": False,
+    # Epochs: the recipe's, else --set's, else --epochs, else the base's.
+    epochs = {} if args.epochs is None else {"epochs": args.epochs}
+    return {**base_settings(args.base), **epochs, **args.common, **overrides, "seed": seed,
+            "data_seed": args.data_seed, "max_seconds": args.max_seconds, "progress": False,
             "threads": args.threads, "out": run_dir(args, recipe, seed),
             "data_root": args.data_root}
 
@@ -125,7 +127,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
     parser.add_argument("--data-seed", type=int, default=42)
     parser.add_argument("--max-seconds", type=float, default=300)
-    parser.add_argument("--epochs", type=int, default=10_000)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs of every recipe that does not set its own (default: "
+                             "the base's: 60 for demo, 500 for paper)")
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.9, 0.95, 0.99])

@@ -199,7 +199,7 @@ def _demo(args: argparse.Namespace) -> int:
     overrides = {"device": args.device}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
-    run_demo(args.out, args.data_root, **overrides)
+    run_demo(args.out, args.data_root, paper=args.paper, **overrides)
     return 0
 
 
@@ -254,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--out", default="runs/demo")
     demo_parser.add_argument("--data-root", default="data")
     demo_parser.add_argument("--epochs", type=int, default=None)
+    demo_parser.add_argument("--paper", action="store_true",
+                             help="the NRI paper's setting (50k systems, hidden 256, 500 "
+                                  "epochs, two free edge types: days on a CPU) instead of "
+                                  "the demo's")
     for sub in (eval_parser, base_parser, demo_parser):
         sub.add_argument("--device", default="auto",
                          help="auto (CUDA when available), cpu, cuda or cuda:N (default: auto)")

@@ -90,6 +90,8 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
              "device": "auto (CUDA when available), cpu, cuda or cuda:N",
              "compile": "run the training and validation steps through torch.compile",
              "tf32": "TF32 matrix multiplies on CUDA",
+             "checkpoint_memory": "with --checkpoint and no --checkpoint-chunk-size: the bytes "
+                                  "of per-edge tensors per chunk, which sets the chunk size",
              "dropout": "dropout probability; none: the model's paper value (0.5 for "
                         "--model supervised, else 0)"}
     _add_data_options(parser)

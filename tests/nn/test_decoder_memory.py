@@ -1,8 +1,13 @@
 """The decoders' memory options: activation checkpointing and skipping
 no-edge edges (NRIMessagePassing.aggregate_messages, drop_silent_edges)."""
+import weakref
+
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
+from torch_nri.graphs import fully_connected_edge_index
 from torch_nri.nn import MLPDecoder, RNNDecoder
 from tests.conftest import random_graph
 
@@ -103,3 +108,118 @@ def test_memory_options_reject_mean_aggregation(name):
         make(checkpoint=True, checkpoint_chunk_size=8, aggr="mean")
     with pytest.raises(ValueError, match="'checkpoint_chunk_size' must be at least 1"):
         make(checkpoint=True, checkpoint_chunk_size=0)
+
+
+class AllocationTracker(TorchDispatchMode):
+    """The storages that the operations run under it create: the largest one
+    and the peak of the bytes alive together (each storage is followed to
+    its release, wherever autograd keeps it)."""
+    def __init__(self):
+        super().__init__()
+        self.live, self.current, self.peak, self.largest = {}, 0, 0, 0
+
+    def _release(self, key):
+        self.current -= self.live.pop(key)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        inputs = {t.untyped_storage().data_ptr() for t in tree_flatten((args, kwargs))[0]
+                  if isinstance(t, torch.Tensor)}
+        out = func(*args, **kwargs)
+        for tensor in tree_flatten(out)[0]:
+            if not isinstance(tensor, torch.Tensor):
+                continue
+            storage = tensor.untyped_storage()
+            key, size = storage.data_ptr(), storage.nbytes()
+            if size == 0 or key in inputs or key in self.live:  # a view or in place
+                continue
+            self.live[key] = size
+            self.current += size
+            self.peak, self.largest = max(self.peak, self.current), max(self.largest, size)
+            weakref.finalize(storage, self._release, key)
+        return out
+
+
+def chunk_sizes(decoder):
+    """Records the edges of every chunk that the decoder's message passing runs."""
+    sizes, run = [], decoder._aggregate_messages
+
+    def recording(message, edge_features, x, edge_index, *args):
+        sizes.append(edge_index.size(1))
+        return run(message, edge_features, x, edge_index, *args)
+
+    decoder._aggregate_messages = recording
+    return sizes
+
+
+@pytest.mark.parametrize("name", DECODERS)
+def test_automatic_chunks_give_identical_gradients(name):
+    make, kwargs = DECODERS[name]
+    plain = make().train()
+    # A budget of a few edges' activations: many chunks.
+    checkpointed = make(checkpoint=True, checkpoint_memory=2**14).train()
+    checkpointed.load_state_dict(plain.state_dict())
+    sizes = chunk_sizes(checkpointed)
+    x, edge_index, logits = inputs()
+    out, grads = gradients(plain, kwargs, x, edge_index, logits)
+    out_ckpt, grads_ckpt = gradients(checkpointed, kwargs, x, edge_index, logits)
+    chunk = sizes[0]
+    assert 1 < chunk < edge_index.size(1) / 3
+    assert set(sizes) == {chunk, edge_index.size(1) % chunk}  # the last chunk: the rest
+    assert torch.allclose(out, out_ckpt, atol=1e-6)
+    for g, g_ckpt in zip(grads, grads_ckpt):
+        assert torch.allclose(g, g_ckpt, atol=1e-5, rtol=1e-5)
+    # Without gradients (evaluation) the same chunks run, with nothing to recompute.
+    sizes.clear()
+    with torch.no_grad():
+        assert torch.allclose(checkpointed(x, edge_index, logits.softmax(-1), **kwargs), out,
+                              atol=1e-6)
+    assert set(sizes) == {chunk, edge_index.size(1) % chunk}
+
+
+def transient_memory(decoder, kwargs, num_edges):
+    """The peak and the largest tensor of one forward and backward pass."""
+    torch.manual_seed(0)
+    num_nodes, num_steps = 30, (11 if decoder.feeding == "teacher_forcing" else 6)
+    edge_index = fully_connected_edge_index(num_nodes)[:, :num_edges]
+    x = torch.randn(num_nodes, num_steps, 4, requires_grad=True)
+    weights = torch.randn(edge_index.size(1), 3).softmax(-1).requires_grad_()
+    with AllocationTracker() as tracker:
+        decoder(x, edge_index, weights, **kwargs).square().sum().backward()
+    return tracker
+
+
+@pytest.mark.parametrize("name,kwargs", [("mlp", dict(prediction_steps=4)),
+                                         ("rnn", dict(burn_in_steps=3))])
+def test_automatic_chunk_respects_its_budget(name, kwargs):
+    make, _ = DECODERS[name]
+    budget = 2**16
+    decoder = make(checkpoint=True, checkpoint_memory=budget)
+    unbounded = make(checkpoint=True, checkpoint_memory=2**40)  # all edges in one chunk
+    unbounded.load_state_dict(decoder.state_dict())
+    # The node- and parameter-sized tensors of the step: the run without edges.
+    base = transient_memory(decoder, kwargs, 0).peak
+    bounded, whole = (transient_memory(d, kwargs, 870) for d in (decoder, unbounded))
+    assert bounded.largest <= budget and bounded.peak - base <= budget
+    # The test can fail: one chunk of the 870 edges exceeds the budget.
+    assert whole.largest > budget and whole.peak - base > 4 * budget
+
+
+@pytest.mark.parametrize("name", DECODERS)
+def test_an_explicit_chunk_size_wins_over_the_budget(name):
+    make, kwargs = DECODERS[name]
+    decoder = make(checkpoint=True, checkpoint_chunk_size=16, checkpoint_memory=2**10)
+    sizes = chunk_sizes(decoder)
+    x, edge_index, logits = inputs()
+    decoder(x, edge_index, logits.softmax(-1), **kwargs).sum().backward()
+    assert set(sizes) == {16, edge_index.size(1) % 16}
+
+
+@pytest.mark.parametrize("name", DECODERS)
+@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), "1GB", True])
+def test_checkpoint_memory_must_be_a_positive_number_of_bytes(name, value):
+    make, _ = DECODERS[name]
+    with pytest.raises(ValueError, match=r"'checkpoint_memory' must be a positive number of "
+                                         r"bytes \(default: 268435456, 256 MiB\), got "
+                                         + repr(value).replace("(", r"\(")):
+        make(checkpoint=True, checkpoint_memory=value)

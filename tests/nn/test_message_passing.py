@@ -69,3 +69,48 @@ def test_aggregate_messages_on_a_pair_projection_equals_it_on_edge_features():
     assert torch.allclose(got, expected, atol=1e-6)
     grad, = torch.autograd.grad(got.sum(), x)
     assert torch.allclose(grad, torch.autograd.grad(expected.sum(), x)[0], atol=1e-5)
+
+
+def test_chunk_edges_follows_the_documented_formula():
+    from torch_nri.nn import EdgeTypeMLP
+
+    # N = 100 of docs/benchmarks.rst: R = 5 segment starts, C = 8, K = K' = 2, H = O = 256.
+    width = EdgeTypeMLP(8, 256, 256, num_edge_types=2).transient_width()
+    assert width == 8 + 2 * 256 + 256 + 3 * 2 * 256 == 2312
+    assert NRIMessagePassing.chunk_edges(256 * 2**20, 5, 8, width, 2, 4) == \
+        256 * 2**20 // (4 * (5 * 2312 + 4 * 2)) == 5801
+    # The gathering (3C) counts where it is wider than the message function.
+    assert NRIMessagePassing.chunk_edges(1000, 1, 100, 10, 1, 1) == 1000 // 304
+    assert NRIMessagePassing.chunk_edges(1, 5, 8, width, 2, 4) == 1  # at least one edge
+
+
+def test_default_message_width():
+    from torch_nri.nn import EdgeTypeMLP
+    from torch_nri.nn.message_passing import default_message_width
+
+    mlp = EdgeTypeMLP(10, 8, 6, num_edge_types=3, skip_first=True, dropout=0.5)
+    assert default_message_width(mlp, 10) == mlp.transient_width() == \
+        10 + 2 * 8 * 3 + 6 + 3 * 2 * 8  # in training, with dropout's mask and output
+    assert default_message_width(mlp.from_first_layer, 16) == \
+        mlp.transient_width(first_layer_given=True) == 2 * 8 * 3 + 6 + 3 * 2 * 8
+    assert mlp.eval().transient_width() == 10 + 2 * 8 + 6 + 3 * 2 * 8
+    assert default_message_width(lambda features, weights: features, 7) == 56
+
+
+def test_automatic_chunks_need_sum_aggregation():
+    # A mean over a chunk of a receiver's edges is not a part of its mean: one chunk.
+    from torch_nri.nn import EdgeTypeMLP
+
+    mlp = EdgeTypeMLP(2 * 5, 8, 6, num_edge_types=2)
+    x = torch.randn(4, 5)
+    edge_index = torch.tensor([[0, 1, 2, 3, 0, 2, 1], [1, 2, 3, 0, 2, 0, 3]])
+    weights = torch.rand(7, 2).softmax(-1)
+    seen = []
+    mlp.register_forward_hook(lambda module, args, out: seen.append(args[0].size(0)))
+    for aggr in ("mean", "sum"):
+        mp = NRIMessagePassing(aggr=aggr, checkpoint=True, checkpoint_memory=1)
+        expected = NRIMessagePassing(aggr=aggr).aggregate_messages(mlp, x, edge_index, weights)
+        seen.clear()
+        got = mp.aggregate_messages(mlp, x, edge_index, weights)
+        assert torch.allclose(got, expected, atol=1e-6)
+        assert seen == ([7] if aggr == "mean" else [1] * 7)

@@ -89,3 +89,25 @@ def test_dropout_defaults_to_the_paper_s_per_model():
     assert TrainConfig().dropout == 0.0
     assert TrainConfig(model="supervised", dropout=0.1).dropout == 0.1
     assert TrainConfig.from_dict(TrainConfig(model="supervised").to_dict()).dropout == 0.5
+
+
+def test_checkpoint_memory_reaches_the_decoders_from_the_command_line():
+    from types import SimpleNamespace
+
+    from torch_nri.cli import _train_config, build_parser
+
+    args = build_parser().parse_args(["train", "--decoder", "rnn", "--checkpoint",
+                                      "--checkpoint-memory", "1048576"])
+    config = _train_config(args)
+    assert config.checkpoint and config.checkpoint_memory == 2**20
+    for name in ("mlp", "rnn"):
+        part = DECODERS[name]
+        decoder = part.cls(**part.kwargs(config, SimpleNamespace(num_features=4), 2))
+        assert decoder.checkpoint_memory == 2**20
+    assert TrainConfig().checkpoint_memory == 256 * 2**20
+    with pytest.raises(ValueError, match="'checkpoint_memory' must be a positive number of "
+                                         "bytes, got 0"):
+        TrainConfig(checkpoint_memory=0)
+    with pytest.raises(ValueError, match=r"'checkpoint_memory=1024' is an option of the mlp "
+                                         r"and rnn decoders"):
+        TrainConfig(decoder="st", checkpoint_memory=1024)

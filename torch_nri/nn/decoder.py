@@ -5,7 +5,7 @@ from torch import Tensor
 
 from torch_nri._validation import (check_edge_index, check_edge_weights,
                                    check_node_features, check_skip_first)
-from torch_nri.nn.message_passing import NRIMessagePassing
+from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY, NRIMessagePassing
 
 # The graph re-inferred during a rollout: (window [N, W, F], edge_index) -> [E, K].
 DynamicGraph = Callable[[Tensor, Tensor], Tensor]
@@ -53,6 +53,8 @@ class NRIDecoder(NRIMessagePassing):
         checkpoint (bool, optional): See :class:`NRIMessagePassing`.
             (default: :obj:`False`)
         checkpoint_chunk_size (int, optional): See :class:`NRIMessagePassing`.
+        checkpoint_memory (int, optional): See :class:`NRIMessagePassing`.
+            (default: 256 MiB)
         skip_no_edges (bool, optional): If set to :obj:`True`, edges whose
             message-passing weights are all zero are dropped before a rollout
             (:func:`~torch_nri.nn.message_passing.drop_silent_edges`).
@@ -74,8 +76,10 @@ class NRIDecoder(NRIMessagePassing):
     def __init__(self, in_channels: int, num_edge_types: int, skip_first: bool = False,
                  aggr: str = "sum", checkpoint: bool = False,
                  checkpoint_chunk_size: Optional[int] = None,
-                 skip_no_edges: bool = False) -> None:
-        super().__init__(aggr, checkpoint, checkpoint_chunk_size, skip_no_edges)
+                 skip_no_edges: bool = False,
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
+        super().__init__(aggr, checkpoint, checkpoint_chunk_size, skip_no_edges,
+                         checkpoint_memory)
         if self.feeding not in FEEDINGS:
             raise ValueError(f"{type(self).__name__}.feeding must be one of {FEEDINGS}, "
                              f"got {self.feeding!r}")
@@ -285,6 +289,8 @@ class NRIDecoder(NRIMessagePassing):
             options.append("checkpoint=True")
         if self.checkpoint_chunk_size is not None:
             options.append(f"checkpoint_chunk_size={self.checkpoint_chunk_size}")
+        if self.checkpoint_memory != DEFAULT_CHECKPOINT_MEMORY:
+            options.append(f"checkpoint_memory={self.checkpoint_memory}")
         if self.skip_no_edges:
             options.append("skip_no_edges=True")
         return ", ".join(options)

@@ -1,3 +1,6 @@
+import math
+from functools import partial
+from numbers import Real
 from typing import Callable, Optional, Tuple
 
 import torch
@@ -11,6 +14,9 @@ from torch_geometric.nn import MessagePassing
 MessageFn = Callable[[Tensor, Tensor], Tensor]
 # Each edge's input from a node tensor: (node tensor, edge_index) -> edge features.
 EdgeFeaturesFn = Callable[[Tensor, Tensor], Tensor]
+
+#: The default ``checkpoint_memory``: 256 MiB of per-edge tensors per chunk.
+DEFAULT_CHECKPOINT_MEMORY = 256 * 2**20
 
 
 class NRIMessagePassing(MessagePassing):
@@ -61,16 +67,29 @@ class NRIMessagePassing(MessagePassing):
         checkpoint_chunk_size (int, optional): With ``checkpoint=True``, the
             number of edges whose activations are recomputed at once; bounds
             the transient memory by the chunk instead of the graph. Needs
-            ``aggr="sum"``. (default: all edges at once)
+            ``aggr="sum"``. (default: chosen from ``checkpoint_memory``,
+            :meth:`chunk_edges`)
+        checkpoint_memory (int, optional): With ``checkpoint=True`` and no
+            ``checkpoint_chunk_size``, the budget in bytes of the per-edge
+            tensors of one chunk: the chunk size is chosen at each call from
+            the sizes of the tensors passed (:meth:`chunk_edges`), so that
+            the transient memory of a step stays within it whatever the
+            graph. (default: :obj:`268435456`, 256 MiB)
         skip_no_edges (bool, optional): If set to :obj:`True`,
             :meth:`message_edges` drops the edges that send nothing. Needs
             ``aggr="sum"``. (default: :obj:`False`)
     """
     def __init__(self, aggr: str = "sum", checkpoint: bool = False,
                  checkpoint_chunk_size: Optional[int] = None,
-                 skip_no_edges: bool = False) -> None:
+                 skip_no_edges: bool = False,
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
         if aggr not in ("sum", "mean"):
             raise ValueError(f"'aggr' must be 'sum' or 'mean', got {aggr!r}")
+        if (isinstance(checkpoint_memory, bool) or not isinstance(checkpoint_memory, Real)
+                or not 0 < checkpoint_memory < math.inf):
+            raise ValueError(f"'checkpoint_memory' must be a positive number of bytes "
+                             f"(default: {DEFAULT_CHECKPOINT_MEMORY}, 256 MiB), got "
+                             f"{checkpoint_memory!r}")
         if checkpoint_chunk_size is not None:
             if checkpoint_chunk_size < 1:
                 raise ValueError(f"'checkpoint_chunk_size' must be at least 1, "
@@ -84,6 +103,7 @@ class NRIMessagePassing(MessagePassing):
         super().__init__(aggr=aggr, node_dim=0)
         self.checkpoint = checkpoint
         self.checkpoint_chunk_size = checkpoint_chunk_size
+        self.checkpoint_memory = checkpoint_memory
         self.skip_no_edges = skip_no_edges
 
     def node_to_edge(self, x: Tensor, edge_index: Tensor) -> Tensor:
@@ -162,7 +182,8 @@ class NRIMessagePassing(MessagePassing):
 
     def aggregate_messages(self, message: MessageFn, x: Tensor, edge_index: Tensor,
                            edge_weights: Tensor,
-                           edge_features: Optional[EdgeFeaturesFn] = None) -> Tensor:
+                           edge_features: Optional[EdgeFeaturesFn] = None,
+                           message_width: Optional[int] = None) -> Tensor:
         r"""One message-passing round, node states to aggregated messages:
 
         .. math::
@@ -177,25 +198,105 @@ class NRIMessagePassing(MessagePassing):
         With ``checkpoint=True``, everything of size :math:`E` in it (the
         gathered features, the message MLP's activations, the messages) is
         freed after the forward pass and recomputed in the backward pass,
-        ``checkpoint_chunk_size`` edges at a time, so that what is kept per
-        step is of size :math:`N` (the result). Dropout masks are replayed,
-        so gradients are identical to those without checkpointing; chunks
-        draw their masks chunk by chunk (from the same distribution).
+        chunk by chunk, so that what is kept per step is of size :math:`N`
+        (the result). The chunk is ``checkpoint_chunk_size`` edges, or else
+        as many as fit in ``checkpoint_memory`` (:meth:`chunk_edges`, from
+        the shapes of the tensors passed and ``message_width``); without
+        gradients (evaluation) the edges run in the same chunks, with nothing
+        to recompute. Dropout masks are replayed, so gradients are identical
+        to those without checkpointing; chunks draw their masks chunk by
+        chunk (from the same distribution).
+
+        Args:
+            message (callable): The message function.
+            x (torch.Tensor): Node tensor ``[N, ..., C_x]``.
+            edge_index (torch.Tensor): Edges ``[2, E]``.
+            edge_weights (torch.Tensor): Edge type weights ``[E, K]``.
+            edge_features (callable, optional): Edge features from ``x``.
+                (default: :meth:`node_to_edge`)
+            message_width (int, optional): The elements per row of edge
+                features that ``message`` holds at once at the peak of a
+                chunk's backward pass, the gradient of its output included
+                (:meth:`~torch_nri.nn.EdgeTypeMLP.transient_width`), for the
+                automatic chunk size. (default: that of an
+                :class:`~torch_nri.nn.EdgeTypeMLP` given as ``message`` or
+                by its ``from_first_layer``, else :math:`8 C`, for a
+                message function about as wide as its input)
         """
-        num_nodes = x.size(0)
+        num_nodes, num_edges = x.size(0), edge_index.size(1)
         edge_features = edge_features or self.node_to_edge
-        if not (self.checkpoint and torch.is_grad_enabled()):
+        grad = torch.is_grad_enabled()
+        if not self.checkpoint:
             return self._aggregate_messages(message, edge_features, x, edge_index,
                                             edge_weights, num_nodes)
-        chunk = self.checkpoint_chunk_size or max(edge_index.size(1), 1)
+        chunk = self.checkpoint_chunk_size
+        if chunk is None:
+            # A mean over a chunk of a receiver's edges is not a part of its mean.
+            chunk = (self._automatic_chunk(message, edge_features, x, edge_index,
+                                           edge_weights, message_width)
+                     if self.aggr == "sum" else num_edges)
+        run = (partial(run_checkpointed, self._aggregate_messages, use_reentrant=False)
+               if grad else self._aggregate_messages)
+        if num_edges <= chunk:
+            return run(message, edge_features, x, edge_index, edge_weights, num_nodes)
+        # split, not slices: one gradient of the edge weights for all chunks
+        # (a slice's backward would write a zero-filled [E, K] per chunk).
         out: Optional[Tensor] = None
-        for start in range(0, max(edge_index.size(1), 1), chunk):
-            part = run_checkpointed(self._aggregate_messages, message, edge_features, x,
-                                    edge_index[:, start:start + chunk],
-                                    edge_weights[start:start + chunk], num_nodes,
-                                    use_reentrant=False)
+        for index, weights in zip(edge_index.split(chunk, dim=1), edge_weights.split(chunk)):
+            part = run(message, edge_features, x, index, weights, num_nodes)
             out = part if out is None else out + part
         return out
+
+    @staticmethod
+    def chunk_edges(memory: float, rows: int, channels: int, message_width: int,
+                    num_edge_types: int, element_size: int) -> int:
+        r"""The edges of one chunk of :meth:`aggregate_messages` with
+        ``checkpoint=True`` and no ``checkpoint_chunk_size``: as many as
+        fit in ``memory`` bytes (``checkpoint_memory``), at least one,
+
+        .. math::
+            c = \max\left(1, \left\lfloor \frac{M}{s \,\big(R\,
+            \max(3C, w) + 4K\big)} \right\rfloor\right)
+
+        where, per edge, :math:`R` (``rows``) is the product of the
+        dimensions between the edge and the feature dimensions of the edge
+        features (the segment starts of a teacher-forced rollout, ...),
+        :math:`C` (``channels``) their width, :math:`w`
+        (``message_width``) what the message function holds at once per row
+        at the peak of a chunk's backward pass
+        (:meth:`~torch_nri.nn.EdgeTypeMLP.transient_width`: for NRI's
+        message MLPs of :math:`K'` types, hidden size :math:`H` and messages
+        of size :math:`O`, :math:`w = C + K' H + O + 3 K' \max(H, O)`),
+        :math:`K` (``num_edge_types``) the edge types, and :math:`s`
+        (``element_size``) the bytes of an element of the edge features.
+        :math:`3C` is the gathering of the edge features (the sender and
+        receiver parts and their concatenation or sum, freed before the
+        message function's peak), :math:`4K` the chunk's edge weights and
+        their gradients. Node-sized tensors (the gradient of ``x``, the
+        result) are not counted, nor the edge weights' gradient ``[E, K]``
+        of the whole graph. Under :func:`torch.autocast` the activations are
+        narrower than :math:`s` says, so the bound holds with room to spare.
+
+        For the N = 100 system of :doc:`/benchmarks` (batch 8, 79,200 edges,
+        :math:`R = 5` segment starts, :math:`C = 8`, :math:`K = K' = 2`,
+        :math:`H = O = 256`, float32), :math:`w = 2{,}312` and the default
+        256 MiB gives chunks of 5,801 edges."""
+        per_edge = element_size * (rows * max(3 * channels, message_width)
+                                   + 4 * num_edge_types)
+        return max(1, int(memory // max(per_edge, 1)))
+
+    def _automatic_chunk(self, message: MessageFn, edge_features: EdgeFeaturesFn, x: Tensor,
+                         edge_index: Tensor, edge_weights: Tensor,
+                         message_width: Optional[int]) -> int:
+        # The edge features of no edge: their shape per edge and dtype, for
+        # no work and no host sync.
+        with torch.no_grad():
+            probe = edge_features(x, edge_index[:, :0])
+        channels = probe.size(-1)
+        if message_width is None:
+            message_width = default_message_width(message, channels)
+        return self.chunk_edges(self.checkpoint_memory, math.prod(probe.shape[1:-1]), channels,
+                                message_width, edge_weights.size(-1), probe.element_size())
 
     def _aggregate_messages(self, message: MessageFn, edge_features: EdgeFeaturesFn,
                             x: Tensor, edge_index: Tensor, edge_weights: Tensor,
@@ -209,6 +310,23 @@ class NRIMessagePassing(MessagePassing):
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(aggr={self.aggr!r})"
 
+
+
+def default_message_width(message: MessageFn, channels: int) -> int:
+    r"""The ``message_width`` of :meth:`NRIMessagePassing.aggregate_messages`
+    when none is given: :meth:`~torch_nri.nn.EdgeTypeMLP.transient_width` of
+    an :class:`~torch_nri.nn.EdgeTypeMLP` given as the message function or by
+    its ``from_first_layer``, else :math:`8 C` for edge features of width
+    :math:`C`."""
+    from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
+
+    if isinstance(message, EdgeTypeMLP):
+        return message.transient_width()
+    owner = getattr(message, "__self__", None)
+    if isinstance(owner, EdgeTypeMLP) and getattr(message, "__func__", None) \
+            is EdgeTypeMLP.from_first_layer:
+        return owner.transient_width(first_layer_given=True)
+    return 8 * channels
 
 
 def drop_silent_edges(edge_index: Tensor, edge_weights: Tensor,

@@ -5,6 +5,7 @@ from torch import Tensor
 
 from torch_nri.nn.decoder import NRIDecoder
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
+from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.residual_head import ResidualHead
 
 
@@ -54,7 +55,13 @@ class MLPDecoder(NRIDecoder):
             to :math:`O(N \cdot T \cdot H)` for about a third more compute.
             (default: :obj:`False`)
         checkpoint_chunk_size (int, optional): Edges recomputed at once with
-            ``checkpoint=True``. (default: all)
+            ``checkpoint=True``. (default: as many as fit in
+            ``checkpoint_memory``)
+        checkpoint_memory (int, optional): With ``checkpoint=True`` and no
+            ``checkpoint_chunk_size``, the bytes that the per-edge tensors of
+            one chunk may take; the chunk size follows from the sizes of each
+            step (:meth:`~torch_nri.nn.NRIMessagePassing.chunk_edges`).
+            (default: 256 MiB)
         skip_no_edges (bool, optional): If set to :obj:`True`, edges whose
             message-passing weights are all zero (hard samples of the "no
             edge" type with ``skip_first=True``) are dropped before the
@@ -74,9 +81,10 @@ class MLPDecoder(NRIDecoder):
                  msg_out_channels: int, hidden_channels: int, skip_first: bool = False,
                  dropout: float = 0.0, aggr: str = "sum", checkpoint: bool = False,
                  checkpoint_chunk_size: Optional[int] = None,
-                 skip_no_edges: bool = False) -> None:
+                 skip_no_edges: bool = False,
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
         super().__init__(in_channels, num_edge_types, skip_first, aggr, checkpoint,
-                         checkpoint_chunk_size, skip_no_edges)
+                         checkpoint_chunk_size, skip_no_edges, checkpoint_memory)
         self.msg_hidden_channels = msg_hidden_channels
         self.msg_out_channels = msg_out_channels
         self.hidden_channels = hidden_channels
@@ -92,7 +100,8 @@ class MLPDecoder(NRIDecoder):
              memory: Any = None) -> Tuple[Tensor, None]:
         r"""One prediction step, :math:`\mathbf{x}^t \mapsto \boldsymbol{\mu}^{t+1}`,
         for node states of shape ``[N, *, F]``; the decoder has no memory."""
-        messages = self.aggregate_messages(self.edge_mlp, x, edge_index, edge_weights)
+        messages = self.aggregate_messages(self.edge_mlp, x, edge_index, edge_weights,
+                                           message_width=self.edge_mlp.transient_width())
         return self.head(x, torch.cat([x, messages], dim=-1)), None
 
     def __repr__(self) -> str:

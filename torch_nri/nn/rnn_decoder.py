@@ -6,6 +6,7 @@ from torch.nn import Linear
 
 from torch_nri.nn.decoder import NRIDecoder
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
+from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.residual_head import ResidualHead
 
 
@@ -58,7 +59,13 @@ class RNNDecoder(NRIDecoder):
             instead of stored, as in :class:`MLPDecoder`.
             (default: :obj:`False`)
         checkpoint_chunk_size (int, optional): Edges recomputed at once with
-            ``checkpoint=True``. (default: all)
+            ``checkpoint=True``. (default: as many as fit in
+            ``checkpoint_memory``)
+        checkpoint_memory (int, optional): With ``checkpoint=True`` and no
+            ``checkpoint_chunk_size``, the bytes that the per-edge tensors of
+            one chunk may take; the chunk size follows from the sizes of each
+            step (:meth:`~torch_nri.nn.NRIMessagePassing.chunk_edges`).
+            (default: 256 MiB)
         skip_no_edges (bool, optional): If set to :obj:`True`, edges whose
             message-passing weights are all zero are dropped, as in
             :class:`MLPDecoder`. Needs ``aggr="sum"``. (default: :obj:`False`)
@@ -75,9 +82,10 @@ class RNNDecoder(NRIDecoder):
     def __init__(self, in_channels: int, num_edge_types: int, hidden_channels: int,
                  skip_first: bool = False, dropout: float = 0.0, aggr: str = "sum",
                  checkpoint: bool = False, checkpoint_chunk_size: Optional[int] = None,
-                 skip_no_edges: bool = False) -> None:
+                 skip_no_edges: bool = False,
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
         super().__init__(in_channels, num_edge_types, skip_first, aggr, checkpoint,
-                         checkpoint_chunk_size, skip_no_edges)
+                         checkpoint_chunk_size, skip_no_edges, checkpoint_memory)
         self.hidden_channels = hidden_channels
         self.dropout = dropout
         hidden = hidden_channels
@@ -101,7 +109,9 @@ class RNNDecoder(NRIDecoder):
         projection = self.pair_projection(hidden, *self.edge_mlp.first_layer)
         aggregated = self.aggregate_messages(self.edge_mlp.from_first_layer, projection,
                                              edge_index, edge_weights,
-                                             edge_features=self.gather_pairs)
+                                             edge_features=self.gather_pairs,
+                                             message_width=self.edge_mlp.transient_width(
+                                                 first_layer_given=True))
         input_r, input_u, input_n = self.lin_input(x).chunk(3, dim=-1)
         msg_r, msg_u, msg_n = self.lin_message(aggregated).chunk(3, dim=-1)
         reset = torch.sigmoid(input_r + msg_r)

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional
 from torch_nri.datasets import get_system
 from torch_nri.device import DEVICES, is_device_name
 from torch_nri.graphs import check_candidate_graph
+from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.training.registry import (DECODERS, ENCODERS, MODELS, part_options,
                                          resolve_decoder)
 
@@ -46,8 +47,9 @@ class TrainConfig:
     ``device`` is ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or
     ``"cuda:N"``; ``compile`` runs the training and validation steps through
     :func:`torch.compile`; ``tf32`` lets CUDA multiply float32 matrices in
-    TF32. ``checkpoint``, ``checkpoint_chunk_size`` and ``skip_no_edges``
-    are the decoder's memory options (:class:`~torch_nri.nn.MLPDecoder`);
+    TF32. ``checkpoint``, ``checkpoint_chunk_size``, ``checkpoint_memory``
+    (bytes) and ``skip_no_edges`` are the decoder's memory options
+    (:class:`~torch_nri.nn.MLPDecoder`);
     ``precision`` runs training and validation under :func:`torch.autocast`
     (``"bf16"``, or ``"fp16"`` with gradient scaling); the test evaluation
     stays in float32. ``model`` picks NRI or one of its baselines trained by
@@ -120,6 +122,7 @@ class TrainConfig:
     tf32: bool = False
     checkpoint: bool = False
     checkpoint_chunk_size: Optional[int] = None
+    checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY
     skip_no_edges: bool = False
     precision: str = "fp32"
     # optimisation
@@ -172,6 +175,8 @@ class TrainConfig:
             (self.lr > 0, f"'lr' must be positive, got {self.lr}"),
             (self.prediction_steps >= 1, f"'prediction_steps' must be at least 1, got "
              f"{self.prediction_steps}"),
+            (self.checkpoint_memory > 0, f"'checkpoint_memory' must be a positive number "
+             f"of bytes, got {self.checkpoint_memory}"),
             (self.burn_in_steps is None or self.burn_in_steps >= 1,
              f"'burn_in_steps' must be at least 1, got {self.burn_in_steps}"),
             (self.prior is None or len(self.prior) == self.num_edge_types,

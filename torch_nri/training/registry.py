@@ -72,7 +72,7 @@ def _ri_encoder(config, train_set, num_edge_types):
 
 def _memory(config) -> Dict[str, Any]:
     return dict(checkpoint=config.checkpoint, checkpoint_chunk_size=config.checkpoint_chunk_size,
-                skip_no_edges=config.skip_no_edges)
+                checkpoint_memory=config.checkpoint_memory, skip_no_edges=config.skip_no_edges)
 
 
 def _mlp_decoder(config, train_set, num_edge_types):
@@ -115,7 +115,7 @@ def _check_simulation(config) -> None:
                          f"num_edge_types={config.num_edge_types}")
 
 
-_MEMORY = ("checkpoint", "checkpoint_chunk_size", "skip_no_edges")
+_MEMORY = ("checkpoint", "checkpoint_chunk_size", "checkpoint_memory", "skip_no_edges")
 
 ENCODERS: Dict[str, Part] = {
     "mlp": Part(MLPEncoder, _mlp_encoder, ("factor", "batch_norm"), fixed_window=True),

@@ -60,3 +60,16 @@ def test_nri_mpm_example_takes_the_paper_s_settings_per_system():
 
 class _FakeData:
     num_features = 3
+
+
+def test_quick_runs_train_the_demo_s_recipe():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import _common
+    finally:
+        sys.path.pop(0)
+    from torch_nri.training.demo import DEMO_SETTINGS
+
+    # Everything but the system itself: batch, widths, schedule, data sizes.
+    assert _common.QUICK == {key: value for key, value in DEMO_SETTINGS.items()
+                             if key not in ("system", "num_nodes", "skip_first")}

@@ -243,16 +243,13 @@ class NRIMessagePassing(MessagePassing):
         return sum_parts(parts)
 
     def run_chunks(self, fn: Callable[..., Any], chunks: Iterable[Sequence[Any]],
-                   *shared: Any, context_fn: Optional[Callable[[], Any]] = None
-                   ) -> Iterator[Any]:
+                   *shared: Any) -> Iterator[Any]:
         r"""Yields ``fn(*shared, *chunk)`` for every chunk, each under
         :func:`torch.utils.checkpoint.checkpoint` while gradients are on (its
         activations are recomputed in the backward pass, so only its inputs
         and outputs are kept), plainly otherwise. A generator, so that the
         caller can reduce each output before the next chunk runs. Dropout
-        masks are replayed in the recomputation. ``context_fn`` is passed to
-        the checkpoint (e.g. to leave batch statistics alone in the
-        recomputation). On the CPU the first checkpointed chunk sets glibc's
+        masks are replayed in the recomputation. On the CPU the first checkpointed chunk sets glibc's
         mmap threshold, so that the freed chunk buffers go back to the
         system (:func:`torch_nri._allocator.limit_mmap_threshold`)."""
         if not torch.is_grad_enabled():
@@ -260,9 +257,8 @@ class NRIMessagePassing(MessagePassing):
                 yield fn(*shared, *chunk)
             return
         limit_mmap_threshold()
-        options = {} if context_fn is None else {"context_fn": context_fn}
         for chunk in chunks:
-            yield run_checkpointed(fn, *shared, *chunk, use_reentrant=False, **options)
+            yield run_checkpointed(fn, *shared, *chunk, use_reentrant=False)
 
     def chunk_rows(self, bytes_per_row: float) -> int:
         r"""The rows (edges or nodes) of one chunk whose tensors take

@@ -190,3 +190,32 @@ def test_checkpoint_memory_must_be_a_positive_number_of_bytes(name, value):
                                          r"bytes \(default: 268435456, 256 MiB\), got "
                                          + repr(value).replace("(", r"\(")):
         make(checkpoint=True, checkpoint_memory=value)
+
+
+def test_output_mlp_runs_in_node_chunks_within_the_budget():
+    # No edges: what remains of a step is the output MLP on every node.
+    budget, num_nodes = 2**15, 300
+    decoder = MLPDecoder(4, 3, 16, 16, 32, checkpoint=True, checkpoint_memory=budget).train()
+    plain = MLPDecoder(4, 3, 16, 16, 32).train()
+    plain.load_state_dict(decoder.state_dict())
+    sizes, output = [], decoder._output
+    decoder._output = lambda x, messages: sizes.append(x.size(0)) or output(x, messages)
+    x = torch.randn(num_nodes, 11, 4, requires_grad=True)
+    edge_index, weights = torch.empty(2, 0, dtype=torch.long), torch.empty(0, 3)
+    kwargs = dict(prediction_steps=4)
+    with AllocationTracker() as tracker:
+        out_chunked = decoder(x, edge_index, weights, **kwargs)
+        grad_chunked = torch.autograd.grad(out_chunked.square().sum(), x)[0]
+    out = plain(x, edge_index, weights, **kwargs)
+    grad = torch.autograd.grad(out.square().sum(), x)[0]
+    assert 1 < sizes[0] < num_nodes / 4
+    assert torch.allclose(out, out_chunked, atol=1e-6)
+    assert torch.allclose(grad, grad_chunked, atol=1e-5)
+    # Per step the inputs are kept ([N, 3, 4] states and [N, 3, 16] messages).
+    kept = 4 * (num_nodes * 3 * (4 + 16)) * 4
+    assert tracker.peak - kept <= budget + 4 * x.numel() * 4
+    # The test can fail: the output MLP on all nodes at once exceeds it.
+    decoder.checkpoint_memory = 2**40
+    with AllocationTracker() as tracker:
+        torch.autograd.grad(decoder(x, edge_index, weights, **kwargs).square().sum(), x)
+    assert tracker.peak - kept > budget + 4 * x.numel() * 4

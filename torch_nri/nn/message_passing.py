@@ -260,6 +260,24 @@ class NRIMessagePassing(MessagePassing):
         for chunk in chunks:
             yield run_checkpointed(fn, *shared, *chunk, use_reentrant=False)
 
+    def map_nodes(self, fn: Callable[..., Tensor], tensors: Sequence[Tensor],
+                  width: int) -> Tensor:
+        r"""``fn(*tensors)`` for a node-wise ``fn`` (each node's output
+        depends on its own rows only) over node tensors ``[N, *, C_i]``; with
+        ``checkpoint=True`` in checkpointed chunks of nodes
+        (:meth:`run_chunks`), each within ``checkpoint_memory`` at ``width``
+        elements per row (what ``fn`` holds at once per row, its gradients
+        included), so that only the inputs and the output are kept. The
+        decoders' output MLPs run so: on 10^6 objects their activations over
+        a rollout would not fit in memory. With dropout, chunks draw their
+        masks chunk by chunk."""
+        if not self.checkpoint:
+            return fn(*tensors)
+        first = tensors[0]
+        rows = math.prod(first.shape[1:-1])
+        chunk = self.chunk_rows(rows * width * first.element_size())
+        return torch.cat(list(self.run_chunks(fn, zip(*(t.split(chunk) for t in tensors)))))
+
     def chunk_rows(self, bytes_per_row: float) -> int:
         r"""The rows (edges or nodes) of one chunk whose tensors take
         ``bytes_per_row`` each: as many as fit in ``checkpoint_memory``, at

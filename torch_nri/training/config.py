@@ -47,9 +47,10 @@ class TrainConfig:
     ``device`` is ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or
     ``"cuda:N"``; ``compile`` runs the training and validation steps through
     :func:`torch.compile`; ``tf32`` lets CUDA multiply float32 matrices in
-    TF32. ``checkpoint``, ``checkpoint_chunk_size``, ``checkpoint_memory``
-    (bytes) and ``skip_no_edges`` are the decoder's memory options
-    (:class:`~torch_nri.nn.MLPDecoder`);
+    TF32. ``checkpoint``, ``checkpoint_chunk_size`` and ``checkpoint_memory``
+    (bytes) are the memory options of the encoder and the decoder
+    (:class:`~torch_nri.nn.MLPEncoder`, :class:`~torch_nri.nn.MLPDecoder`),
+    ``skip_no_edges`` the decoder's;
     ``precision`` runs training and validation under :func:`torch.autocast`
     (``"bf16"``, or ``"fp16"`` with gradient scaling); the test evaluation
     stays in float32. ``model`` picks NRI or one of its baselines trained by

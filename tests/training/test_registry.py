@@ -101,7 +101,7 @@ def test_checkpoint_memory_reaches_the_encoder_and_decoders_from_the_command_lin
                                       "--checkpoint-memory", "1048576"])
     config = _train_config(args)
     assert config.checkpoint and config.checkpoint_memory == 2**20
-    for name in ("mlp", "rnn"):
+    for name in ("mlp", "rnn", "st"):
         part = DECODERS[name]
         decoder = part.cls(**part.kwargs(config, SimpleNamespace(num_features=4), 2))
         assert decoder.checkpoint_memory == 2**20
@@ -117,5 +117,5 @@ def test_checkpoint_memory_reaches_the_encoder_and_decoders_from_the_command_lin
                                          "bytes, got 0"):
         TrainConfig(checkpoint_memory=0)
     with pytest.raises(ValueError, match=r"'checkpoint_memory=1024' is an option of the mlp "
-                                         r"encoder and the mlp and rnn decoders"):
-        TrainConfig(encoder="cnn", decoder="st", checkpoint_memory=1024)
+                                         r"encoder and the mlp, rnn and st decoders"):
+        TrainConfig(encoder="cnn", decoder="sim", checkpoint_memory=1024)

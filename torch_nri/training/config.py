@@ -23,12 +23,17 @@ _READING_RUN = contextvars.ContextVar("reading_run", default=False)
 
 
 def _readers(readers) -> str:
-    # ("mlp decoder", "rnn decoder", "ri encoder") -> "the ri encoder and the mlp and rnn decoders"
+    # ("mlp decoder", "rnn decoder", "st decoder", "ri encoder")
+    # -> "the ri encoder and the mlp, rnn and st decoders"
     by_kind: Dict[str, List[str]] = {}
     for reader in readers:
         name, kind = reader.rsplit(" ", 1)
         by_kind.setdefault(kind, []).append(name)
-    return " and ".join(f"the {' and '.join(names)} {kind}{'s' if len(names) > 1 else ''}"
+
+    def listed(names: List[str]) -> str:
+        return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
+
+    return " and ".join(f"the {listed(names)} {kind}{'s' if len(names) > 1 else ''}"
                         for kind, names in sorted(by_kind.items(), reverse=True))
 
 

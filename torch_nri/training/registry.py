@@ -97,7 +97,7 @@ def _st_decoder(config, train_set, num_edge_types):
     return dict(in_channels=train_set.num_features, num_edge_types=num_edge_types,
                 hidden_channels=config.decoder_hidden,
                 sequence_model=config.decoder_sequence_model or config.sequence_model,
-                skip_first=config.skip_first, dropout=config.dropout)
+                skip_first=config.skip_first, dropout=config.dropout, **_checkpointing(config))
 
 
 def _simulation_decoder(config, train_set, num_edge_types):
@@ -134,7 +134,8 @@ ENCODERS: Dict[str, Part] = {
 DECODERS: Dict[str, Part] = {
     "mlp": Part(MLPDecoder, _mlp_decoder, _MEMORY),
     "rnn": Part(RNNDecoder, _rnn_decoder, _MEMORY),
-    "st": Part(STDecoder, _st_decoder, ("sequence_model", "decoder_sequence_model")),
+    "st": Part(STDecoder, _st_decoder,
+               ("sequence_model", "decoder_sequence_model") + _CHECKPOINTING),
     "sim": Part(SpringsSimulationDecoder, _simulation_decoder, check=_check_simulation),
 }
 

@@ -31,18 +31,22 @@ NUM_EDGE_TYPES = 2
 
 
 def build_model(num_steps: int, hidden: int, checkpoint: bool = False,
-                chunk_size: Optional[int] = None, skip: bool = False) -> NRI:
+                chunk_size: Optional[int] = None, skip: bool = False,
+                checkpoint_memory: Optional[int] = None, no_edge_type: bool = False) -> NRI:
     """The paper's springs model. ``checkpoint``: the encoder's and the
-    decoder's memory option (chunks of ``chunk_size`` edges, or by default
-    within their ``checkpoint_memory``). ``skip``: type 0 is "no edge",
-    samples are hard (straight-through) and the decoder skips the no-edge
-    edges."""
-    encoder = MLPEncoder(num_steps * NUM_FEATURES, hidden, NUM_EDGE_TYPES,
-                         checkpoint=checkpoint, checkpoint_chunk_size=chunk_size)
+    decoder's memory option (chunks of ``chunk_size`` edges, or as many as
+    fit in ``checkpoint_memory`` bytes, by default the layers' 256 MiB).
+    ``no_edge_type``: type 0 is "no edge" (no message MLP) and samples are
+    hard (straight-through); ``skip``: that, and the decoder skips the
+    no-edge edges."""
+    memory = dict(checkpoint=checkpoint, checkpoint_chunk_size=chunk_size)
+    if checkpoint_memory is not None:
+        memory["checkpoint_memory"] = checkpoint_memory
+    encoder = MLPEncoder(num_steps * NUM_FEATURES, hidden, NUM_EDGE_TYPES, **memory)
+    no_edge_type = no_edge_type or skip
     decoder = MLPDecoder(NUM_FEATURES, NUM_EDGE_TYPES, hidden, hidden, hidden,
-                         skip_first=skip, checkpoint=checkpoint,
-                         checkpoint_chunk_size=chunk_size, skip_no_edges=skip)
-    return NRI(encoder, decoder, NUM_EDGE_TYPES, hard=skip)
+                         skip_first=no_edge_type, skip_no_edges=skip, **memory)
+    return NRI(encoder, decoder, NUM_EDGE_TYPES, hard=no_edge_type)
 
 
 def candidate_graph(method: str, num_nodes: int, k: int, seed: int = 0) -> torch.Tensor:

@@ -39,9 +39,9 @@ class RIEncoder(MLPEncoder):
     any in-degree and graphs any size. The output MLP is a linear layer, ELU
     and the output layer of :class:`MLPEncoder`.
 
-    On large sparse candidate graphs, ``inter_scope="neighbourhood"`` runs
-    :math:`S_{inter}` over each receiver's neighbourhood instead of the whole
-    graph, a deviation from NRI-MPM:
+    ``inter_scope="neighbourhood"`` runs :math:`S_{inter}` over each
+    receiver's neighbourhood instead of the whole graph, a deviation from
+    NRI-MPM:
 
     .. math::
         \mathbf{e}^2_j = \Big[\pi^{-1} \circ S_{inter} \circ \pi\big(
@@ -51,10 +51,12 @@ class RIEncoder(MLPEncoder):
     itself, read in order of node index when not shuffled (as the graph
     scope reads each graph's nodes). On a fully connected graph the two
     scopes agree: exactly with attention, and with the GRU when not
-    shuffled. The neighbourhood scope needs :math:`O(E + N)` memory, the
-    graph scope's attention :math:`O(N^2)` per graph and its GRU :math:`N`
-    sequential steps; attention pads each set to the largest in-degree plus
-    one. The graphs of a batch stay apart through the candidate graph, so
+    shuffled. Use it on large sparse candidate graphs (k-NN, radius): its
+    work and memory grow with :math:`E + N` (attention pads each set to the
+    largest in-degree plus one), while the graph scope's attention does
+    :math:`O(N^2)` work per graph (and needs :math:`O(N^2)` memory where
+    PyTorch does not fuse it) and its GRU takes :math:`N` sequential steps.
+    The graphs of a batch stay apart through the candidate graph, so
     ``batch`` is not needed.
 
     Ablations (the paper's Table 3): ``intra=False`` uses

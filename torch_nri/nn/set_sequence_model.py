@@ -38,13 +38,6 @@ class SetSequenceModel(Module):
         shuffle (bool, optional): If set to :obj:`True`, items are ordered at
             random in training mode. (default: :obj:`True`)
 
-    The forward pass takes the items ``x``, the ``group`` of each item, the
-    number of groups ``num_groups`` (default: the largest group index plus
-    one) and, optionally, a ``position`` per item: when the items are not
-    shuffled, each group's items are read in increasing ``position`` (ties
-    in input order), e.g. node indices to read a subset of a graph's nodes in
-    the order of the whole graph.
-
     Shapes:
         - **input:** items :math:`(M, C)`, group of each item :math:`(M,)`,
           position of each item :math:`(M,)` (optional)
@@ -78,6 +71,18 @@ class SetSequenceModel(Module):
 
     def forward(self, x: Tensor, group: Tensor, num_groups: Optional[int] = None,
                 position: Optional[Tensor] = None) -> Tensor:
+        r"""
+        Args:
+            x (torch.Tensor): The items.
+            group (torch.Tensor): The group (set) of each item.
+            num_groups (int, optional): The number of groups. (default: the
+                largest group index plus one)
+            position (torch.Tensor, optional): Where the not shuffled items
+                stand in their group's sequence: each group is read in
+                increasing ``position``, ties in input order (e.g. node
+                indices, to read some of a graph's nodes in the order of the
+                whole graph). (default: the input order)
+        """
         if x.dim() != 2 or x.size(1) != self.channels:
             raise ValueError(f"'x' must have shape [num_items, {self.channels}], "
                              f"got {tuple(x.shape)}")

@@ -86,3 +86,13 @@ def test_time_to_accuracy_compares_recipes_over_seeds(tmp_path):
                 "--recipe", "small: epochs=2", "--seeds", "3", "--out", str(tmp_path / "runs"),
                 "--data-root", str(tmp_path / "data"))
     assert "per seed" in again
+
+
+def test_ri_encoder_scope_prints_a_row_per_configuration():
+    out = run("ri_encoder_scope.py", "--sizes", "30", "--sequence-models", "attention",
+              "--scopes", "neighbourhood", "--k", "4", "--hidden", "8", "--steps", "6",
+              "--repeats", "1", "--threads", "1")
+    header, row = out.strip().splitlines()
+    assert header.split()[:4] == ["model", "scope", "N", "E"]
+    assert row.split()[:4] == ["attention", "neighbourhood", "30", "120"]
+    assert float(row.split()[4]) > 0

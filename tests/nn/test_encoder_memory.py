@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from torch_nri.graphs import fully_connected_edge_index
-from torch_nri.nn import MLPEncoder
+from torch_nri.nn import MLPEncoder, RIEncoder
 from tests.conftest import random_graph
 from tests.memory_checks import AllocationTracker
 
@@ -83,3 +83,17 @@ def test_automatic_chunk_respects_its_budget(factor):
 def test_repr_names_the_memory_options():
     encoder = MLPEncoder(20, 16, 2, checkpoint=True, checkpoint_memory=2**20)
     assert repr(encoder).endswith("batch_norm=True, checkpoint=True, checkpoint_memory=1048576)")
+
+
+@pytest.mark.parametrize("scope", ["graph", "neighbourhood"])
+def test_checkpointed_ri_encoder_gives_identical_results(scope):
+    options = dict(sequence_model="attention", inter_scope=scope)
+    plain = RIEncoder(20, 16, 3, **options).train()
+    chunked = RIEncoder(20, 16, 3, checkpoint=True, checkpoint_chunk_size=13, **options).train()
+    chunked.load_state_dict(plain.state_dict())
+    x, edge_index = torch.randn(12, 5, 4, requires_grad=True), random_graph(12, 70)
+    out, grads = gradients(plain, x, edge_index)
+    out_chunked, grads_chunked = gradients(chunked, x, edge_index)
+    assert torch.allclose(out, out_chunked, atol=1e-5)
+    for g, g_chunked in zip(grads, grads_chunked):
+        assert torch.allclose(g, g_chunked, atol=1e-5 * g.abs().max(), rtol=1e-4)

@@ -117,7 +117,7 @@ def test_checkpoint_memory_reaches_the_encoder_and_decoders_from_the_command_lin
                                          "bytes, got 0"):
         TrainConfig(checkpoint_memory=0)
     with pytest.raises(ValueError, match=r"'checkpoint_memory=1024' is an option of the mlp "
-                                         r"encoder and the mlp, rnn and st decoders"):
+                                         r"and ri encoders and the mlp, rnn and st decoders"):
         TrainConfig(encoder="cnn", decoder="sim", checkpoint_memory=1024)
 
 

@@ -6,6 +6,7 @@ from torch import Tensor
 from torch.nn import Linear
 from torch_geometric.utils import scatter
 
+from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.mlp_encoder import MLPEncoder
 from torch_nri.nn.set_sequence_model import SetSequenceModel
 
@@ -85,6 +86,13 @@ class RIEncoder(MLPEncoder):
             step, ``"sum"`` or ``"mean"``. (default: ``"sum"``)
         batch_norm (bool, optional): Batch normalisation in the NRI embedding
             MLPs. (default: :obj:`True`)
+        checkpoint (bool, optional): If set to :obj:`True`, the NRI
+            embedding's edge MLPs run in checkpointed chunks, as in
+            :class:`MLPEncoder`; the edge embeddings ``[E, H]`` that the
+            relation interaction reads are kept. (default: :obj:`False`)
+        checkpoint_chunk_size (int, optional): See :class:`MLPEncoder`.
+        checkpoint_memory (int, optional): See :class:`MLPEncoder`.
+            (default: 256 MiB)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
@@ -94,12 +102,16 @@ class RIEncoder(MLPEncoder):
     def __init__(self, in_channels: int, hidden_channels: int, num_edge_types: int,
                  sequence_model: str = "gru", intra: bool = True, inter: bool = True,
                  inter_scope: str = "graph", num_heads: int = 4, dropout: float = 0.0,
-                 aggr: str = "sum", batch_norm: bool = True) -> None:
+                 aggr: str = "sum", batch_norm: bool = True, checkpoint: bool = False,
+                 checkpoint_chunk_size: Optional[int] = None,
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
         if inter_scope not in INTER_SCOPES:
             raise ValueError(f"'inter_scope' must be one of {INTER_SCOPES}, "
                              f"got {inter_scope!r}")
         super().__init__(in_channels, hidden_channels, num_edge_types, factor=True,
-                         dropout=dropout, aggr=aggr, batch_norm=batch_norm)
+                         dropout=dropout, aggr=aggr, batch_norm=batch_norm,
+                         checkpoint=checkpoint, checkpoint_chunk_size=checkpoint_chunk_size,
+                         checkpoint_memory=checkpoint_memory)
         self.sequence_model = sequence_model
         self.intra = intra
         self.inter = inter

@@ -69,7 +69,7 @@ def _ri_encoder(config, train_set, num_edge_types):
                 hidden_channels=config.encoder_hidden, num_edge_types=num_edge_types,
                 sequence_model=config.sequence_model, intra=config.intra, inter=config.inter,
                 inter_scope=config.inter_scope, dropout=config.dropout,
-                batch_norm=config.batch_norm)
+                batch_norm=config.batch_norm, **_checkpointing(config))
 
 
 def _checkpointing(config) -> Dict[str, Any]:
@@ -129,7 +129,7 @@ ENCODERS: Dict[str, Part] = {
                 fixed_window=True),
     "cnn": Part(CNNEncoder, _cnn_encoder, ("factor",), min_window=CNNBlock.min_steps),
     "ri": Part(RIEncoder, _ri_encoder, ("batch_norm", "sequence_model", "intra", "inter",
-                                        "inter_scope"), fixed_window=True),
+                                        "inter_scope") + _CHECKPOINTING, fixed_window=True),
 }
 
 DECODERS: Dict[str, Part] = {

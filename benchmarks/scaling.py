@@ -9,7 +9,9 @@ default); "+first" samples hard edges with type 0 as "no edge", which has no
 message MLP (skip_first=True: one message type instead of two); "+skip" does
 that and also skips the edges sampled as "no edge" in the decoder
 (skip_no_edges=True; at initialisation about half the edges are sampled as
-"no edge"). Each point runs in a
+"no edge"); "+mpm" and "+mpm-attn" train NRI-MPM's model instead (the relation
+interaction encoder with its inter-edge model over each node's neighbourhood,
+and the spatio-temporal decoder; GRU or attention sequence models). Each point runs in a
 fresh process, so that its peak resident memory is its own; a series stops
 at the first point that runs out of the memory cap or over the time cap.
 
@@ -51,6 +53,8 @@ def run_point(args: argparse.Namespace) -> None:
     model = build_model(args.steps, args.hidden, checkpoint="ckpt" in options,
                         chunk_size=args.chunk_size, skip="skip" in options,
                         no_edge_type="first" in options or "skip" in options,
+                        mpm={"mpm": "gru", "mpm-attn": "attention"}.get(
+                            next((o for o in options if o.startswith("mpm")), None)),
                         checkpoint_memory=args.checkpoint_memory)
     step = training_step(method, model, args.point_size, args.batch, args.steps, args.k,
                          args.prediction_steps, args.precision)
@@ -135,7 +139,8 @@ def plot(rows, path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", nargs="+", default=["dense", "full", "knn"],
-                        help="dense, full, knn, each optionally with +ckpt, +first, +skip")
+                        help="dense, full, knn, each optionally with +ckpt, +first, +skip and "
+                             "+mpm or +mpm-attn")
     parser.add_argument("--sizes", type=int, nargs="+", default=SIZES)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=256)

@@ -18,7 +18,8 @@ def run(script, *args):
 
 
 def test_scaling_writes_a_table_and_plots(tmp_path):
-    out = run("scaling.py", "--series", "dense", "full+ckpt+first", "knn", "--sizes", "4", "7",
+    out = run("scaling.py", "--series", "dense", "full+ckpt+first", "knn", "knn+ckpt+mpm-attn",
+              "--sizes", "4", "7",
               "--batch", "2", "--hidden", "8", "--steps", "12", "--repeats", "1",
               "--checkpoint-memory", "65536", "--allocator", "glibc",
               "--threads", "1", "--csv", str(tmp_path / "s.csv"),
@@ -26,7 +27,7 @@ def test_scaling_writes_a_table_and_plots(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "s.csv")))
     assert [(r["series"], r["num_nodes"]) for r in rows] == [
         ("dense", "4"), ("dense", "7"), ("full+ckpt+first", "4"), ("full+ckpt+first", "7"),
-        ("knn", "4"), ("knn", "7")]
+        ("knn", "4"), ("knn", "7"), ("knn+ckpt+mpm-attn", "4"), ("knn+ckpt+mpm-attn", "7")]
     assert all(r["status"] == "ok" and float(r["seconds"]) > 0 for r in rows)
     assert rows[1]["num_edges"] == str(2 * 7 * 6)
     assert rows[5]["num_edges"] == str(2 * 7 * 6)  # k = 10 > N - 1: fully connected

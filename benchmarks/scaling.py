@@ -46,8 +46,8 @@ def run_point(args: argparse.Namespace) -> None:
     """Child process: one training step of one series at one size; prints JSON."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    if args.allocator == "glibc":
-        _allocator.CPU_MMAP_THRESHOLD = None
+    if args.allocator != "package":
+        _allocator.CPU_MMAP_THRESHOLD = None if args.allocator == "glibc" else int(args.allocator)
     method, *options = args.point_series.split("+")
     baseline = peak_rss_gb()
     model = build_model(args.steps, args.hidden, checkpoint="ckpt" in options,
@@ -152,9 +152,9 @@ def main() -> None:
                              "in --checkpoint-memory)")
     parser.add_argument("--checkpoint-memory", type=int, default=None,
                         help="bytes per chunk with +ckpt (default: the layers' 256 MiB)")
-    parser.add_argument("--allocator", choices=("package", "glibc"), default="package",
+    parser.add_argument("--allocator", default="package",
                         help="package: the mmap threshold that torch_nri sets for chunks; "
-                             "glibc: glibc's own dynamic threshold")
+                             "glibc: glibc's own dynamic threshold; or a threshold in bytes")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())

@@ -16,8 +16,9 @@ def gradients(encoder, x, edge_index):
 
 @pytest.mark.parametrize("factor", [True, False])
 @pytest.mark.parametrize("batch_norm", [True, False])
-@pytest.mark.parametrize("chunk,memory", [(13, None), (None, 2**12)])
-def test_chunked_encoder_gives_identical_results(factor, batch_norm, chunk, memory):
+@pytest.mark.parametrize("chunk,memory,sort", [(13, None, False), (None, 2**12, False),
+                                               (13, None, True)])
+def test_chunked_encoder_gives_identical_results(factor, batch_norm, chunk, memory, sort):
     options = dict(factor=factor, batch_norm=batch_norm)
     plain = MLPEncoder(20, 16, 3, **options).train()
     memory = {} if memory is None else dict(checkpoint_memory=memory)
@@ -25,6 +26,9 @@ def test_chunked_encoder_gives_identical_results(factor, batch_norm, chunk, memo
                          **memory).train()
     chunked.load_state_dict(plain.state_dict())
     x, edge_index = torch.randn(12, 5, 4, requires_grad=True), random_graph(12, 70)
+    if sort:  # each chunk aggregates at its own receivers only
+        edge_index = edge_index[:, edge_index[1].argsort(stable=True)]
+        assert sum(c for _, c in chunked.receiver_ranges(edge_index, 13, 12)) < 24
     assert 1 < chunked.edge_chunk(70, 4) < 35  # several chunks
     out, grads = gradients(plain, x, edge_index)
     out_chunked, grads_chunked = gradients(chunked, x, edge_index)

@@ -105,8 +105,7 @@ def test_checkpoint_memory_reaches_the_decoders_from_the_command_line():
         decoder = part.cls(**part.kwargs(config, SimpleNamespace(num_features=4), 2))
         assert decoder.checkpoint_memory == 2**20
     assert TrainConfig().checkpoint_memory == 256 * 2**20
-    with pytest.raises(ValueError, match="'checkpoint_memory' must be a positive number of "
-                                         "bytes, got 0"):
+    with pytest.raises(ValueError, match="'checkpoint_memory' must be at least 1, got 0"):
         TrainConfig(checkpoint_memory=0)
     with pytest.raises(ValueError, match=r"'checkpoint_memory=1024' is an option of the mlp "
                                          r"and rnn decoders"):

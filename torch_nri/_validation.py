@@ -85,8 +85,8 @@ def check_batch(batch: Optional[Tensor], num_nodes: int, name: str = "batch") ->
     if not isinstance(batch, Tensor):
         raise ValueError(f"'{name}' must be a tensor, got {type(batch).__name__}")
     if batch.shape != (num_nodes,):
-        raise ValueError(f"'{name}' must have shape [num_nodes] = [{num_nodes}], got shape "
-                         f"{tuple(batch.shape)}")
+        raise ValueError(f"'{name}' must have shape [{num_nodes}] (one graph index per "
+                         f"node), got shape {tuple(batch.shape)}")
     if batch.dtype != torch.long:
         raise ValueError(f"'{name}' must be of dtype torch.long (the graph of each node), "
                          f"got {batch.dtype}")
@@ -94,6 +94,17 @@ def check_batch(batch: Optional[Tensor], num_nodes: int, name: str = "batch") ->
         if int(batch.min()) < 0 or bool((batch[1:] < batch[:-1]).any()):
             raise ValueError(f"'{name}' must be sorted non-negative graph indices, as in a "
                              f"torch_geometric Batch (nodes of one graph consecutive)")
+
+
+def check_batch_norm_sizes(num_nodes: int, num_edges: int, training: bool,
+                           batch_norm: bool = True) -> None:
+    """Batch normalisation in training cannot normalise a single row: a
+    one-node system, or a graph of one candidate edge, would fail inside torch."""
+    if training and batch_norm and 1 in (num_nodes, num_edges):
+        raise ValueError(f"the encoder's batch normalisation cannot normalise a single node "
+                         f"or edge in training, got {num_nodes} node(s) and {num_edges} "
+                         f"candidate edge(s) (a system of one object has no interactions to "
+                         f"infer; batch several systems, or use eval mode or batch_norm=False)")
 
 
 def check_int(value: Any, name: str, low: Optional[int] = None, optional: bool = False,
@@ -105,7 +116,8 @@ def check_int(value: Any, name: str, low: Optional[int] = None, optional: bool =
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"'{name}'{where} must be an integer, got {value!r}")
     if low is not None and value < low:
-        raise ValueError(f"'{name}'{where} must be at least {low}, got {value}")
+        bound = "non-negative" if low == 0 else f"at least {low}"
+        raise ValueError(f"'{name}'{where} must be {bound}, got {value}")
 
 
 def check_real(value: Any, name: str, low: Optional[float] = None, high: Optional[float] = None,

@@ -4,7 +4,8 @@ import torch
 from torch import Tensor
 from torch.nn import Linear
 
-from torch_nri._validation import check_edge_index, check_node_features
+from torch_nri._validation import (check_batch, check_batch_norm_sizes, check_edge_index,
+                                   check_node_features, parameter_dtype)
 from torch_nri.nn.message_passing import NRIMessagePassing
 from torch_nri.nn.mlp_block import MLPBlock
 
@@ -88,7 +89,9 @@ class MLPEncoder(NRIMessagePassing):
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None) -> Tensor:
         r"""Edge logits ``[E, K]``. ``batch`` (the graph of each node) is
         accepted for a uniform encoder interface and not needed."""
-        return self.lin_out(self.edge_embeddings(x, edge_index))
+        edges = self.edge_embeddings(x, edge_index)
+        check_batch(batch, x.size(0))
+        return self.lin_out(edges)
 
     def edge_embeddings(self, x: Tensor, edge_index: Tensor) -> Tensor:
         r"""The edge embeddings :math:`\mathbf{h}^2_{(i,j)}` ``[E, H]``, before
@@ -96,12 +99,13 @@ class MLPEncoder(NRIMessagePassing):
         if x.dim() not in (2, 3):
             raise ValueError(f"'x' must have shape [num_nodes, num_steps, num_features] or "
                              f"[num_nodes, num_steps * num_features], got shape {tuple(x.shape)}")
-        check_node_features(x, "x", ndim=None)
+        check_node_features(x, "x", ndim=None, dtype=parameter_dtype(self))
         if x[0].numel() != self.in_channels:
             raise ValueError(f"'x' must hold in_channels = T * F = {self.in_channels} values "
                              f"per node, got shape {tuple(x.shape)}")
         x = x.reshape(x.size(0), -1)
         check_edge_index(edge_index, x.size(0))
+        check_batch_norm_sizes(x.size(0), edge_index.size(1), self.training, self.batch_norm)
 
         # The edge MLPs' first layers run per node and are gathered
         # (node_to_edge_linear): the same result for about E/N times less work.

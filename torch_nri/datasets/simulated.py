@@ -14,7 +14,7 @@ from torch_geometric.data import Data, InMemoryDataset
 from torch_nri._validation import check_int
 from torch_nri.datasets.normalization import MinMaxStats
 from torch_nri.graphs import candidate_graph, check_candidate_graph
-from torch_nri.io import atomic_torch_save, atomic_write_text
+from torch_nri.io import atomic_torch_save, atomic_write_text, remove_temporaries
 from torch_nri.simulations.particles import num_samples_of
 
 SPLITS = ("train", "valid", "test")
@@ -164,6 +164,7 @@ class SimulatedDataset(InMemoryDataset):
             test_length=self.default_test_length if test_length is None else test_length,
             sample_freq=self.default_sample_freq if sample_freq is None else sample_freq,
             seed=seed, graph=graph, k=k, physics=self.physics_overrides(physics))
+        self.check_physics(self.physics, num_nodes)
         self.split = split
         self.progress = progress
         super().__init__(root, transform, pre_transform, force_reload=force_reload)
@@ -221,6 +222,13 @@ class SimulatedDataset(InMemoryDataset):
         return {name: overrides.get(name, parameter.convert(parameter.default))
                 for name, parameter in cls.physics_parameters().items()}
 
+    @classmethod
+    def check_physics(cls, physics: Mapping[str, Any], num_nodes: int) -> None:
+        r"""Raises the simulator's own :class:`ValueError` for physics it
+        cannot simulate, before any data is: it simulates one system for one
+        sample (no more than the simulator's set-up costs)."""
+        cls.simulator(1, num_nodes, 2, 1, 0, progress=False, **physics)
+
     @property
     def physics(self) -> Dict[str, Any]:
         r"""Every physics parameter of the simulated systems."""
@@ -273,6 +281,7 @@ class SimulatedDataset(InMemoryDataset):
         return self.stats.denormalize(x)
 
     def process(self) -> None:
+        remove_temporaries(self.processed_dir)  # of a generation killed mid-write
         p = self.params
         split_sizes = dict(train=p["num_train"], valid=p["num_valid"], test=p["num_test"])
         stats = None

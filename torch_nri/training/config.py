@@ -201,7 +201,8 @@ class TrainConfig:
         system = get_system(self.system)
         if self.data is None:
             system.check_graph(self.graph, self.k)
-            self._check_simulated_steps(system)
+            system.num_steps(self.length, self.sample_freq)  # lengths it can sample
+            system.num_steps(self.test_length, self.sample_freq, test=True)
         else:
             check_candidate_graph(self.graph, self.k)
             self._check_own_data()
@@ -236,9 +237,14 @@ class TrainConfig:
                 raise ValueError(f"'{f.name}' must be True or False, got "
                                  f"{getattr(self, f.name)!r}")
 
-    def _check_simulated_steps(self, system) -> None:
-        # The steps a simulation will give, and the test protocol on them,
-        # before anything is simulated.
+    def check_protocol(self) -> None:
+        r"""Raises unless the simulated test split will hold the steps of
+        the test protocol (``observed_steps`` and ``horizon``): checked by
+        :func:`~torch_nri.training.train` before it simulates or trains
+        anything. Your own data (``data``) is checked when it is read."""
+        if self.data is not None:
+            return
+        system = get_system(self.system)
         train_steps = system.num_steps(self.length, self.sample_freq)
         test_steps = system.num_steps(self.test_length, self.sample_freq, test=True)
         check_protocol(test_steps, self.observed_steps or train_steps, self.horizon,

@@ -311,13 +311,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     handlers = {"generate": _generate, "train": _train, "evaluate": _evaluate,
                 "baseline": _baseline, "demo": _demo}
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        prog = f"torch-nri {args.command}" if args.command else parser.prog
+        if unknown:  # said by the subcommand, as its other usage errors are
+            _fail(prog, f"unrecognized arguments: {' '.join(unknown)}")
         if args.command not in handlers:
             parser.print_help()
             return 0
         try:
             return handlers[args.command](args)
         except (ValueError, OSError) as error:  # bad values, files and directories
-            _fail(f"torch-nri {args.command}", _describe(error))
+            _fail(prog, _describe(error))
     except SystemExit as exit:  # _fail, --help, --version
         return 0 if exit.code is None else exit.code

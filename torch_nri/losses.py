@@ -22,7 +22,11 @@ Prior = Union[Tensor, Sequence[float]]
 def check_prior(prior: Prior, num_edge_types: int) -> List[float]:
     r"""Raises unless ``prior`` holds ``num_edge_types`` positive, finite
     probabilities summing to 1; returns them as a list."""
-    values = torch.as_tensor(prior, dtype=torch.float64).detach().cpu()
+    try:
+        values = torch.as_tensor(prior, dtype=torch.float64).detach().cpu()
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"'prior' must have one probability per edge type "
+                         f"({num_edge_types}), got {prior!r}") from None
     if values.shape != (num_edge_types,):
         raise ValueError(f"'prior' must have one probability per edge type "
                          f"({num_edge_types}), got shape {tuple(values.shape)}: "

@@ -169,7 +169,7 @@ def test_config_errors():
         TrainConfig(precision="fp8")
     with pytest.raises(ValueError, match="'decoder' must be one of"):
         TrainConfig(decoder="gru")
-    with pytest.raises(ValueError, match=r"'prior' needs one probability per edge type \(2\)"):
+    with pytest.raises(ValueError, match=r"'prior' must have one probability per edge type"):
         TrainConfig(prior=[0.5, 0.25, 0.25])
 
 

@@ -12,5 +12,5 @@ from torch_nri.baselines.runner import (BASELINES, PATH_BASELINES, check_baselin
                                          run_baseline)
 
 __all__ = ["CorrelationBaseline", "LSTMCorrelationBaseline", "LSTMNetwork", "LSTMPathBaseline",
-           "best_threshold", "as_arrays", "static_mse", "BASELINES", "PATH_BASELINES", "check_baseline_options",
-           "run_baseline"]
+           "best_threshold", "as_arrays", "static_mse", "BASELINES", "PATH_BASELINES",
+           "check_baseline_options", "run_baseline"]

@@ -96,10 +96,10 @@ class MLPEncoder(NRIMessagePassing):
     def edge_embeddings(self, x: Tensor, edge_index: Tensor) -> Tensor:
         r"""The edge embeddings :math:`\mathbf{h}^2_{(i,j)}` ``[E, H]``, before
         the output layer."""
+        check_node_features(x, "x", ndim=None, dtype=parameter_dtype(self))
         if x.dim() not in (2, 3):
             raise ValueError(f"'x' must have shape [num_nodes, num_steps, num_features] or "
                              f"[num_nodes, num_steps * num_features], got shape {tuple(x.shape)}")
-        check_node_features(x, "x", ndim=None, dtype=parameter_dtype(self))
         if x[0].numel() != self.in_channels:
             raise ValueError(f"'x' must hold in_channels = T * F = {self.in_channels} values "
                              f"per node, got shape {tuple(x.shape)}")

@@ -197,7 +197,7 @@ class TrainConfig:
                 raise ValueError(message)
         check_skip_first(self.skip_first, self.num_edge_types)
         if self.prior is not None:
-            check_prior(self.prior, self.num_edge_types)
+            self.prior = check_prior(self.prior, self.num_edge_types)
         system = get_system(self.system)
         if self.data is None:
             system.check_graph(self.graph, self.k)
@@ -220,18 +220,27 @@ class TrainConfig:
                 part.check(self)
 
     def _check_values(self) -> None:
-        # Types and ranges of the plain fields, NaN and inf included.
-        for name, low in _INTEGERS.items():
-            check_int(getattr(self, name), name, low)
-        for name, low in _OPTIONAL_INTEGERS.items():
-            check_int(getattr(self, name), name, low, optional=True)
-        for name, bounds in _REALS.items():
-            check_real(getattr(self, name), name, *bounds)
-        for name, bounds in _OPTIONAL_REALS.items():
-            check_real(getattr(self, name), name, *bounds, optional=True)
+        # Types and ranges of the plain fields, NaN and inf included. Numbers
+        # of other types (numpy's) are stored as Python int and float, which
+        # config.json can hold.
+        for name, low in {**_INTEGERS, **_OPTIONAL_INTEGERS}.items():
+            value = getattr(self, name)
+            check_int(value, name, low, optional=name in _OPTIONAL_INTEGERS)
+            setattr(self, name, None if value is None else int(value))
+        for name, bounds in {**_REALS, **_OPTIONAL_REALS}.items():
+            value = getattr(self, name)
+            check_real(value, name, *bounds, optional=name in _OPTIONAL_REALS)
+            setattr(self, name, None if value is None else float(value))
         for name in _STRINGS:
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"'{name}' must be a string, got {getattr(self, name)!r}")
+        for name in ("data", "decoder_sequence_model"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ValueError(f"'{name}' must be a string or None, got "
+                                 f"{getattr(self, name)!r}")
+        if not isinstance(self.physics, dict):
+            raise ValueError(f"'physics' must be a dict of physics parameters, got "
+                             f"{self.physics!r}")
         for f in dataclasses.fields(self):
             if f.type is bool and not isinstance(getattr(self, f.name), bool):
                 raise ValueError(f"'{f.name}' must be True or False, got "

@@ -219,3 +219,21 @@ def test_compiled_training_steps_agree_with_eager_ones(tmp_path, data_root):
         assert torch.allclose(states["compiled"]["model"][key], value, atol=1e-4), key
     eager, compiled = (states[n]["history"][0] for n in ("eager", "compiled"))
     assert compiled["train_nll"] == pytest.approx(eager["train_nll"], rel=1e-4)
+
+
+def test_resume_refuses_other_settings_and_clears_killed_writes(tmp_path, data_root, capsys):
+    out = str(tmp_path / "run")
+    train(TrainConfig(epochs=1, out=out, data_root=data_root, **TINY))
+    with pytest.raises(ValueError, match=r"cannot resume the run in .* \(tau: saved 0.5, "
+                                         r"given 0.7; lr: saved 0.0005, given 0.01\)"):
+        train(TrainConfig(epochs=2, lr=0.01, tau=0.7, out=out, data_root=data_root, **TINY),
+              resume=True)
+    # A write killed before its rename left a temporary; the next run removes it.
+    (tmp_path / "run" / ".tmp-1234last.pt").write_bytes(b"half")
+    results = train(TrainConfig(epochs=2, max_seconds=600.0, out=out, data_root=data_root,
+                                **TINY), resume=True)
+    assert results["epochs"] == 2
+    assert not [name for name in os.listdir(out) if name.startswith(".tmp-")]
+    fresh = str(tmp_path / "fresh")
+    train(TrainConfig(epochs=1, out=fresh, data_root=data_root, **TINY), resume=True)
+    assert "no checkpoint" in capsys.readouterr().err and os.path.isfile(f"{fresh}/last.pt")

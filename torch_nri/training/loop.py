@@ -138,7 +138,7 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     With ``resume=True`` an interrupted run continues from ``last.pt``; every
     epoch draws its randomness from a seed of its own, so the result equals
     that of an uninterrupted run. Only the budget and where and how fast the
-    run goes (:data:`RESUMABLE`) may differ from the saved configuration;
+    run goes (``RESUMABLE``) may differ from the saved configuration;
     any other difference is refused with the list of them. Without a
     ``last.pt`` the run starts fresh (and says so). Temporary files that a
     run killed mid-write left in ``config.out`` are removed.

@@ -158,6 +158,10 @@ API = [
      r"the encoder has num_edge_types=3"),
     ("fixed-graph-x-float64", lambda: FixedGraphModel(MLPDecoder(F, 1, 8, 8, 8), "full", 1)(
         X.double(), EDGE_INDEX), r"'x' has dtype torch.float64"),
+    ("fixed-graph-variance", lambda: FixedGraphModel(MLPDecoder(F, 1, 8, 8, 8), "full", 1,
+                                                     variance=0.0), r"'variance' must be pos"),
+    ("supervised-edge-types", lambda: SupervisedEncoder(MLPEncoder(T * F, 8, K), 2.0),
+     r"'num_edge_types' must be an integer"),
     ("fixed-graph-name", lambda: FixedGraphModel(MLPDecoder(F, 1, 8, 8, 8), "dense", 1),
      r"'graph' must be one of"),
     ("supervised-batch", lambda: SupervisedEncoder(MLPEncoder(T * F, 8, K), K)(

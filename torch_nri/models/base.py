@@ -15,6 +15,7 @@ from torch import Tensor
 from torch.nn import Module
 
 from torch_nri import __version__
+from torch_nri._validation import check_int
 from torch_nri.io import atomic_torch_save
 from torch_nri.losses import Objective
 from torch_nri.nn.decoder import DynamicGraph, NRIDecoder
@@ -118,8 +119,9 @@ class ConfigurableModel(Module):
 
     @staticmethod
     def check_parts(num_edge_types: int, **parts: Module) -> None:
-        r"""Raises an error if a part declares another number of edge types
-        than the model's."""
+        r"""Raises an error if ``num_edge_types`` is not a positive integer or
+        a part declares another number of edge types than the model's."""
+        check_int(num_edge_types, "num_edge_types", 1)
         for name, part in parts.items():
             declared = getattr(part, "num_edge_types", num_edge_types)
             if declared != num_edge_types:

@@ -6,7 +6,7 @@ from torch import Tensor
 from torch.nn import Module
 
 from torch_nri._validation import (check_batch, check_edge_index, check_node_features,
-                                   parameter_dtype)
+                                   check_real, parameter_dtype)
 from torch_nri.losses import Objective, gaussian_nll
 from torch_nri.models.base import ConfigurableModel, NRIOutput
 
@@ -55,6 +55,7 @@ class FixedGraphModel(ConfigurableModel):
             raise ValueError(f"the full graph has one edge type; got num_edge_types="
                              f"{num_edge_types}")
         self.check_parts(num_edge_types, decoder=decoder)
+        check_real(variance, "variance", 0)
         self.decoder = decoder
         self.graph = graph
         self.num_edge_types = num_edge_types

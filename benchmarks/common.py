@@ -32,9 +32,13 @@ NUM_EDGE_TYPES = 2
 
 def build_model(num_steps: int, hidden: int, checkpoint: bool = False,
                 chunk_size: Optional[int] = None, skip: bool = False) -> NRI:
-    """The paper's springs model. ``skip``: type 0 is "no edge", samples are
-    hard (straight-through) and the decoder skips the no-edge edges."""
-    encoder = MLPEncoder(num_steps * NUM_FEATURES, hidden, NUM_EDGE_TYPES)
+    """The paper's springs model. ``checkpoint``: the encoder's and the
+    decoder's memory option (chunks of ``chunk_size`` edges, or by default
+    within their ``checkpoint_memory``). ``skip``: type 0 is "no edge",
+    samples are hard (straight-through) and the decoder skips the no-edge
+    edges."""
+    encoder = MLPEncoder(num_steps * NUM_FEATURES, hidden, NUM_EDGE_TYPES,
+                         checkpoint=checkpoint, checkpoint_chunk_size=chunk_size)
     decoder = MLPDecoder(NUM_FEATURES, NUM_EDGE_TYPES, hidden, hidden, hidden,
                          skip_first=skip, checkpoint=checkpoint,
                          checkpoint_chunk_size=chunk_size, skip_no_edges=skip)

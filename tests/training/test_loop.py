@@ -163,8 +163,9 @@ def test_config_errors():
         TrainConfig(max_seconds=0)
     with pytest.raises(ValueError, match="'batch_norm=False' is an option of the mlp and ri"):
         TrainConfig(encoder="cnn", batch_norm=False)
-    with pytest.raises(ValueError, match="an option of the mlp and rnn decoders"):
-        TrainConfig(decoder="st", checkpoint=True)
+    with pytest.raises(ValueError, match="'skip_no_edges=True' is an option of the mlp and "
+                                         "rnn decoders"):
+        TrainConfig(decoder="st", skip_no_edges=True)
     with pytest.raises(ValueError, match="'precision' must be one of"):
         TrainConfig(precision="fp8")
     with pytest.raises(ValueError, match="'decoder' must be one of"):

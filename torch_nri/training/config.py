@@ -40,12 +40,17 @@ _STRINGS = ("system", "data_root", "graph", "model", "encoder", "decoder", "sequ
 
 
 def _readers(readers) -> str:
-    # ("mlp decoder", "rnn decoder", "ri encoder") -> "the ri encoder and the mlp and rnn decoders"
+    # ("mlp decoder", "rnn decoder", "st decoder", "ri encoder")
+    # -> "the ri encoder and the mlp, rnn and st decoders"
     by_kind: Dict[str, List[str]] = {}
     for reader in readers:
         name, kind = reader.rsplit(" ", 1)
         by_kind.setdefault(kind, []).append(name)
-    return " and ".join(f"the {' and '.join(names)} {kind}{'s' if len(names) > 1 else ''}"
+
+    def listed(names: List[str]) -> str:
+        return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
+
+    return " and ".join(f"the {listed(names)} {kind}{'s' if len(names) > 1 else ''}"
                         for kind, names in sorted(by_kind.items(), reverse=True))
 
 
@@ -64,9 +69,10 @@ class TrainConfig:
     ``device`` is ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or
     ``"cuda:N"``; ``compile`` runs the training and validation steps through
     :func:`torch.compile`; ``tf32`` lets CUDA multiply float32 matrices in
-    TF32. ``checkpoint``, ``checkpoint_chunk_size``, ``checkpoint_memory``
-    (bytes) and ``skip_no_edges`` are the decoder's memory options
-    (:class:`~torch_nri.nn.MLPDecoder`);
+    TF32. ``checkpoint``, ``checkpoint_chunk_size`` and ``checkpoint_memory``
+    (bytes) are the memory options of the encoder and the decoder
+    (:class:`~torch_nri.nn.MLPEncoder`, :class:`~torch_nri.nn.MLPDecoder`),
+    ``skip_no_edges`` the decoder's;
     ``precision`` runs training and validation under :func:`torch.autocast`
     (``"bf16"``, or ``"fp16"`` with gradient scaling); the test evaluation
     stays in float32. ``model`` picks NRI or one of its baselines trained by

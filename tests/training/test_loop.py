@@ -238,3 +238,31 @@ def test_resume_refuses_other_settings_and_clears_killed_writes(tmp_path, data_r
     fresh = str(tmp_path / "fresh")
     train(TrainConfig(epochs=1, out=fresh, data_root=data_root, **TINY), resume=True)
     assert "no checkpoint" in capsys.readouterr().err and os.path.isfile(f"{fresh}/last.pt")
+
+
+def test_a_run_killed_by_sigkill_resumes_to_the_uninterrupted_result(tmp_path, data_root):
+    import signal
+    import time
+
+    options = dict(epochs=3, data_root=data_root, **TINY)
+    train(TrainConfig(out=str(tmp_path / "whole"), **options))
+    killed = tmp_path / "killed"
+    script = ("import json, sys\nfrom torch_nri.training import TrainConfig, train\n"
+              "train(TrainConfig(**json.loads(sys.argv[1])))")
+    process = subprocess.Popen([sys.executable, "-c", script,
+                                json.dumps(dict(out=str(killed), **options))])
+    try:  # killed as soon as the first epoch's checkpoint exists: in the second epoch
+        for _ in range(6000):
+            if (killed / "last.pt").exists() or process.poll() is not None:
+                break
+            time.sleep(0.01)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    train(TrainConfig(out=str(killed), **options), resume=True)
+    a = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)
+    b = torch.load(killed / "last.pt", weights_only=False)
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert [r["valid_mse"] for r in a["history"]] == [r["valid_mse"] for r in b["history"]]
+    assert not [name for name in os.listdir(killed) if name.startswith(".tmp-")]

@@ -259,6 +259,7 @@ def test_a_run_killed_by_sigkill_resumes_to_the_uninterrupted_result(tmp_path, d
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
+    assert torch.load(killed / "last.pt", weights_only=False)["epoch"] < 3  # killed mid-run
     train(TrainConfig(out=str(killed), **options), resume=True)
     a = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)
     b = torch.load(killed / "last.pt", weights_only=False)

@@ -111,9 +111,9 @@ def chunk_sizes(decoder):
     """Records the edges of every chunk that the decoder's message passing runs."""
     sizes, run = [], decoder._aggregate_messages
 
-    def recording(message, edge_features, x, num_nodes, edge_index, *args):
+    def recording(message, edge_features, x, receivers, edge_index, *args):
         sizes.append(edge_index.size(1))
-        return run(message, edge_features, x, num_nodes, edge_index, *args)
+        return run(message, edge_features, x, receivers, edge_index, *args)
 
     decoder._aggregate_messages = recording
     return sizes

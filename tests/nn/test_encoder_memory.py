@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from torch_nri.graphs import fully_connected_edge_index
-from torch_nri.nn import MLPEncoder
+from torch_nri.nn import MLPEncoder, RIEncoder
 from tests.conftest import random_graph
 from tests.memory_checks import AllocationTracker
 
@@ -16,8 +16,9 @@ def gradients(encoder, x, edge_index):
 
 @pytest.mark.parametrize("factor", [True, False])
 @pytest.mark.parametrize("batch_norm", [True, False])
-@pytest.mark.parametrize("chunk,memory", [(13, None), (None, 2**12)])
-def test_chunked_encoder_gives_identical_results(factor, batch_norm, chunk, memory):
+@pytest.mark.parametrize("chunk,memory,sort", [(13, None, False), (None, 2**12, False),
+                                               (13, None, True)])
+def test_chunked_encoder_gives_identical_results(factor, batch_norm, chunk, memory, sort):
     options = dict(factor=factor, batch_norm=batch_norm)
     plain = MLPEncoder(20, 16, 3, **options).train()
     memory = {} if memory is None else dict(checkpoint_memory=memory)
@@ -25,6 +26,9 @@ def test_chunked_encoder_gives_identical_results(factor, batch_norm, chunk, memo
                          **memory).train()
     chunked.load_state_dict(plain.state_dict())
     x, edge_index = torch.randn(12, 5, 4, requires_grad=True), random_graph(12, 70)
+    if sort:  # each chunk aggregates at its own receivers only
+        edge_index = edge_index[:, edge_index[1].argsort(stable=True)]
+        assert sum(c for _, c in chunked.receiver_ranges(edge_index, 13, 12)) < 24
     assert 1 < chunked.edge_chunk(70, 4) < 35  # several chunks
     out, grads = gradients(plain, x, edge_index)
     out_chunked, grads_chunked = gradients(chunked, x, edge_index)
@@ -83,3 +87,17 @@ def test_automatic_chunk_respects_its_budget(factor):
 def test_repr_names_the_memory_options():
     encoder = MLPEncoder(20, 16, 2, checkpoint=True, checkpoint_memory=2**20)
     assert repr(encoder).endswith("batch_norm=True, checkpoint=True, checkpoint_memory=1048576)")
+
+
+@pytest.mark.parametrize("scope", ["graph", "neighbourhood"])
+def test_checkpointed_ri_encoder_gives_identical_results(scope):
+    options = dict(sequence_model="attention", inter_scope=scope)
+    plain = RIEncoder(20, 16, 3, **options).train()
+    chunked = RIEncoder(20, 16, 3, checkpoint=True, checkpoint_chunk_size=13, **options).train()
+    chunked.load_state_dict(plain.state_dict())
+    x, edge_index = torch.randn(12, 5, 4, requires_grad=True), random_graph(12, 70)
+    out, grads = gradients(plain, x, edge_index)
+    out_chunked, grads_chunked = gradients(chunked, x, edge_index)
+    assert torch.allclose(out, out_chunked, atol=1e-5)
+    for g, g_chunked in zip(grads, grads_chunked):
+        assert torch.allclose(g, g_chunked, atol=1e-5 * g.abs().max(), rtol=1e-4)

@@ -95,7 +95,7 @@ def test_memory_options_and_autocast(tmp_path, data_root):
 @pytest.mark.parametrize("options", [
     dict(encoder="ri", decoder="st", symmetry_weight=100.0),
     dict(encoder="ri", decoder="st", sequence_model="attention", intra=False,
-         hard_symmetry=True)])
+         inter_scope="neighbourhood", hard_symmetry=True)])
 def test_nri_mpm_trains(tmp_path, data_root, options):
     results = train(TrainConfig(epochs=1, out=str(tmp_path), data_root=data_root, **TINY,
                                 **options))
@@ -103,6 +103,7 @@ def test_nri_mpm_trains(tmp_path, data_root, options):
     model = NRI.load(str(tmp_path / "best.pt"))
     assert type(model.encoder).__name__ == "RIEncoder"
     assert model.encoder.intra == options.get("intra", True)
+    assert model.encoder.inter_scope == options.get("inter_scope", "graph")
     assert type(model.decoder).__name__ == "STDecoder"
     if options.get("hard_symmetry"):
         assert results["asymmetry"] == 0.0  # tied pairs cannot disagree

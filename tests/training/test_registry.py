@@ -116,5 +116,32 @@ def test_checkpoint_memory_reaches_the_encoder_and_decoders_from_the_command_lin
     with pytest.raises(ValueError, match="'checkpoint_memory' must be at least 1, got 0"):
         TrainConfig(checkpoint_memory=0)
     with pytest.raises(ValueError, match=r"'checkpoint_memory=1024' is an option of the mlp "
-                                         r"encoder and the mlp, rnn and st decoders"):
+                                         r"and ri encoders and the mlp, rnn and st decoders"):
         TrainConfig(encoder="cnn", decoder="sim", checkpoint_memory=1024)
+
+
+def test_inter_scope_reaches_the_ri_encoder_from_the_command_line():
+    from torch_nri.cli import _train_config, build_parser
+
+    class TrainSet(list):  # what the ri encoder's kwargs read: items' steps and features
+        num_features = 4
+
+    args = build_parser().parse_args(["train", "--encoder", "ri", "--inter-scope",
+                                      "neighbourhood"])
+    config = _train_config(args)
+    assert config.inter_scope == "neighbourhood"
+    part = ENCODERS["ri"]
+    train_set = TrainSet([dataclasses.make_dataclass("Item", ["x"])(torch.zeros(3, 10, 4))])
+    assert part.cls(**part.kwargs(config, train_set, 2)).inter_scope == "neighbourhood"
+    # Saved runs from before the option read as the paper's scope.
+    saved = TrainConfig(encoder="ri").to_dict()
+    del saved["inter_scope"]
+    assert TrainConfig.from_dict(saved).inter_scope == "graph"
+    with pytest.raises(ValueError, match=r"'inter_scope' must be one of \('graph', "
+                                         r"'neighbourhood'\), got 'local'"):
+        TrainConfig(encoder="ri", inter_scope="local")
+    with pytest.raises(ValueError, match=r"'inter_scope='neighbourhood'' is an option of the "
+                                         r"ri encoder, not of encoder='mlp'"):
+        TrainConfig(inter_scope="neighbourhood")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--inter-scope", "local"])

@@ -8,8 +8,7 @@ from torch.nn import Linear
 
 from torch_nri._validation import (check_batch, check_batch_norm_sizes, check_edge_index,
                                    check_node_features, parameter_dtype)
-from torch_nri.nn.message_passing import (DEFAULT_CHECKPOINT_MEMORY, NRIMessagePassing,
-                                          sum_parts)
+from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY, NRIMessagePassing
 from torch_nri.nn.mlp_block import MLPBlock
 
 
@@ -180,8 +179,10 @@ class MLPEncoder(NRIMessagePassing):
         first = self.pair_projection(h, self.edge_mlp1.lin1.weight, self.edge_mlp1.lin1.bias)
         stats1 = self._statistics(self.edge_mlp1, _edge_skip_input, chunks, seed, self, first)
         if self.factor:
-            aggregated = sum_parts(self.run_chunks(
-                _aggregated_edge_skip, chunks, seed, self, first, stats1, num_nodes))
+            ranges = self.receiver_ranges(edge_index, chunk, num_nodes)
+            aggregated = self.combine_ranges(self.run_chunks(
+                _aggregated_edge_skip, [(*c, r) for c, r in zip(chunks, ranges)], seed, self,
+                first, stats1), ranges, num_nodes)
             second = self.pair_projection(self.node_mlp2(aggregated),
                                           self.edge_mlp2.lin1.weight, self.edge_mlp2.lin1.bias)
             inputs = (self, first, stats1, second)
@@ -253,9 +254,10 @@ def _edge_skip(enc: MLPEncoder, first: Tensor, stats1: Any, index: Tensor) -> Te
 
 
 def _aggregated_edge_skip(seed: Optional[int], enc: MLPEncoder, first: Tensor, stats1: Any,
-                          num_nodes: int, number: int, index: Tensor) -> Tensor:
+                          number: int, index: Tensor, receivers: Tuple[int, int]) -> Tensor:
     with _chunk_seed(seed, number, index.device):
-        return enc.edge_to_node(_edge_skip(enc, first, stats1, index), index, num_nodes)
+        lowest, count = receivers
+        return enc.edge_to_node(_edge_skip(enc, first, stats1, index), index, count, lowest)
 
 
 def _factor_input(enc: MLPEncoder, first: Tensor, stats1: Any, second: Tensor,

@@ -108,7 +108,7 @@ class STDecoder(NRIDecoder):
         if self.checkpoint:
             messages, edge_memory = self._chunked_edges(x, edge_index, edge_weights, edge_memory)
         else:
-            messages, edge_memory = self._edges(x, x.size(0), edge_index, edge_weights,
+            messages, edge_memory = self._edges(x, (0, x.size(0)), edge_index, edge_weights,
                                                 edge_memory)
         node_hidden, node_memory = self.node_model(torch.cat([messages, x], dim=-1),
                                                    node_memory)
@@ -121,12 +121,14 @@ class STDecoder(NRIDecoder):
         measured in ``tests/nn/test_st_decoder.py``)."""
         return self.edge_mlp.transient_width() + 12 * self.hidden_channels
 
-    def _edges(self, x: Tensor, num_nodes: int, edge_index: Tensor, edge_weights: Tensor,
-               edge_memory: Any) -> Tuple[Tensor, Any]:
-        # MSG^t_j and the new memory of S_edge (eqs. 22-23).
+    def _edges(self, x: Tensor, receivers: Tuple[int, int], edge_index: Tensor,
+               edge_weights: Tensor, edge_memory: Any) -> Tuple[Tensor, Any]:
+        # MSG^t_j at receivers first..first + count - 1 and the new memory
+        # of S_edge (eqs. 22-23).
+        first, count = receivers
         typed = self.edge_mlp(self.node_to_edge(x, edge_index), edge_weights)
         edge_hidden, edge_memory = self.edge_model(typed, edge_memory)
-        return self.edge_to_node(edge_hidden, edge_index, num_nodes), edge_memory
+        return self.edge_to_node(edge_hidden, edge_index, count, first), edge_memory
 
     def _chunked_edges(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
                        edge_memory: Any) -> Tuple[Tensor, Any]:
@@ -139,15 +141,18 @@ class STDecoder(NRIDecoder):
         chunk = max(min(chunk, num_edges), 1)
         num_chunks = max(math.ceil(num_edges / chunk), 1)
         memories = self.edge_model.split_memory(edge_memory, chunk, num_chunks)
-        parts = self.run_chunks(self._edges, zip(edge_index.split(chunk, dim=1),
-                                                 edge_weights.split(chunk), memories),
-                                x, x.size(0))
-        messages: Optional[Tensor] = None
+        ranges = self.receiver_ranges(edge_index, chunk, x.size(0))
         new_memories = []
-        for part, part_memory in parts:
-            messages = part if messages is None else messages + part
-            new_memories.append(part_memory)
-        return messages, self.edge_model.merge_memory(new_memories, edge_memory)
+
+        def messages():  # each chunk's partial aggregate, its memory set aside
+            for part, part_memory in self.run_chunks(
+                    self._edges, zip(ranges, edge_index.split(chunk, dim=1),
+                                     edge_weights.split(chunk), memories), x):
+                new_memories.append(part_memory)
+                yield part
+
+        aggregated = self.combine_ranges(messages(), ranges, x.size(0))
+        return aggregated, self.edge_model.merge_memory(new_memories, edge_memory)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self._repr_options()}, "

@@ -11,6 +11,7 @@ from torch_nri.device import DEVICES, is_device_name
 from torch_nri.graphs import check_candidate_graph
 from torch_nri.losses import check_prior
 from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
+from torch_nri.nn.ri_encoder import INTER_SCOPES
 from torch_nri.protocol import check_protocol
 from torch_nri.training.registry import (DECODERS, ENCODERS, MODELS, part_options,
                                          resolve_decoder)
@@ -63,8 +64,9 @@ class TrainConfig:
     systems. ``encoder="ri"`` and ``decoder="st"`` are NRI-MPM's
     (:class:`~torch_nri.nn.RIEncoder`, :class:`~torch_nri.nn.STDecoder`, with
     ``sequence_model``, for the decoder ``decoder_sequence_model`` where it
-    differs (NRI-MPM's Kuramoto decoder adds attention), and the ablations
-    ``intra`` and ``inter``);
+    differs (NRI-MPM's Kuramoto decoder adds attention), the ablations
+    ``intra`` and ``inter``, and ``inter_scope="neighbourhood"`` for large
+    sparse candidate graphs);
     ``symmetry_weight`` and ``hard_symmetry`` its symmetry prior.
     ``device`` is ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or
     ``"cuda:N"``; ``compile`` runs the training and validation steps through
@@ -132,6 +134,7 @@ class TrainConfig:
     decoder_sequence_model: Optional[str] = None
     intra: bool = True
     inter: bool = True
+    inter_scope: str = "graph"
     batch_norm: bool = True
     dropout: Optional[float] = None
     tau: float = 0.5
@@ -182,6 +185,8 @@ class TrainConfig:
              f"{self.model!r}"),
             (self.sequence_model in SEQUENCE_MODELS, f"'sequence_model' must be one of "
              f"{SEQUENCE_MODELS}, got {self.sequence_model!r}"),
+            (self.inter_scope in INTER_SCOPES, f"'inter_scope' must be one of "
+             f"{INTER_SCOPES}, got {self.inter_scope!r}"),
             (self.decoder_sequence_model in (None, *SEQUENCE_MODELS),
              f"'decoder_sequence_model' must be one of {SEQUENCE_MODELS} (or None: "
              f"'sequence_model'), got {self.decoder_sequence_model!r}"),

@@ -68,7 +68,8 @@ def _ri_encoder(config, train_set, num_edge_types):
     return dict(in_channels=_num_steps(train_set) * train_set.num_features,
                 hidden_channels=config.encoder_hidden, num_edge_types=num_edge_types,
                 sequence_model=config.sequence_model, intra=config.intra, inter=config.inter,
-                dropout=config.dropout, batch_norm=config.batch_norm)
+                inter_scope=config.inter_scope, dropout=config.dropout,
+                batch_norm=config.batch_norm, **_checkpointing(config))
 
 
 def _checkpointing(config) -> Dict[str, Any]:
@@ -127,8 +128,8 @@ ENCODERS: Dict[str, Part] = {
     "mlp": Part(MLPEncoder, _mlp_encoder, ("factor", "batch_norm") + _CHECKPOINTING,
                 fixed_window=True),
     "cnn": Part(CNNEncoder, _cnn_encoder, ("factor",), min_window=CNNBlock.min_steps),
-    "ri": Part(RIEncoder, _ri_encoder, ("batch_norm", "sequence_model", "intra", "inter"),
-               fixed_window=True),
+    "ri": Part(RIEncoder, _ri_encoder, ("batch_norm", "sequence_model", "intra", "inter",
+                                        "inter_scope") + _CHECKPOINTING, fixed_window=True),
 }
 
 DECODERS: Dict[str, Part] = {

@@ -487,6 +487,7 @@ OTHER_COMMANDS = [
     (["baseline", "lstm-single", "--lr", "nan"], r"'lr' must be a finite number"),
     (["baseline", "lstm-single", "--max-seconds", "-5"], r"'max_seconds' must be positive"),
     (["baseline", "lstm-single", "--seed", "-1"], r"'seed' must be non-negative"),
+    (["baseline", "static", "--device", "tpu"], r"'device' must be one of"),
     (["demo", "--epochs", "0"], r"'epochs' must be at least 1"),
     (["demo", "--epochs", "abc"], r"argument --epochs: invalid int value"),
     (["demo", "--device", "tpu"], r"'device' must be one of"),
@@ -581,6 +582,8 @@ def test_evaluate_refuses_other_data(capsys, trained):
          r"'edges' in .*ef.npz must hold integer edge types"),
         (str(root / "missing.npz"), r"trajectory file not found: .*missing.npz"),
     ]
+    re_search(r"'device' must be one of", cli_error(capsys, ["evaluate", run, "--device",
+                                                              "tpu"]))
     (root / "trunc.npz").write_bytes(open(root / "f1.npz", "rb").read()[:100])
     cases.append((str(root / "trunc.npz"), r"trunc.npz is not a readable .npz file"))
     capsys.readouterr()

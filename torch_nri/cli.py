@@ -212,7 +212,7 @@ def _baseline(args: argparse.Namespace) -> int:
     # Everything is checked before the data is simulated or a baseline fitted.
     options = dict(hidden=args.hidden, epochs=args.epochs, lr=args.lr, seed=args.seed,
                    max_seconds=args.max_seconds, observed_steps=args.observed_steps,
-                   horizon=args.horizon)
+                   horizon=args.horizon, device=args.device)
     check_baseline_options(**options)
     config = TrainConfig(**_data_kwargs(args), seed=args.seed, progress=False,
                          observed_steps=args.observed_steps, horizon=args.horizon)
@@ -220,7 +220,7 @@ def _baseline(args: argparse.Namespace) -> int:
         config.check_protocol()
     if args.out is not None:
         check_output_dir(args.out)
-    results = run_baseline(args.name, build_datasets(config), device=args.device, **options)
+    results = run_baseline(args.name, build_datasets(config), **options)
     data = (os.path.basename(os.path.normpath(config.data)) if config.data is not None
             else f"{config.system}-{config.num_nodes}")
     name = f"{data} {args.name}"

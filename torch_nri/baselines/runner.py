@@ -13,7 +13,7 @@ from torch_nri.baselines.lstm_correlation import LSTMCorrelationBaseline
 from torch_nri.baselines.lstm_path import LSTMPathBaseline
 from torch_nri.baselines.static import static_mse
 from torch_nri.protocol import HORIZON, check_protocol
-from torch_nri.device import resolve_device
+from torch_nri.device import DEVICES, is_device_name, resolve_device
 
 #: The baselines of NRI's Tables 1 and 2 that are not NRI models (those are
 #: trained by ``torch-nri train --model``): edge recovery, then path prediction.
@@ -24,8 +24,8 @@ BASELINES = EDGE_BASELINES + PATH_BASELINES
 
 def check_baseline_options(hidden: int = 256, epochs: int = 10, lr: Optional[float] = None,
                            seed: int = 42, max_seconds: Optional[float] = None,
-                           observed_steps: Optional[int] = None,
-                           horizon: int = HORIZON) -> None:
+                           observed_steps: Optional[int] = None, horizon: int = HORIZON,
+                           device: str = "cpu") -> None:
     r"""Raises a :class:`ValueError` naming the first option of
     :func:`run_baseline` that is out of range, before any data or fitting."""
     check_int(hidden, "hidden", 1)
@@ -35,6 +35,8 @@ def check_baseline_options(hidden: int = 256, epochs: int = 10, lr: Optional[flo
     check_real(max_seconds, "max_seconds", 0, optional=True)
     check_int(observed_steps, "observed_steps", 1, optional=True)
     check_int(horizon, "horizon", 1)
+    if not is_device_name(device):
+        raise ValueError(f"'device' must be one of {DEVICES}, got {device!r}")
 
 
 def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs: int = 10,
@@ -79,7 +81,8 @@ def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs
     """
     if name not in BASELINES:
         raise ValueError(f"'name' must be one of {BASELINES}, got {name!r}")
-    check_baseline_options(hidden, epochs, lr, seed, max_seconds, observed_steps, horizon)
+    check_baseline_options(hidden, epochs, lr, seed, max_seconds, observed_steps, horizon,
+                           device)
     started = time.perf_counter()
     train_set, valid_set, test_set = splits
     x_train, edges_train = as_arrays(train_set)

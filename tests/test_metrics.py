@@ -82,3 +82,27 @@ def test_edge_presence_scores_use_the_type_standing_for_no_edge():
         edge_presence_scores(probs, torch.tensor([1, 1]))
     with pytest.raises(ValueError, match="must have shape"):
         edge_presence_scores(probs[:, 0])
+
+
+def test_asymmetry_of_a_split_sums_counts_over_batches():
+    # A batch without reciprocal pairs (an asymmetric kNN graph) has no rate,
+    # but it does not make the split's NaN: the counts add up.
+    import math
+
+    from torch_nri.metrics import asymmetry_counts, asymmetry_rate
+
+    pairs = torch.tensor([[0, 1, 1], [1, 0, 2]])
+    lone = torch.tensor([[0], [1]])
+    assert math.isnan(asymmetry_rate(torch.tensor([1]), lone))
+    counts = [asymmetry_counts(torch.tensor([0, 1, 1]), pairs), asymmetry_counts(
+        torch.tensor([1]), lone)]
+    assert counts == [(2, 2), (0, 0)]
+    assert asymmetry_rate(torch.tensor([0, 1, 1]), pairs) == 1.0
+
+
+def test_edge_accuracy_refuses_nan_logits_and_float_labels():
+    labels = torch.zeros(4, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"'edge_pred' contains 8 non-finite"):
+        edge_accuracy(torch.full((4, 2), float("nan")), labels)
+    with pytest.raises(ValueError, match=r"'edge_type' must hold integer edge types"):
+        edge_accuracy(torch.randn(4, 2), labels.float())

@@ -11,7 +11,9 @@ traces, where they would only break the graph.
 """
 import contextlib
 import contextvars
-from typing import Iterator, Optional
+import math
+import numbers
+from typing import Any, Iterator, Optional
 
 import torch
 from torch import Tensor
@@ -44,10 +46,15 @@ def values_checked() -> bool:
 
 
 def check_node_features(x: Tensor, name: str = "x", ndim: Optional[int] = 3,
-                        num_features: Optional[int] = None) -> None:
-    """Checks node features ``[N, T, F]`` (or ``ndim`` dimensions) are finite."""
+                        num_features: Optional[int] = None,
+                        dtype: Optional[torch.dtype] = None) -> None:
+    """Checks node features ``[N, T, F]`` (or ``ndim`` dimensions) are finite
+    and, given the ``dtype`` of the module's parameters, of that dtype (a
+    float64 array from numpy would otherwise fail deep in a matmul); under
+    :func:`torch.autocast`, which casts both, any floating dtype will do."""
     if not isinstance(x, Tensor):
-        raise ValueError(f"'{name}' must be a tensor, got {type(x).__name__}")
+        raise ValueError(f"'{name}' must be a tensor, got {type(x).__name__} "
+                         f"(convert it with torch.as_tensor)")
     if ndim is not None and x.dim() != ndim:
         layout = {2: "[num_nodes, num_features]",
                   3: "[num_nodes, num_steps, num_features]"}.get(ndim, f"{ndim}-D")
@@ -57,7 +64,84 @@ def check_node_features(x: Tensor, name: str = "x", ndim: Optional[int] = 3,
                          f"dimension, got shape {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"'{name}' must be a floating point tensor, got {x.dtype}")
+    if dtype is not None and x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):
+        raise ValueError(f"'{name}' has dtype {x.dtype}, but the module's parameters are "
+                         f"{dtype}: convert one to the other (e.g. x.to({dtype}))")
     check_finite(x, name)
+
+
+def parameter_dtype(module: torch.nn.Module) -> Optional[torch.dtype]:
+    """The dtype of a module's first floating point parameter (:obj:`None`
+    for a module without one)."""
+    return next((p.dtype for p in module.parameters() if p.is_floating_point()), None)
+
+
+def check_batch(batch: Optional[Tensor], num_nodes: int, name: str = "batch") -> None:
+    """Checks a PyG ``batch`` vector (the graph of each node) is a long tensor
+    of shape ``[num_nodes]``; where values are checked, also that it is sorted
+    and non-negative, as in a :class:`~torch_geometric.data.Batch`."""
+    if batch is None:
+        return
+    if not isinstance(batch, Tensor):
+        raise ValueError(f"'{name}' must be a tensor, got {type(batch).__name__}")
+    if batch.shape != (num_nodes,):
+        raise ValueError(f"'{name}' must have shape [{num_nodes}] (one graph index per "
+                         f"node), got shape {tuple(batch.shape)}")
+    if batch.dtype != torch.long:
+        raise ValueError(f"'{name}' must be of dtype torch.long (the graph of each node), "
+                         f"got {batch.dtype}")
+    if batch.numel() and values_checked():
+        if int(batch.min()) < 0 or bool((batch[1:] < batch[:-1]).any()):
+            raise ValueError(f"'{name}' must be sorted non-negative graph indices, as in a "
+                             f"torch_geometric Batch (nodes of one graph consecutive)")
+
+
+def check_batch_norm_sizes(num_nodes: int, num_edges: int, training: bool,
+                           batch_norm: bool = True) -> None:
+    """Batch normalisation in training cannot normalise a single row: a
+    one-node system, or a graph of one candidate edge, would fail inside torch."""
+    if training and batch_norm and 1 in (num_nodes, num_edges):
+        raise ValueError(f"the encoder's batch normalisation cannot normalise a single node "
+                         f"or edge in training, got {num_nodes} node(s) and {num_edges} "
+                         f"candidate edge(s) (a system of one object has no interactions to "
+                         f"infer; batch several systems, or use eval mode or batch_norm=False)")
+
+
+def check_int(value: Any, name: str, low: Optional[int] = None, optional: bool = False,
+              where: str = "") -> None:
+    """Raises unless ``value`` is an integer (not a bool) of at least ``low``
+    (or :obj:`None`, if ``optional``). ``where`` says whose argument it is."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"'{name}'{where} must be an integer, got {value!r}")
+    if low is not None and value < low:
+        bound = "non-negative" if low == 0 else f"at least {low}"
+        raise ValueError(f"'{name}'{where} must be {bound}, got {value}")
+
+
+def check_real(value: Any, name: str, low: Optional[float] = None, high: Optional[float] = None,
+               low_open: bool = True, high_open: bool = False, optional: bool = False,
+               where: str = "") -> None:
+    """Raises unless ``value`` is a finite real number (NaN and inf refused)
+    in the interval from ``low`` to ``high``, each end open or closed (or
+    :obj:`None`, if ``optional``)."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value):
+        raise ValueError(f"'{name}'{where} must be a finite number, got {value!r}")
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if below or above:
+        if high is None:
+            interval = ({(True, True): "positive", (True, False): f"greater than {low}",
+                         (False, True): "non-negative", (False, False): f"at least {low}"}
+                        [low_open, low == 0])
+        else:
+            interval = (f"in {'(' if low_open else '['}{'-inf' if low is None else low}, "
+                        f"{high}{')' if high_open else ']'}")
+        raise ValueError(f"'{name}'{where} must be {interval}, got {value}")
 
 
 def check_finite(x: Tensor, name: str) -> None:

@@ -1,9 +1,15 @@
-"""The ``torch-nri`` console command (also ``python -m torch_nri``)."""
+"""The ``torch-nri`` console command (also ``python -m torch_nri``).
+
+Every error of every subcommand, a usage error of argparse or a bad value,
+file or directory found later, takes one path (:func:`_fail`): one line
+``torch-nri CMD: error: MESSAGE`` on stderr and exit status 2, no traceback.
+Options are checked (:class:`~torch_nri.training.TrainConfig`) before any
+data is simulated or any model trained."""
 import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NoReturn, Optional
 
 from torch_nri import __version__
 from torch_nri.datasets import SYSTEMS, physics_parameters
@@ -25,6 +31,25 @@ _HELP = {
     "k": "neighbours of the knn graph",
     "data_seed": "seed of the data (default: --seed)",
 }
+
+
+def _fail(prog: str, message: str) -> NoReturn:
+    # The one error path: one line, whatever the message, and exit status 2.
+    sys.stderr.write(f"{prog}: error: {' '.join(str(message).split())}\n")
+    raise SystemExit(2)
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse's usage errors, without the usage lines, through _fail.
+    def error(self, message: str) -> NoReturn:
+        _fail(self.prog, message)
+
+
+def _describe(error: Exception) -> str:
+    # An OSError names its file and its reason, not "[Errno 13]".
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    return str(error)
 
 
 def _flag(field: str) -> str:
@@ -123,9 +148,11 @@ def _train_config(args: argparse.Namespace):
 
 def _generate(args: argparse.Namespace) -> int:
     from torch_nri.datasets import get_system
+    from torch_nri.io import check_output_dir
     from torch_nri.training import TrainConfig, dataset_options
 
     config = TrainConfig(**_data_kwargs(args), seed=args.seed, progress=True)
+    check_output_dir(config.data_root, "data_root")
     dataset = get_system(config.system)(config.data_root, force_reload=args.force,
                                         **dataset_options(config))
     print(f"{config.system}: {config.num_train}/{config.num_valid}/{config.num_test} systems "
@@ -151,8 +178,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     config = TrainConfig.load(args.run_dir)
     test_set = None
     if args.data is not None:
-        with open(os.path.join(args.run_dir, "stats.json")) as f:
-            stats = MinMaxStats.from_dict(json.load(f))
+        stats_path = os.path.join(args.run_dir, "stats.json")
+        try:
+            with open(stats_path) as f:
+                stats = MinMaxStats.from_dict(json.load(f))
+        except (OSError, ValueError, TypeError, KeyError) as error:
+            raise ValueError(f"{stats_path} (the run's normalisation, needed for --data) is "
+                             f"missing or not readable: {_describe(error)}") from None
         test_set = TrajectoryDataset(args.data, stats=stats, graph=config.graph, k=config.k)
     results = evaluate_run(args.run_dir, config=config, test_set=test_set, device=args.device)
     if args.json:
@@ -173,15 +205,22 @@ def _print_results(results: dict) -> None:
 
 
 def _baseline(args: argparse.Namespace) -> int:
-    from torch_nri.baselines import run_baseline
-    from torch_nri.io import atomic_write_text
+    from torch_nri.baselines import PATH_BASELINES, check_baseline_options, run_baseline
+    from torch_nri.io import atomic_write_text, check_output_dir
     from torch_nri.training import TrainConfig, build_datasets
 
-    config = TrainConfig(**_data_kwargs(args), seed=args.seed, progress=False)
-    results = run_baseline(args.name, build_datasets(config), hidden=args.hidden,
-                           epochs=args.epochs, lr=args.lr, seed=args.seed,
-                           max_seconds=args.max_seconds, observed_steps=args.observed_steps,
-                           horizon=args.horizon, device=args.device)
+    # Everything is checked before the data is simulated or a baseline fitted.
+    options = dict(hidden=args.hidden, epochs=args.epochs, lr=args.lr, seed=args.seed,
+                   max_seconds=args.max_seconds, observed_steps=args.observed_steps,
+                   horizon=args.horizon, device=args.device)
+    check_baseline_options(**options)
+    config = TrainConfig(**_data_kwargs(args), seed=args.seed, progress=False,
+                         observed_steps=args.observed_steps, horizon=args.horizon)
+    if args.name in PATH_BASELINES:
+        config.check_protocol()
+    if args.out is not None:
+        check_output_dir(args.out)
+    results = run_baseline(args.name, build_datasets(config), **options)
     data = (os.path.basename(os.path.normpath(config.data)) if config.data is not None
             else f"{config.system}-{config.num_nodes}")
     name = f"{data} {args.name}"
@@ -194,7 +233,6 @@ def _baseline(args: argparse.Namespace) -> int:
         print(f"{name}: test accuracy {100 * results['accuracy']:.1f}% "
               f"(threshold {results['threshold']:.3f}, absolute={results['absolute']})")
     if args.out is not None:
-        os.makedirs(args.out, exist_ok=True)
         atomic_write_text(json.dumps(results, indent=2), os.path.join(args.out, "results.json"))
     return 0
 
@@ -212,10 +250,10 @@ def _demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from torch_nri.baselines import BASELINES
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="torch-nri", description="Neural relational inference for PyTorch Geometric.")
     parser.add_argument("--version", action="version", version=f"torch-nri {__version__}")
-    subparsers = parser.add_subparsers(dest="command")
+    subparsers = parser.add_subparsers(dest="command")  # of the class _Parser too
 
     gen = subparsers.add_parser("generate", help="simulate a dataset and cache it")
     _add_data_options(gen, simulated_only=True)
@@ -271,15 +309,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    r"""Runs the command line ``argv`` (default: ``sys.argv[1:]``) and
+    returns its exit status: 0, or 2 after a one-line error on stderr."""
     parser = build_parser()
-    args = parser.parse_args(argv)
     handlers = {"generate": _generate, "train": _train, "evaluate": _evaluate,
                 "baseline": _baseline, "demo": _demo}
-    if args.command not in handlers:
-        parser.print_help()
-        return 0
     try:
-        return handlers[args.command](args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"torch-nri {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        args, unknown = parser.parse_known_args(argv)
+        prog = f"torch-nri {args.command}" if args.command else parser.prog
+        if unknown:  # said by the subcommand, as its other usage errors are
+            _fail(prog, f"unrecognized arguments: {' '.join(unknown)}")
+        if args.command not in handlers:
+            parser.print_help()
+            return 0
+        try:
+            return handlers[args.command](args)
+        except (ValueError, OSError) as error:  # bad values, files and directories
+            _fail(prog, _describe(error))
+    except SystemExit as exit:  # _fail, --help, --version
+        return 0 if exit.code is None else exit.code

@@ -11,7 +11,7 @@ from scipy.spatial import cKDTree
 from torch import Tensor
 from torch_geometric.utils import coalesce
 
-from torch_nri._validation import check_edge_index
+from torch_nri._validation import check_batch, check_edge_index, check_int, check_real
 
 
 def fully_connected_edge_index(num_nodes: Union[int, Sequence[int], Tensor],
@@ -32,7 +32,18 @@ def fully_connected_edge_index(num_nodes: Union[int, Sequence[int], Tensor],
     Returns:
         torch.Tensor: ``edge_index`` of shape :math:`(2, \sum_b N_b(N_b - 1))`.
     """
-    sizes = torch.as_tensor(num_nodes, dtype=torch.long).reshape(-1).cpu()
+    if isinstance(num_nodes, Tensor):
+        sizes = num_nodes
+    elif isinstance(num_nodes, (list, tuple)):
+        for n in num_nodes:
+            check_int(n, "num_nodes", 0)
+        sizes = torch.as_tensor(num_nodes, dtype=torch.long)
+    else:
+        check_int(num_nodes, "num_nodes", 0)
+        sizes = torch.as_tensor(num_nodes)
+    if sizes.is_floating_point() or sizes.dtype == torch.bool:
+        raise ValueError(f"'num_nodes' must hold integers, got {sizes.dtype}")
+    sizes = sizes.long().reshape(-1).cpu()
     if sizes.numel() and int(sizes.min()) < 0:
         raise ValueError(f"'num_nodes' must be non-negative, got {sizes.tolist()}")
     parts, offset = [], 0
@@ -100,6 +111,9 @@ def reverse_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None) -> T
 
 def _positions(pos: Tensor) -> np.ndarray:
     """``pos`` ``[N, D]`` or ``[N, W, D]`` as a float64 array ``[N, W, D]``."""
+    if not isinstance(pos, Tensor):
+        raise ValueError(f"'pos' must be a tensor, got {type(pos).__name__} (convert it with "
+                         f"torch.as_tensor)")
     if pos.dim() not in (2, 3):
         raise ValueError(f"'pos' must have shape [num_nodes, num_dims] or "
                          f"[num_nodes, num_steps, num_dims], got {tuple(pos.shape)}")
@@ -120,8 +134,8 @@ def _graph_per_system(pos: Tensor, batch: Optional[Tensor], symmetric: bool,
     if batch is None:
         sizes = [num_nodes]
     else:
-        if batch.shape != (num_nodes,):
-            raise ValueError(f"'batch' must have shape [{num_nodes}], got {tuple(batch.shape)}")
+        # Graphs are cut out of consecutive nodes: an unsorted vector would join them.
+        check_batch(batch, num_nodes)
         sizes = torch.bincount(batch.cpu(), minlength=1).tolist()
     parts, offset = [], 0
     for n in sizes:
@@ -165,8 +179,7 @@ def knn_graph(pos: Tensor, k: int, batch: Optional[Tensor] = None,
     Returns:
         torch.Tensor: ``edge_index`` of shape :math:`(2, E)`.
     """
-    if k < 1:
-        raise ValueError(f"'k' must be at least 1, got {k}")
+    check_int(k, "k", 1)
 
     def pairs(points: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         n = points.shape[0]
@@ -197,8 +210,7 @@ def radius_graph(pos: Tensor, r: float, batch: Optional[Tensor] = None) -> Tenso
     Returns:
         torch.Tensor: ``edge_index`` of shape :math:`(2, E)`, coalesced.
     """
-    if not r > 0:
-        raise ValueError(f"'r' must be positive, got {r}")
+    check_real(r, "r", 0)
 
     def pairs(points: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         close = cKDTree(points).query_pairs(r, output_type="ndarray").reshape(-1, 2)

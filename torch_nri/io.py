@@ -1,9 +1,14 @@
 """Atomic file writes: a file either has its complete new content or does not
 change, so an interrupted run never leaves a half-written dataset or
-checkpoint that a later run would trust."""
+checkpoint that a later run would trust. A process killed mid-write (SIGKILL
+runs no cleanup) leaves its temporary file, ``.tmp-*``, which the next run in
+the same directory removes (:func:`remove_temporaries`)."""
+import glob
 import os
 import tempfile
-from typing import Any, Callable, IO
+from typing import Any, Callable, IO, List
+
+TEMPORARY_PREFIX = ".tmp-"
 
 import torch
 
@@ -13,7 +18,8 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], Any]) -> None:
     disk, then renames it to ``path`` (an atomic replace on POSIX and Windows)."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=TEMPORARY_PREFIX,
+                                    suffix=os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -25,6 +31,31 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], Any]) -> None:
     except BaseException:
         os.unlink(tmp_path)
         raise
+
+
+def remove_temporaries(directory: str) -> List[str]:
+    r"""Removes the temporary files that writes killed before their rename
+    left in ``directory``; returns their paths. Call it where no other
+    process writes into ``directory`` (the run's own, at its start)."""
+    removed = sorted(glob.glob(os.path.join(glob.escape(directory), TEMPORARY_PREFIX + "*")))
+    for path in removed:
+        os.unlink(path)
+    return removed
+
+
+def check_output_dir(path: str, name: str = "out") -> None:
+    r"""Creates the output directory ``path`` (the argument ``name``) or
+    raises a :class:`ValueError` that says why it cannot be written: an
+    existing file, or a directory without write permission."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"'{name}' must be a directory, but {path} is an existing file")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot create the '{name}' directory {path}: "
+                         f"{error.strerror or error}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"the '{name}' directory {path} is not writable")
 
 
 def _umask() -> int:

@@ -7,15 +7,39 @@ batch (i.e. per node and per example), so a batch of :math:`B` systems of
 :math:`B \cdot N`.
 """
 import math
-from typing import NamedTuple, Optional, Sequence, Union
+from typing import List, NamedTuple, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from torch_nri._validation import check_int, check_real
 from torch_nri.graphs import reverse_edge_index
 
 Prior = Union[Tensor, Sequence[float]]
+
+
+def check_prior(prior: Prior, num_edge_types: int) -> List[float]:
+    r"""Raises unless ``prior`` holds ``num_edge_types`` positive, finite
+    probabilities summing to 1; returns them as a list."""
+    try:
+        values = torch.as_tensor(prior, dtype=torch.float64).detach().cpu()
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"'prior' must have one probability per edge type "
+                         f"({num_edge_types}), got {prior!r}") from None
+    if values.shape != (num_edge_types,):
+        raise ValueError(f"'prior' must have one probability per edge type "
+                         f"({num_edge_types}), got shape {tuple(values.shape)}: "
+                         f"{values.tolist()}")
+    if not bool(torch.isfinite(values).all()) or bool((values <= 0).any()) \
+            or abs(float(values.sum()) - 1.0) > 1e-4:
+        raise ValueError(f"'prior' must hold positive probabilities summing to 1, "
+                         f"got {values.tolist()}")
+    return values.tolist()
+
+
+def _shape(value: object) -> str:
+    return str(tuple(value.shape)) if isinstance(value, Tensor) else type(value).__name__
 
 
 def gaussian_nll(predictions: Tensor, targets: Tensor, variance: float = 5e-5,
@@ -36,11 +60,11 @@ def gaussian_nll(predictions: Tensor, targets: Tensor, variance: float = 5e-5,
             normalisation constant (the original code leaves it out).
             (default: :obj:`False`)
     """
-    if predictions.shape != targets.shape:
-        raise ValueError(f"'predictions' and 'targets' must have the same shape, got "
-                         f"{tuple(predictions.shape)} and {tuple(targets.shape)}")
-    if variance <= 0:
-        raise ValueError(f"'variance' must be positive, got {variance}")
+    if not isinstance(predictions, Tensor) or not isinstance(targets, Tensor) \
+            or predictions.shape != targets.shape or predictions.dim() == 0:
+        raise ValueError(f"'predictions' and 'targets' must have the same shape "
+                         f"[num_nodes, ...], got {_shape(predictions)} and {_shape(targets)}")
+    check_real(variance, "variance", 0)
     nll = (predictions - targets).pow(2) / (2 * variance)
     if add_const:
         nll = nll + 0.5 * math.log(2 * math.pi * variance)
@@ -63,20 +87,18 @@ def kl_categorical(edge_logits: Tensor, num_nodes: int, prior: Optional[Prior] =
             ``[0.91, 0.03, 0.03, 0.03]`` for a sparsity prior with type 0 as
             "no edge". (default: uniform)
     """
+    if not isinstance(edge_logits, Tensor) or edge_logits.dim() != 2:
+        raise ValueError(f"'edge_logits' must have shape [num_edges, num_edge_types], got "
+                         f"{_shape(edge_logits)}")
+    check_int(num_nodes, "num_nodes", 1)
     log_q = F.log_softmax(edge_logits, dim=-1)
     num_types = edge_logits.size(-1)
     if prior is None:
         log_prior = torch.full((num_types,), -math.log(num_types),
                                dtype=log_q.dtype, device=log_q.device)
     else:
-        prior = torch.as_tensor(prior, dtype=log_q.dtype, device=log_q.device)
-        if prior.shape != (num_types,):
-            raise ValueError(f"'prior' must have one probability per edge type "
-                             f"({num_types}), got shape {tuple(prior.shape)}")
-        if bool((prior <= 0).any()) or abs(float(prior.sum()) - 1.0) > 1e-4:
-            raise ValueError(f"'prior' must hold positive probabilities summing to 1, "
-                             f"got {prior.tolist()}")
-        log_prior = prior.log()
+        log_prior = torch.as_tensor(check_prior(prior, num_types), dtype=log_q.dtype,
+                                    device=log_q.device).log()
     return (log_q.exp() * (log_q - log_prior)).sum() / num_nodes
 
 
@@ -105,6 +127,7 @@ def symmetry_kl(edge_probs: Tensor, edge_index: Tensor,
                          f"num_edge_types], got {tuple(edge_probs.shape)}")
     if num_nodes is None:
         num_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 1
+    check_int(num_nodes, "num_nodes", 1)
     reverse = reverse_edge_index(edge_index, num_nodes)
     paired = reverse >= 0
     # A floor keeps log 0 finite; probabilities that small add nothing.

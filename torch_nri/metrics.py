@@ -7,7 +7,7 @@ takes the best one-to-one matching of predicted to true types, found with
 original code compared labels directly and so reported 1 - accuracy when the
 types came out swapped.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -15,13 +15,33 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import mannwhitneyu
 from torch import Tensor
 
-from torch_nri._validation import values_checked
+from torch_nri._validation import check_finite, check_int, values_checked
 from torch_nri.graphs import reverse_edge_index
 
 
-def _as_labels(edge_pred: Tensor) -> Tensor:
-    # Logits, probabilities or samples [E, K] -> type indices [E].
-    return edge_pred.argmax(dim=-1) if edge_pred.dim() == 2 else edge_pred
+def _as_labels(edge_pred: Tensor, name: str = "edge_pred") -> Tensor:
+    # Logits, probabilities or samples [E, K] -> type indices [E]; types [E]
+    # must be integers (a float would be truncated into a type).
+    if not isinstance(edge_pred, Tensor):
+        raise ValueError(f"'{name}' must be a tensor, got {type(edge_pred).__name__}")
+    if edge_pred.dim() == 2:
+        if not edge_pred.is_floating_point():
+            raise ValueError(f"'{name}' of shape [num_edges, num_edge_types] must hold "
+                             f"floating point logits or probabilities, got {edge_pred.dtype}")
+        check_finite(edge_pred, name)  # argmax would pick a NaN as the top type
+        return edge_pred.argmax(dim=-1)
+    return _check_types(edge_pred, name)
+
+
+def _check_types(edge_type: Tensor, name: str) -> Tensor:
+    if not isinstance(edge_type, Tensor):
+        raise ValueError(f"'{name}' must be a tensor, got {type(edge_type).__name__}")
+    if edge_type.dim() != 1:
+        raise ValueError(f"'{name}' must have shape [num_edges] (or [num_edges, "
+                         f"num_edge_types] for predictions), got {tuple(edge_type.shape)}")
+    if edge_type.is_floating_point() or edge_type.is_complex():
+        raise ValueError(f"'{name}' must hold integer edge types, got {edge_type.dtype}")
+    return edge_type
 
 
 def edge_confusion(edge_pred: Tensor, edge_type: Tensor, num_edge_types: int) -> Tensor:
@@ -33,8 +53,9 @@ def edge_confusion(edge_pred: Tensor, edge_type: Tensor, num_edge_types: int) ->
         edge_type (torch.Tensor): True types ``[E]``.
         num_edge_types (int): Number of types :math:`K`.
     """
-    pred = _as_labels(edge_pred).reshape(-1).long()
-    true = edge_type.reshape(-1).long()
+    check_int(num_edge_types, "num_edge_types", 1)
+    pred = _as_labels(edge_pred).long()
+    true = _check_types(edge_type, "edge_type").long()
     if pred.shape != true.shape:
         raise ValueError(f"'edge_pred' and 'edge_type' must describe the same edges, got "
                          f"{tuple(edge_pred.shape)} and {tuple(edge_type.shape)}")
@@ -88,8 +109,9 @@ def edge_accuracy(edge_pred: Tensor, edge_type: Tensor, num_edge_types: Optional
             decoder with ``skip_first=True``). (default: :obj:`None`)
     """
     if num_edge_types is None:
+        labels = [_as_labels(edge_pred), _check_types(edge_type, "edge_type")]
         num_edge_types = (edge_pred.size(-1) if edge_pred.dim() == 2 else
-                          int(max(edge_pred.max(), edge_type.max())) + 1)
+                          max((int(t.max()) for t in labels if t.numel()), default=0) + 1)
     confusion = edge_confusion(edge_pred, edge_type, num_edge_types)
     return accuracy_from_confusion(confusion, permutation_invariant, no_edge_type)
 
@@ -175,6 +197,22 @@ def edge_auroc(edge_scores: Tensor, edge_present: Tensor) -> float:
     return float(u / (present.sum() * (~present).sum()))
 
 
+def asymmetry_counts(edge_types: Tensor, edge_index: Tensor,
+                     num_nodes: Optional[int] = None) -> Tuple[int, int]:
+    r"""The counts behind :func:`asymmetry_rate`: the candidate edges whose
+    reverse is a candidate edge of another predicted type, and those whose
+    reverse is a candidate edge at all. Summed over batches, their ratio is
+    the rate of a whole split, defined as long as some batch has a pair."""
+    edge_types = _as_labels(edge_types, "edge_types")
+    if edge_types.shape != (edge_index.size(1),):
+        raise ValueError(f"'edge_types' must have shape [num_edges={edge_index.size(1)}] or "
+                         f"[num_edges, num_edge_types], got {tuple(edge_types.shape)}")
+    reverse = reverse_edge_index(edge_index, num_nodes)
+    paired = reverse >= 0
+    asymmetric = edge_types[paired] != edge_types[reverse[paired]]
+    return int(asymmetric.sum()), int(paired.sum())
+
+
 def asymmetry_rate(edge_types: Tensor, edge_index: Tensor,
                    num_nodes: Optional[int] = None) -> float:
     r"""The rate of asymmetry of NRI-MPM (Chen et al., 2021, Fig. 9): the
@@ -188,14 +226,9 @@ def asymmetry_rate(edge_types: Tensor, edge_index: Tensor,
         num_nodes (int, optional): The number of nodes.
 
     Returns:
-        float: In :math:`[0, 1]`; ``nan`` when no edge has a reverse.
+        float: In :math:`[0, 1]`; ``nan`` when no edge has a reverse (over
+        several batches, sum :func:`asymmetry_counts` instead of averaging
+        rates, which a batch without pairs would make NaN).
     """
-    edge_types = _as_labels(edge_types)
-    if edge_types.shape != (edge_index.size(1),):
-        raise ValueError(f"'edge_types' must have shape [num_edges={edge_index.size(1)}] or "
-                         f"[num_edges, num_edge_types], got {tuple(edge_types.shape)}")
-    reverse = reverse_edge_index(edge_index, num_nodes)
-    paired = reverse >= 0
-    if not paired.any():
-        return float("nan")
-    return (edge_types[paired] != edge_types[reverse[paired]]).double().mean().item()
+    asymmetric, paired = asymmetry_counts(edge_types, edge_index, num_nodes)
+    return asymmetric / paired if paired else float("nan")

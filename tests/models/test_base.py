@@ -58,8 +58,11 @@ def test_checkpoints_record_their_version_and_refuse_newer_formats(tmp_path):
     with pytest.raises(ValueError, match=r"written by torch_nri 9.0 \(format 3\); torch_nri "
                                          r".* reads formats up to 2: upgrade"):
         read_checkpoint(str(tmp_path / "future.pt"))
-    with pytest.raises(ValueError, match="was not built from a config"):
-        checkpoint_entries(NRI(model.encoder, model.decoder, 2))
+    # A model built by hand is described from its parts (describe_model).
+    hand_built = checkpoint_entries(NRI(model.encoder, model.decoder, 2))["model_config"]
+    for part in ("encoder", "decoder"):  # the given arguments, and the defaults
+        assert hand_built[part]["name"] == model.config[part]["name"]
+        assert model.config[part]["kwargs"].items() <= hand_built[part]["kwargs"].items()
 
 
 def test_layer_names_of_the_package_and_of_your_own():
@@ -70,3 +73,32 @@ def test_layer_names_of_the_package_and_of_your_own():
         resolve_layer("nowhere:Thing")
     with pytest.raises(ValueError, match="unknown layer 'Thing': not a class of torch_nri.nn"):
         resolve_layer("Thing")
+
+
+@pytest.mark.parametrize("encoder", ["MLPEncoder", "CNNEncoder", "RIEncoder"])
+@pytest.mark.parametrize("decoder", ["MLPDecoder", "RNNDecoder", "STDecoder"])
+def test_a_model_built_by_hand_saves_and_loads(tmp_path, encoder, decoder):
+    from torch_nri import nn
+    from torch_nri.graphs import fully_connected_edge_index
+    from torch_nri.models import describe_model, save_model
+
+    encoder = getattr(nn, encoder)(16 * 4 if encoder != "CNNEncoder" else 4, 8, 2)
+    decoder = getattr(nn, decoder)(4, 2, *((8, 8, 8) if decoder == "MLPDecoder" else (8,)),
+                                   skip_first=True)
+    model = NRI(encoder, decoder, 2, tau=0.3, prior=[0.8, 0.2]).eval()
+    assert model.config is None
+    save_model(model, str(tmp_path / "model.pt"))
+    loaded = load_model(str(tmp_path / "model.pt")).eval()
+    assert loaded.config == describe_model(model) and loaded.tau == 0.3
+    x, edge_index = torch.randn(5, 16, 4), fully_connected_edge_index(5)
+    torch.manual_seed(0)
+    expected = model(x, edge_index).predictions
+    torch.manual_seed(0)
+    assert torch.equal(loaded(x, edge_index).predictions, expected)
+
+
+def test_a_checkpoint_without_a_model_description_says_how_to_save_one(tmp_path):
+    path = tmp_path / "hand.pt"
+    torch.save({"model_config": None, "model": {}}, path)
+    with pytest.raises(ValueError, match=r"has no model description .*save_model"):
+        load_model(str(path))

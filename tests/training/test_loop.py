@@ -171,7 +171,7 @@ def test_config_errors():
         TrainConfig(precision="fp8")
     with pytest.raises(ValueError, match="'decoder' must be one of"):
         TrainConfig(decoder="gru")
-    with pytest.raises(ValueError, match=r"'prior' needs one probability per edge type \(2\)"):
+    with pytest.raises(ValueError, match=r"'prior' must have one probability per edge type"):
         TrainConfig(prior=[0.5, 0.25, 0.25])
 
 
@@ -221,3 +221,50 @@ def test_compiled_training_steps_agree_with_eager_ones(tmp_path, data_root):
         assert torch.allclose(states["compiled"]["model"][key], value, atol=1e-4), key
     eager, compiled = (states[n]["history"][0] for n in ("eager", "compiled"))
     assert compiled["train_nll"] == pytest.approx(eager["train_nll"], rel=1e-4)
+
+
+def test_resume_refuses_other_settings_and_clears_killed_writes(tmp_path, data_root, capsys):
+    out = str(tmp_path / "run")
+    train(TrainConfig(epochs=1, out=out, data_root=data_root, **TINY))
+    with pytest.raises(ValueError, match=r"cannot resume the run in .* \(tau: saved 0.5, "
+                                         r"given 0.7; lr: saved 0.0005, given 0.01\)"):
+        train(TrainConfig(epochs=2, lr=0.01, tau=0.7, out=out, data_root=data_root, **TINY),
+              resume=True)
+    # A write killed before its rename left a temporary; the next run removes it.
+    (tmp_path / "run" / ".tmp-1234last.pt").write_bytes(b"half")
+    results = train(TrainConfig(epochs=2, max_seconds=600.0, out=out, data_root=data_root,
+                                **TINY), resume=True)
+    assert results["epochs"] == 2
+    assert not [name for name in os.listdir(out) if name.startswith(".tmp-")]
+    fresh = str(tmp_path / "fresh")
+    train(TrainConfig(epochs=1, out=fresh, data_root=data_root, **TINY), resume=True)
+    assert "no checkpoint" in capsys.readouterr().err and os.path.isfile(f"{fresh}/last.pt")
+
+
+def test_a_run_killed_by_sigkill_resumes_to_the_uninterrupted_result(tmp_path, data_root):
+    import signal
+    import time
+
+    options = dict(epochs=3, data_root=data_root, **TINY)
+    train(TrainConfig(out=str(tmp_path / "whole"), **options))
+    killed = tmp_path / "killed"
+    script = ("import json, sys\nfrom torch_nri.training import TrainConfig, train\n"
+              "train(TrainConfig(**json.loads(sys.argv[1])))")
+    process = subprocess.Popen([sys.executable, "-c", script,
+                                json.dumps(dict(out=str(killed), **options))])
+    try:  # killed as soon as the first epoch's checkpoint exists: in the second epoch
+        for _ in range(6000):
+            if (killed / "last.pt").exists() or process.poll() is not None:
+                break
+            time.sleep(0.01)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert torch.load(killed / "last.pt", weights_only=False)["epoch"] < 3  # killed mid-run
+    train(TrainConfig(out=str(killed), **options), resume=True)
+    a = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)
+    b = torch.load(killed / "last.pt", weights_only=False)
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert [r["valid_mse"] for r in a["history"]] == [r["valid_mse"] for r in b["history"]]
+    assert not [name for name in os.listdir(killed) if name.startswith(".tmp-")]

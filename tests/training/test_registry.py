@@ -113,8 +113,7 @@ def test_checkpoint_memory_reaches_the_encoder_and_decoders_from_the_command_lin
     encoder = part.cls(**part.kwargs(config, train_set, 2))
     assert encoder.checkpoint and encoder.checkpoint_memory == 2**20
     assert TrainConfig().checkpoint_memory == 256 * 2**20
-    with pytest.raises(ValueError, match="'checkpoint_memory' must be a positive number of "
-                                         "bytes, got 0"):
+    with pytest.raises(ValueError, match="'checkpoint_memory' must be at least 1, got 0"):
         TrainConfig(checkpoint_memory=0)
     with pytest.raises(ValueError, match=r"'checkpoint_memory=1024' is an option of the mlp "
                                          r"and ri encoders and the mlp, rnn and st decoders"):

@@ -8,7 +8,9 @@ from torch_nri.baselines.lstm_correlation import LSTMCorrelationBaseline
 from torch_nri.baselines.lstm_network import LSTMNetwork
 from torch_nri.baselines.lstm_path import LSTMPathBaseline
 from torch_nri.baselines.static import static_mse
-from torch_nri.baselines.runner import BASELINES, run_baseline
+from torch_nri.baselines.runner import (BASELINES, PATH_BASELINES, check_baseline_options,
+                                         run_baseline)
 
 __all__ = ["CorrelationBaseline", "LSTMCorrelationBaseline", "LSTMNetwork", "LSTMPathBaseline",
-           "best_threshold", "as_arrays", "static_mse", "BASELINES", "run_baseline"]
+           "best_threshold", "as_arrays", "static_mse", "BASELINES", "PATH_BASELINES",
+           "check_baseline_options", "run_baseline"]

@@ -6,19 +6,37 @@ from typing import Any, Dict, Optional, Sequence
 import torch
 from torch.utils.data import Dataset
 
+from torch_nri._validation import check_int, check_real
 from torch_nri.baselines.correlation import CorrelationBaseline
 from torch_nri.baselines.data import as_arrays
 from torch_nri.baselines.lstm_correlation import LSTMCorrelationBaseline
 from torch_nri.baselines.lstm_path import LSTMPathBaseline
 from torch_nri.baselines.static import static_mse
-from torch_nri.protocol import HORIZON
-from torch_nri.device import resolve_device
+from torch_nri.protocol import HORIZON, check_protocol
+from torch_nri.device import DEVICES, is_device_name, resolve_device
 
 #: The baselines of NRI's Tables 1 and 2 that are not NRI models (those are
 #: trained by ``torch-nri train --model``): edge recovery, then path prediction.
 EDGE_BASELINES = ("correlation", "lstm-correlation")
 PATH_BASELINES = ("static", "lstm-single", "lstm-joint")
 BASELINES = EDGE_BASELINES + PATH_BASELINES
+
+
+def check_baseline_options(hidden: int = 256, epochs: int = 10, lr: Optional[float] = None,
+                           seed: int = 42, max_seconds: Optional[float] = None,
+                           observed_steps: Optional[int] = None, horizon: int = HORIZON,
+                           device: str = "cpu") -> None:
+    r"""Raises a :class:`ValueError` naming the first option of
+    :func:`run_baseline` that is out of range, before any data or fitting."""
+    check_int(hidden, "hidden", 1)
+    check_int(epochs, "epochs", 1)
+    check_real(lr, "lr", 0, optional=True)
+    check_int(seed, "seed", 0)
+    check_real(max_seconds, "max_seconds", 0, optional=True)
+    check_int(observed_steps, "observed_steps", 1, optional=True)
+    check_int(horizon, "horizon", 1)
+    if not is_device_name(device):
+        raise ValueError(f"'device' must be one of {DEVICES}, got {device!r}")
 
 
 def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs: int = 10,
@@ -63,6 +81,8 @@ def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs
     """
     if name not in BASELINES:
         raise ValueError(f"'name' must be one of {BASELINES}, got {name!r}")
+    check_baseline_options(hidden, epochs, lr, seed, max_seconds, observed_steps, horizon,
+                           device)
     started = time.perf_counter()
     train_set, valid_set, test_set = splits
     x_train, edges_train = as_arrays(train_set)
@@ -72,6 +92,7 @@ def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs
     options = {} if lr is None else {"lr": lr}
     if name in PATH_BASELINES:
         x_test, _ = as_arrays(test_set)
+        check_protocol(x_test.size(1), observed, horizon, source="the test split")
         if name == "static":
             results: Dict[str, Any] = {"mse": static_mse(x_test, observed, horizon),
                                        "num_examples": x_test.size(0)}

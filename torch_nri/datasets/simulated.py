@@ -11,9 +11,11 @@ import numpy as np
 import torch
 from torch_geometric.data import Data, InMemoryDataset
 
+from torch_nri._validation import check_int
 from torch_nri.datasets.normalization import MinMaxStats
 from torch_nri.graphs import candidate_graph, check_candidate_graph
-from torch_nri.io import atomic_torch_save, atomic_write_text
+from torch_nri.io import atomic_torch_save, atomic_write_text, remove_temporaries
+from torch_nri.simulations.particles import num_samples_of
 
 SPLITS = ("train", "valid", "test")
 # Edge types of candidate edges: (system index, senders, receivers) -> types.
@@ -152,14 +154,17 @@ class SimulatedDataset(InMemoryDataset):
         self.check_graph(graph, k)
         for arg, value in (("num_train", num_train), ("num_valid", num_valid),
                            ("num_test", num_test), ("num_nodes", num_nodes)):
-            if value < 1:
-                raise ValueError(f"'{arg}' must be at least 1, got {value}")
+            check_int(value, arg, 1)
+        check_int(seed, "seed", 0)
+        self.num_steps(length, sample_freq)
+        self.num_steps(test_length, sample_freq, test=True)
         self.params: Dict[str, Any] = dict(
             num_nodes=num_nodes, num_train=num_train, num_valid=num_valid,
-            num_test=num_test, length=length or self.default_length,
-            test_length=test_length or self.default_test_length,
-            sample_freq=sample_freq or self.default_sample_freq, seed=seed, graph=graph,
-            k=k, physics=self.physics_overrides(physics))
+            num_test=num_test, length=self.default_length if length is None else length,
+            test_length=self.default_test_length if test_length is None else test_length,
+            sample_freq=self.default_sample_freq if sample_freq is None else sample_freq,
+            seed=seed, graph=graph, k=k, physics=self.physics_overrides(physics))
+        self.check_physics(self.physics, num_nodes)
         self.split = split
         self.progress = progress
         super().__init__(root, transform, pre_transform, force_reload=force_reload)
@@ -168,6 +173,20 @@ class SimulatedDataset(InMemoryDataset):
             self.stats = MinMaxStats.from_dict(json.load(f)["stats"])
         if self.stats.names is None and self.stats.groups == list(self.feature_groups.values()):
             self.stats.names = list(self.feature_groups)  # a cache of torch_nri 0.1.0
+
+    @classmethod
+    def num_steps(cls, length: Optional[int] = None, sample_freq: Optional[int] = None,
+                  test: bool = False) -> int:
+        r"""The steps :math:`T` of the trajectories that ``length`` integration
+        steps sampled every ``sample_freq`` give (:obj:`None`: the system's
+        default; ``test``: the default of the test split), or a
+        :class:`ValueError` for a length the simulator cannot sample."""
+        check_int(length, "test_length" if test else "length", 1, optional=True)
+        check_int(sample_freq, "sample_freq", 1, optional=True)
+        if length is None:
+            length = cls.default_test_length if test else cls.default_length
+        return num_samples_of(length, cls.default_sample_freq if sample_freq is None
+                              else sample_freq)
 
     @classmethod
     def physics_parameters(cls) -> Dict[str, PhysicsParameter]:
@@ -202,6 +221,13 @@ class SimulatedDataset(InMemoryDataset):
         overrides = cls.physics_overrides(physics)
         return {name: overrides.get(name, parameter.convert(parameter.default))
                 for name, parameter in cls.physics_parameters().items()}
+
+    @classmethod
+    def check_physics(cls, physics: Mapping[str, Any], num_nodes: int) -> None:
+        r"""Raises the simulator's own :class:`ValueError` for physics it
+        cannot simulate, before any data is: it simulates one system for one
+        sample (no more than the simulator's set-up costs)."""
+        cls.simulator(1, num_nodes, 2, 1, 0, progress=False, **physics)
 
     @property
     def physics(self) -> Dict[str, Any]:
@@ -255,6 +281,7 @@ class SimulatedDataset(InMemoryDataset):
         return self.stats.denormalize(x)
 
     def process(self) -> None:
+        remove_temporaries(self.processed_dir)  # of a generation killed mid-write
         p = self.params
         split_sizes = dict(train=p["num_train"], valid=p["num_valid"], test=p["num_test"])
         stats = None

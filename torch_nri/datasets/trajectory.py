@@ -132,6 +132,9 @@ def load_splits(directory: str, graph: str = "full", k: Optional[int] = None
     and features :math:`F` (the number of steps may differ), each feature
     min-max scaled to :math:`[-1, 1]` with the training split's statistics.
     """
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise ValueError(f"trajectory directory expected, but {directory} is a file (a "
+                         f"directory with {', '.join(SPLIT_FILES)})")
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"trajectory directory not found: {directory} (expected "
                                 f"a directory with {', '.join(SPLIT_FILES)})")

@@ -1,8 +1,8 @@
-from torch_nri.models.base import (ConfigurableModel, NRIOutput, encode_edges, load_model,
-                                   read_checkpoint)
+from torch_nri.models.base import (ConfigurableModel, NRIOutput, describe_model, encode_edges,
+                                   load_model, read_checkpoint, save_model)
 from torch_nri.models.nri import NRI
 from torch_nri.models.fixed_graph import FixedGraphModel
 from torch_nri.models.supervised_encoder import SupervisedEncoder
 
 __all__ = ["NRI", "NRIOutput", "FixedGraphModel", "SupervisedEncoder", "ConfigurableModel",
-           "encode_edges", "load_model", "read_checkpoint"]
+           "describe_model", "encode_edges", "load_model", "read_checkpoint", "save_model"]

@@ -5,6 +5,7 @@ and the test protocol use any model without naming its class
 (:meth:`~ConfigurableModel.infer_edges`, :meth:`~ConfigurableModel.objective`,
 :meth:`~ConfigurableModel.training_kwargs`, :meth:`~ConfigurableModel.forecast`)."""
 import importlib
+import inspect
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple, Type
@@ -14,6 +15,8 @@ from torch import Tensor
 from torch.nn import Module
 
 from torch_nri import __version__
+from torch_nri._validation import check_int
+from torch_nri.io import atomic_torch_save
 from torch_nri.losses import Objective
 from torch_nri.nn.decoder import DynamicGraph, NRIDecoder
 
@@ -116,8 +119,9 @@ class ConfigurableModel(Module):
 
     @staticmethod
     def check_parts(num_edge_types: int, **parts: Module) -> None:
-        r"""Raises an error if a part declares another number of edge types
-        than the model's."""
+        r"""Raises an error if ``num_edge_types`` is not a positive integer or
+        a part declares another number of edge types than the model's."""
+        check_int(num_edge_types, "num_edge_types", 1)
         for name, part in parts.items():
             declared = getattr(part, "num_edge_types", num_edge_types)
             if declared != num_edge_types:
@@ -220,15 +224,59 @@ class ConfigurableModel(Module):
         return model
 
 
+def _arguments(obj: Module, skip: Tuple[str, ...] = ()) -> Dict[str, Any]:
+    # The constructor arguments of a torch_nri module, read back from the
+    # attributes of the same names that every one of them keeps.
+    signature = inspect.signature(type(obj).__init__)
+    names = [name for name, p in signature.parameters.items()
+             if name != "self" and name not in skip
+             and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    missing = [name for name in names if not hasattr(obj, name)]
+    if missing:
+        raise ValueError(f"cannot describe {type(obj).__name__} for a checkpoint: it keeps no "
+                         f"attribute {', '.join(map(repr, missing))} for its constructor "
+                         f"argument(s) of that name; build the model with from_config")
+    return {name: getattr(obj, name) for name in names}
+
+
+def describe_model(model: ConfigurableModel) -> Dict[str, Any]:
+    r"""The :meth:`~ConfigurableModel.from_config` description of a model
+    built by hand (e.g. ``NRI(MLPEncoder(...), MLPDecoder(...), 2)``): each
+    part's class and the constructor arguments it keeps as attributes of the
+    same names, as every layer of :mod:`torch_nri.nn` does, and the model's
+    own. The description is checked by building it and comparing the
+    parameters' names and shapes; a model it cannot describe is a
+    :class:`ValueError` that names what is missing."""
+    config: Dict[str, Any] = {"model": type(model).__name__}
+    for part in model.parts:
+        layer = getattr(model, part)
+        config[part] = {"name": layer_name(type(layer)), "kwargs": _arguments(layer)}
+    config.update(_arguments(model, skip=model.parts))
+    expected = {k: v.shape for k, v in model.state_dict().items()}
+    rebuilt = {k: v.shape for k, v in type(model).from_config(config).state_dict().items()}
+    if rebuilt != expected:
+        differ = sorted(set(expected.items()) ^ set(rebuilt.items()))[:3]
+        raise ValueError(f"cannot describe {type(model).__name__} for a checkpoint: the model "
+                         f"rebuilt from its attributes has other parameters ({differ}); build "
+                         f"it with from_config")
+    return config
+
+
 def checkpoint_entries(model: ConfigurableModel) -> Dict[str, Any]:
-    r"""What a checkpoint needs to rebuild ``model``: its config, its
-    weights on the CPU, and the version and format that wrote them."""
-    if model.config is None:
-        raise ValueError(f"{type(model).__name__} was not built from a config "
-                         f"(from_config), so a checkpoint could not rebuild it")
-    return {"model_config": model.config,
+    r"""What a checkpoint needs to rebuild ``model``: its config (for a
+    model built by hand, :func:`describe_model`), its weights on the CPU,
+    and the version and format that wrote them."""
+    config = model.config if model.config is not None else describe_model(model)
+    return {"model_config": config,
             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "torch_nri_version": __version__, "format": CHECKPOINT_FORMAT}
+
+
+def save_model(model: ConfigurableModel, path: str) -> None:
+    r"""Saves ``model`` (built with :meth:`~ConfigurableModel.from_config`
+    or by hand) atomically to ``path``, so that :func:`load_model` rebuilds
+    it without its arguments."""
+    atomic_torch_save(checkpoint_entries(model), path)
 
 
 def read_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
@@ -243,7 +291,12 @@ def read_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
                          f"{error}") from error
     if not isinstance(checkpoint, dict) or not {"model_config", "model"} <= checkpoint.keys():
         raise ValueError(f"checkpoint {path} holds no 'model_config' and 'model' entries; "
-                         f"was it written by torch_nri.training?")
+                         f"was it written by torch_nri.training or save_model?")
+    if not isinstance(checkpoint["model_config"], dict):
+        raise ValueError(f"checkpoint {path} has no model description (model_config="
+                         f"{checkpoint['model_config']!r}; model.config is None for a model "
+                         f"built by hand): save it with torch_nri.models.save_model(model, "
+                         f"path), which describes it")
     written = checkpoint.get("format", 1)
     if written > CHECKPOINT_FORMAT:
         raise ValueError(f"checkpoint {path} was written by torch_nri "

@@ -5,7 +5,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module
 
-from torch_nri._validation import check_edge_index, check_node_features
+from torch_nri._validation import (check_batch, check_edge_index, check_node_features,
+                                   check_real, parameter_dtype)
 from torch_nri.losses import Objective, gaussian_nll
 from torch_nri.models.base import ConfigurableModel, NRIOutput
 
@@ -54,6 +55,7 @@ class FixedGraphModel(ConfigurableModel):
             raise ValueError(f"the full graph has one edge type; got num_edge_types="
                              f"{num_edge_types}")
         self.check_parts(num_edge_types, decoder=decoder)
+        check_real(variance, "variance", 0)
         self.decoder = decoder
         self.graph = graph
         self.num_edge_types = num_edge_types
@@ -97,8 +99,9 @@ class FixedGraphModel(ConfigurableModel):
                 candidate edge ``[E]``; needed with ``graph="true"``.
             **decoder_kwargs: Passed to the decoder, e.g. ``prediction_steps``.
         """
-        check_node_features(x, "x", ndim=3)
+        check_node_features(x, "x", ndim=3, dtype=parameter_dtype(self))
         check_edge_index(edge_index, x.size(0))
+        check_batch(batch, x.size(0))
         _, edges = self.infer_edges(x, edge_index, edge_type=edge_type)
         predictions = self.decoder(x, edge_index, edges, **decoder_kwargs).float()
         return NRIOutput(edge_logits=None, edge_probs=None, edges=edges,

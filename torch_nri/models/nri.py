@@ -4,9 +4,10 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module
 
-from torch_nri._validation import check_edge_index, check_node_features
+from torch_nri._validation import (check_batch, check_edge_index, check_node_features,
+                                   check_real, parameter_dtype)
 from torch_nri.graphs import symmetric_lead
-from torch_nri.losses import ELBO, Objective, Prior, elbo
+from torch_nri.losses import ELBO, Objective, Prior, check_prior, elbo
 from torch_nri.models.base import ConfigurableModel, NRIOutput, encode_edges
 from torch_nri.nn.decoder import DynamicGraph
 
@@ -64,17 +65,16 @@ class NRI(ConfigurableModel):
                  symmetry_weight: float = 0.0, hard_symmetry: bool = False) -> None:
         super().__init__()
         self.check_parts(num_edge_types, encoder=encoder, decoder=decoder)
-        if tau <= 0:
-            raise ValueError(f"'tau' must be positive, got {tau}")
-        if symmetry_weight < 0:
-            raise ValueError(f"'symmetry_weight' must be non-negative, got {symmetry_weight}")
+        check_real(tau, "tau", 0)
+        check_real(variance, "variance", 0)
+        check_real(symmetry_weight, "symmetry_weight", 0, low_open=False)
         self.encoder = encoder
         self.decoder = decoder
         self.num_edge_types = num_edge_types
         self.tau = tau
         self.hard = hard
         self.hard_in_eval = hard_in_eval
-        self.prior = None if prior is None else list(map(float, prior))
+        self.prior = None if prior is None else check_prior(prior, num_edge_types)
         self.variance = variance
         self.symmetry_weight = symmetry_weight
         self.hard_symmetry = hard_symmetry
@@ -97,8 +97,9 @@ class NRI(ConfigurableModel):
             **decoder_kwargs: Passed to the decoder, e.g.
                 ``prediction_steps=10`` or ``burn_in_steps=...``.
         """
-        check_node_features(x, "x", ndim=3)
+        check_node_features(x, "x", ndim=3, dtype=parameter_dtype(self))
         check_edge_index(edge_index, x.size(0))
+        check_batch(batch, x.size(0))
         hard = self.hard if self.training else self.hard_in_eval
         edge_logits, edges = self.infer_edges(x, edge_index, batch, hard)
         predictions = self.decoder(x, edge_index, edges, **decoder_kwargs).float()

@@ -5,7 +5,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module
 
-from torch_nri._validation import check_edge_index, check_node_features
+from torch_nri._validation import (check_batch, check_edge_index, check_node_features,
+                                   parameter_dtype)
 from torch_nri.losses import Objective
 from torch_nri.models.base import ConfigurableModel, NRIOutput, encode_edges
 
@@ -62,8 +63,9 @@ class SupervisedEncoder(ConfigurableModel):
         r"""Encodes ``x``; ``edge_type`` (the true relations ``[E]``) is kept
         for :meth:`objective`. Decoder options (``**unused``) are ignored,
         so the training loop calls every model the same way."""
-        check_node_features(x, "x", ndim=3)
+        check_node_features(x, "x", ndim=3, dtype=parameter_dtype(self))
         check_edge_index(edge_index, x.size(0))
+        check_batch(batch, x.size(0))
         logits, _ = self.infer_edges(x, edge_index, batch)
         return NRIOutput(edge_logits=logits, edge_probs=logits.softmax(-1), edges=None,
                          predictions=None, targets=None, edge_index=edge_index,

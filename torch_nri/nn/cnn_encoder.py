@@ -4,7 +4,8 @@ import torch
 from torch import Tensor
 from torch.nn import Linear
 
-from torch_nri._validation import check_edge_index, check_node_features
+from torch_nri._validation import (check_batch, check_batch_norm_sizes, check_edge_index,
+                                   check_node_features, parameter_dtype)
 from torch_nri.nn.cnn_block import CNNBlock
 from torch_nri.nn.message_passing import NRIMessagePassing
 from torch_nri.nn.mlp_block import MLPBlock
@@ -73,11 +74,14 @@ class CNNEncoder(NRIMessagePassing):
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None) -> Tensor:
         r"""Edge logits ``[E, K]``. ``batch`` (the graph of each node) is
         accepted for a uniform encoder interface and not needed."""
-        check_node_features(x, "x", ndim=3, num_features=self.in_channels)
+        check_node_features(x, "x", ndim=3, num_features=self.in_channels,
+                            dtype=parameter_dtype(self))
         if x.size(1) < CNNBlock.min_steps:
             raise ValueError(f"'x' must have at least {CNNBlock.min_steps} time steps "
                              f"for the CNN encoder's kernels, got shape {tuple(x.shape)}")
         check_edge_index(edge_index, x.size(0))
+        check_batch(batch, x.size(0))
+        check_batch_norm_sizes(x.size(0), edge_index.size(1), self.training)
 
         series = self.node_to_edge(x, edge_index)  # [E, T, 2F]
         edge_skip = self.edge_mlp1(self.cnn(series.transpose(1, 2)))

@@ -4,7 +4,7 @@ import torch
 from torch import Tensor
 
 from torch_nri._validation import (check_edge_index, check_edge_weights,
-                                   check_node_features, check_skip_first)
+                                   check_node_features, check_skip_first, parameter_dtype)
 from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY, NRIMessagePassing
 
 # The graph re-inferred during a rollout: (window [N, W, F], edge_index) -> [E, K].
@@ -212,7 +212,8 @@ class NRIDecoder(NRIMessagePassing):
     def check_inputs(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
                      min_steps: int = 2) -> None:
         r"""Checks trajectories ``[N, T >= min_steps, F]``, edges and weights."""
-        check_node_features(x, "x", ndim=3, num_features=self.in_channels)
+        check_node_features(x, "x", ndim=3, num_features=self.in_channels,
+                            dtype=parameter_dtype(self))
         if x.size(1) < min_steps:
             raise ValueError(f"'x' must have at least {min_steps} time step"
                              f"{'s' if min_steps > 1 else ''} to predict from, "

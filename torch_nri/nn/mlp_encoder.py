@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Linear
 
-from torch_nri._validation import check_edge_index, check_node_features
+from torch_nri._validation import (check_batch, check_batch_norm_sizes, check_edge_index,
+                                   check_node_features, parameter_dtype)
 from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY, NRIMessagePassing
 from torch_nri.nn.mlp_block import MLPBlock
 
@@ -105,7 +106,9 @@ class MLPEncoder(NRIMessagePassing):
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None) -> Tensor:
         r"""Edge logits ``[E, K]``. ``batch`` (the graph of each node) is
         accepted for a uniform encoder interface and not needed."""
-        return self.edge_embeddings(x, edge_index, head=self.lin_out)
+        logits = self.edge_embeddings(x, edge_index, head=self.lin_out)
+        check_batch(batch, x.size(0))
+        return logits
 
     def edge_embeddings(self, x: Tensor, edge_index: Tensor,
                         head: Optional[Callable[[Tensor], Tensor]] = None) -> Tensor:
@@ -125,15 +128,16 @@ class MLPEncoder(NRIMessagePassing):
         its own, the same in every pass. The edge MLPs are a few percent of
         an NRI training step (the decoder runs its message MLPs on every
         edge at every step), so the extra passes cost little."""
+        check_node_features(x, "x", ndim=None, dtype=parameter_dtype(self))
         if x.dim() not in (2, 3):
             raise ValueError(f"'x' must have shape [num_nodes, num_steps, num_features] or "
                              f"[num_nodes, num_steps * num_features], got shape {tuple(x.shape)}")
-        check_node_features(x, "x", ndim=None)
         if x[0].numel() != self.in_channels:
             raise ValueError(f"'x' must hold in_channels = T * F = {self.in_channels} values "
                              f"per node, got shape {tuple(x.shape)}")
         x = x.reshape(x.size(0), -1)
         check_edge_index(edge_index, x.size(0))
+        check_batch_norm_sizes(x.size(0), edge_index.size(1), self.training, self.batch_norm)
         head = head or _identity
 
         # The edge MLPs' first layers run per node and are gathered

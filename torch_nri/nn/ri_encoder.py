@@ -6,6 +6,7 @@ from torch import Tensor
 from torch.nn import Linear
 from torch_geometric.utils import scatter
 
+from torch_nri._validation import check_batch
 from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.mlp_encoder import MLPEncoder
 from torch_nri.nn.set_sequence_model import SetSequenceModel
@@ -133,15 +134,13 @@ class RIEncoder(MLPEncoder):
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None) -> Tensor:
         edges = self.edge_embeddings(x, edge_index)
         num_nodes, receivers = x.size(0), edge_index[1]
+        check_batch(batch, num_nodes)
         if self.intra_model is not None:
             edges = self.intra_model(edges, receivers, num_nodes)
         parts = [edges]
         if self.inter_model is not None:
             if batch is None:
                 batch = receivers.new_zeros(num_nodes)
-            elif batch.shape != (num_nodes,):
-                raise ValueError(f"'batch' must have shape [{num_nodes}], "
-                                 f"got {tuple(batch.shape)}")
             nodes = scatter(edges, receivers, dim=0, dim_size=num_nodes, reduce="mean")
             if self.inter_scope == "graph":
                 nodes = self.inter_model(nodes, batch)

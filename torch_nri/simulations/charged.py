@@ -3,6 +3,7 @@ from typing import Optional
 import numpy as np
 from tqdm.auto import tqdm
 
+from torch_nri._validation import check_int, check_real
 from torch_nri.simulations.neighbours import radius_pairs, union_offsets
 from torch_nri.simulations.particles import (CHUNK_SIZE, initial_state, integrate, num_chunks,
                                              num_samples_of, pair_forces)
@@ -59,6 +60,14 @@ def simulate_charged(num_sims: int, num_nodes: int = 5, length: int = 5000,
             (default: :obj:`0.5`)
         progress (bool, optional): Show a progress bar. (default: :obj:`False`)
     """
+    check_int(seed, "seed", 0, optional=True)
+    check_real(interaction_strength, "interaction_strength")
+    check_real(box_size, "box_size", 0)
+    check_real(dt, "dt", 0)
+    # A cut-off of 0 or less would switch every force off while the relations
+    # still name the pairs as interacting.
+    check_real(cutoff, "cutoff", 0, optional=True)
+    check_real(skin, "skin", 0, low_open=False)
     probs = probabilities([1 - charge_prob, charge_prob], 2, "charge_prob")
     rng = np.random.default_rng(seed)
     charges = np.where(rng.random((num_sims, num_nodes)) < probs[1], 1.0, -1.0)

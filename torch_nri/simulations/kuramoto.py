@@ -4,6 +4,7 @@ from typing import Callable, Optional
 import numpy as np
 from tqdm.auto import tqdm
 
+from torch_nri._validation import check_int, check_real
 from torch_nri.simulations.particles import num_samples_of
 from torch_nri.simulations.relations import probabilities, symmetric_types
 
@@ -151,6 +152,19 @@ def simulate_kuramoto(num_sims: int, num_nodes: int = 5, length: int = 500,
     """
     if features not in KURAMOTO_FEATURES:
         raise ValueError(f"'features' must be one of {KURAMOTO_FEATURES}, got {features!r}")
+    check_int(num_sims, "num_sims", 1)
+    check_int(num_nodes, "num_nodes", 1)
+    check_int(seed, "seed", 0, optional=True)
+    check_real(coupling_strength, "coupling_strength")
+    check_real(dt, "dt", 0)
+    check_int(scale_length, "scale_length", 0)
+    try:
+        low, high = map(float, omega_range)
+    except (TypeError, ValueError):
+        low = high = float("nan")
+    if not (np.isfinite([low, high]).all() and low <= high):
+        raise ValueError(f"'omega_range' must be (low, high) with finite low <= high, got "
+                         f"{omega_range!r}")
     num_samples = num_samples_of(length, sample_freq)
     window = max(length, scale_length)
     if features == "authors" and window % sample_freq:

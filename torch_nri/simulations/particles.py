@@ -10,6 +10,8 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 from tqdm.auto import tqdm
 
+from torch_nri._validation import check_int, check_real
+
 ForceFn = Callable[[np.ndarray], np.ndarray]
 CHUNK_SIZE = 1024  # systems per chunk of all-pairs systems (measured: ~2x over 50,000)
 
@@ -18,6 +20,10 @@ def initial_state(rng: np.random.Generator, num_sims: int, num_nodes: int, loc_s
                   vel_norm: float) -> Tuple[np.ndarray, np.ndarray]:
     """Positions ~ N(0, loc_std^2); velocities of norm ``vel_norm`` in a
     uniformly random direction, as the original generator."""
+    check_int(num_sims, "num_sims", 1)
+    check_int(num_nodes, "num_nodes", 1)
+    check_real(loc_std, "loc_std", 0, low_open=False)
+    check_real(vel_norm, "vel_norm", 0, low_open=False)
     positions = rng.normal(0.0, loc_std, (num_sims, num_nodes, 2))
     velocities = rng.normal(0.0, 1.0, (num_sims, num_nodes, 2))
     velocities *= vel_norm / np.linalg.norm(velocities, axis=-1, keepdims=True)
@@ -27,6 +33,8 @@ def initial_state(rng: np.random.Generator, num_sims: int, num_nodes: int, loc_s
 def num_samples_of(length: int, sample_freq: int) -> int:
     """Samples at steps ``sample_freq, ..., length - sample_freq``: the
     original generators' sampling, which leaves out the initial state."""
+    check_int(length, "length", 1)
+    check_int(sample_freq, "sample_freq", 1)
     if length % sample_freq or length // sample_freq < 2:
         raise ValueError(f"'length' ({length}) must be a multiple of 'sample_freq' "
                          f"({sample_freq}) and at least twice it")

@@ -8,11 +8,15 @@ def probabilities(probs: Optional[Sequence[float]], num_types: int, name: str) -
     """Checked probabilities of ``num_types`` types (uniform if ``None``)."""
     if probs is None:
         return np.full(num_types, 1.0 / num_types)
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.shape != (num_types,) or (probs < 0).any() or abs(probs.sum() - 1) > 1e-8:
+    try:
+        values = np.asarray(probs, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = np.full(1, np.nan)  # not numbers: refused below
+    if values.shape != (num_types,) or not np.isfinite(values).all() or (values < 0).any() \
+            or abs(values.sum() - 1) > 1e-8:
         raise ValueError(f"'{name}' must hold {num_types} non-negative probabilities "
-                         f"summing to 1, got {probs.tolist()}")
-    return probs
+                         f"summing to 1, got {probs!r}")
+    return values
 
 
 def symmetric_types(rng: np.random.Generator, num_sims: int, num_nodes: int,

@@ -5,6 +5,7 @@ import numpy as np
 import scipy.sparse
 from tqdm.auto import tqdm
 
+from torch_nri._validation import check_int, check_real
 from torch_nri.simulations.neighbours import knn_pairs, union_offsets
 from torch_nri.simulations.particles import (CHUNK_SIZE, initial_state, integrate, num_chunks,
                                              num_samples_of, pair_forces)
@@ -91,7 +92,14 @@ def simulate_springs(num_sims: int, num_nodes: int = 5, length: int = 5000,
             neighbours. (default: :obj:`None`, all pairs)
         progress (bool, optional): Show a progress bar. (default: :obj:`False`)
     """
+    check_int(seed, "seed", 0, optional=True)
+    check_real(interaction_strength, "interaction_strength")
+    check_real(box_size, "box_size", 0)
+    check_real(dt, "dt", 0)
     spring_types = np.asarray(spring_types, dtype=np.float64)
+    if not np.isfinite(spring_types).all():
+        raise ValueError(f"'spring_types' must hold finite spring constants, got "
+                         f"{spring_types.tolist()}")
     probs = probabilities(spring_probs, len(spring_types), "spring_probs")
     rng = np.random.default_rng(seed)
     positions, velocities = initial_state(rng, num_sims, num_nodes, loc_std, vel_norm)

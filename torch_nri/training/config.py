@@ -5,11 +5,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from torch_nri._validation import check_int, check_real, check_skip_first
 from torch_nri.datasets import get_system
 from torch_nri.device import DEVICES, is_device_name
 from torch_nri.graphs import check_candidate_graph
+from torch_nri.losses import check_prior
 from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.ri_encoder import INTER_SCOPES
+from torch_nri.protocol import check_protocol
 from torch_nri.training.registry import (DECODERS, ENCODERS, MODELS, part_options,
                                          resolve_decoder)
 
@@ -21,6 +24,20 @@ SIMULATED_DATA_OPTIONS = ("system", "num_nodes", "num_train", "num_valid", "num_
 # Set while a saved run's configuration is read: its parts need not be
 # registered in this process (evaluating needs only the checkpoint).
 _READING_RUN = contextvars.ContextVar("reading_run", default=False)
+# The numeric fields and their smallest values, checked before any work: a
+# wrong value fails here, not after simulating the data or training.
+_INTEGERS = dict(num_nodes=2, num_train=1, num_valid=1, num_test=1, encoder_hidden=1,
+                 decoder_hidden=1, num_edge_types=1, checkpoint_memory=1, epochs=1,
+                 batch_size=1, lr_decay=1, prediction_steps=1, seed=0, horizon=1)
+_OPTIONAL_INTEGERS = dict(length=1, test_length=1, sample_freq=1, k=1, data_seed=0,
+                          checkpoint_chunk_size=1, burn_in_steps=1, threads=1, observed_steps=1)
+# name: (low, high, low_open, high_open); None where the field may be None.
+_REALS = dict(tau=(0, None, True, False), variance=(0, None, True, False),
+              symmetry_weight=(0, None, False, False), lr=(0, None, True, False),
+              gamma=(0, 1, True, False))
+_OPTIONAL_REALS = dict(dropout=(0, 1, False, True), max_seconds=(0, None, True, False))
+_STRINGS = ("system", "data_root", "graph", "model", "encoder", "decoder", "sequence_model",
+            "device", "precision", "out")
 
 
 def _readers(readers) -> str:
@@ -154,6 +171,7 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        self._check_values()
         if self.dropout is None and self.model in MODELS:
             self.dropout = MODELS[self.model].dropout  # the paper's, per model
         known_parts = self.encoder in ENCODERS and self._decoder_known()
@@ -165,8 +183,6 @@ class TrainConfig:
              f"torch_nri.nn.NRIDecoder, got {self.decoder!r}"),
             (self.model in MODELS, f"'model' must be one of {tuple(MODELS)}, got "
              f"{self.model!r}"),
-            (self.max_seconds is None or self.max_seconds > 0,
-             f"'max_seconds' must be positive, got {self.max_seconds}"),
             (self.sequence_model in SEQUENCE_MODELS, f"'sequence_model' must be one of "
              f"{SEQUENCE_MODELS}, got {self.sequence_model!r}"),
             (self.inter_scope in INTER_SCOPES, f"'inter_scope' must be one of "
@@ -174,28 +190,11 @@ class TrainConfig:
             (self.decoder_sequence_model in (None, *SEQUENCE_MODELS),
              f"'decoder_sequence_model' must be one of {SEQUENCE_MODELS} (or None: "
              f"'sequence_model'), got {self.decoder_sequence_model!r}"),
-            (self.symmetry_weight >= 0, f"'symmetry_weight' must be non-negative, got "
-             f"{self.symmetry_weight}"),
             (self.precision in PRECISIONS, f"'precision' must be one of {PRECISIONS}, got "
              f"{self.precision!r}"),
             # The form only: whether this machine has it is checked where training starts.
             (is_device_name(self.device), f"'device' must be one of {DEVICES}, got "
              f"{self.device!r}"),
-            (self.epochs >= 1, f"'epochs' must be at least 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"'batch_size' must be at least 1, got {self.batch_size}"),
-            (self.lr > 0, f"'lr' must be positive, got {self.lr}"),
-            (self.prediction_steps >= 1, f"'prediction_steps' must be at least 1, got "
-             f"{self.prediction_steps}"),
-            (self.checkpoint_memory > 0, f"'checkpoint_memory' must be a positive number "
-             f"of bytes, got {self.checkpoint_memory}"),
-            (self.burn_in_steps is None or self.burn_in_steps >= 1,
-             f"'burn_in_steps' must be at least 1, got {self.burn_in_steps}"),
-            (self.prior is None or len(self.prior) == self.num_edge_types,
-             f"'prior' needs one probability per edge type ({self.num_edge_types}), "
-             f"got {self.prior}"),
-            (self.observed_steps is None or self.observed_steps >= 1,
-             f"'observed_steps' must be at least 1, got {self.observed_steps}"),
-            (self.horizon >= 1, f"'horizon' must be at least 1, got {self.horizon}"),
             (not self.dynamic_graph or self.model not in MODELS
              or MODELS[self.model].infers_graph,
              f"'dynamic_graph' re-infers the graph with the encoder; model={self.model!r} "
@@ -207,9 +206,14 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        check_skip_first(self.skip_first, self.num_edge_types)
+        if self.prior is not None:
+            self.prior = check_prior(self.prior, self.num_edge_types)
         system = get_system(self.system)
         if self.data is None:
             system.check_graph(self.graph, self.k)
+            system.num_steps(self.length, self.sample_freq)  # lengths it can sample
+            system.num_steps(self.test_length, self.sample_freq, test=True)
         else:
             check_candidate_graph(self.graph, self.k)
             self._check_own_data()
@@ -225,6 +229,48 @@ class TrainConfig:
         for part in (ENCODERS[self.encoder], DECODERS[self.decoder]):
             if part.check is not None:
                 part.check(self)
+
+    def _check_values(self) -> None:
+        # Types and ranges of the plain fields, NaN and inf included. Numbers
+        # of other types (numpy's) are stored as Python int and float, which
+        # config.json can hold.
+        for name, low in {**_INTEGERS, **_OPTIONAL_INTEGERS}.items():
+            value = getattr(self, name)
+            check_int(value, name, low, optional=name in _OPTIONAL_INTEGERS)
+            setattr(self, name, None if value is None else int(value))
+        for name, bounds in {**_REALS, **_OPTIONAL_REALS}.items():
+            value = getattr(self, name)
+            check_real(value, name, *bounds, optional=name in _OPTIONAL_REALS)
+            setattr(self, name, None if value is None else float(value))
+        for name in _STRINGS:
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"'{name}' must be a string, got {getattr(self, name)!r}")
+        for name in ("data", "decoder_sequence_model"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ValueError(f"'{name}' must be a string or None, got "
+                                 f"{getattr(self, name)!r}")
+        if not isinstance(self.physics, dict):
+            raise ValueError(f"'physics' must be a dict of physics parameters, got "
+                             f"{self.physics!r}")
+        for f in dataclasses.fields(self):
+            if f.type is bool and not isinstance(getattr(self, f.name), bool):
+                raise ValueError(f"'{f.name}' must be True or False, got "
+                                 f"{getattr(self, f.name)!r}")
+
+    def check_protocol(self) -> None:
+        r"""Raises unless the simulated test split will hold the steps of
+        the test protocol (``observed_steps`` and ``horizon``): checked by
+        :func:`~torch_nri.training.train` before it simulates or trains
+        anything. Your own data (``data``) is checked when it is read."""
+        if self.data is not None:
+            return
+        system = get_system(self.system)
+        train_steps = system.num_steps(self.length, self.sample_freq)
+        test_steps = system.num_steps(self.test_length, self.sample_freq, test=True)
+        check_protocol(test_steps, self.observed_steps or train_steps, self.horizon,
+                       source=f"the {self.system} test split (test_length="
+                              f"{self.test_length or system.default_test_length}, "
+                              f"sample_freq={self.sample_freq or system.default_sample_freq})")
 
     def _decoder_known(self) -> bool:
         try:

@@ -12,7 +12,7 @@ from torch_geometric.loader import DataLoader
 
 from torch_nri._validation import value_checks
 from torch_nri.device import resolve_device
-from torch_nri.metrics import (accuracy_from_confusion, asymmetry_rate, best_type_permutation,
+from torch_nri.metrics import (accuracy_from_confusion, asymmetry_counts, best_type_permutation,
                                edge_auroc, edge_confusion, edge_presence_scores)
 from torch_nri.models import ConfigurableModel, load_model
 from torch_nri.protocol import OBSERVED_STEPS, protocol_steps, static_squared_error
@@ -87,7 +87,9 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
     present: List[Tensor] = []
     squared_error = torch.zeros(horizon, dtype=torch.float64)
     static_error = torch.zeros(horizon, dtype=torch.float64)
-    counts = torch.zeros(3, dtype=torch.float64)  # nodes, examples, asymmetry * examples
+    # nodes, examples, asymmetric edges, edges with a reverse (summed, so a
+    # batch without reciprocal pairs does not make the split's rate NaN)
+    counts = torch.zeros(4, dtype=torch.float64)
     for batch in loader:
         batch = batch.to(ctx.device)
         x, edge_index = batch.x, batch.edge_index
@@ -101,24 +103,24 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
                                          **relations)
             squared_error += (predictions - targets).pow(2).mean(-1).sum(0).double().cpu()
         static_error += static_squared_error(x, observed_steps, horizon).sum(0).double().cpu()
-        counts += torch.tensor([x.size(0), batch.num_graphs, 0 if logits is None else
-                                batch.num_graphs * asymmetry_rate(logits, edge_index, x.size(0))],
-                               dtype=torch.float64)
+        asymmetry = ((0, 0) if logits is None else
+                     asymmetry_counts(logits, edge_index, x.size(0)))
+        counts += torch.tensor([x.size(0), batch.num_graphs, *asymmetry], dtype=torch.float64)
         if "edge_type" in batch and logits is not None:
             confusion += edge_confusion(logits, batch.edge_type, num_types).cpu()
             probs.append(logits.softmax(-1).cpu())
             present.append((batch.edge_type != 0).cpu())
     totals = distributed.all_reduce_sum(
         torch.cat([squared_error, static_error, counts]).to(ctx.device), ctx).cpu()
-    squared_error, static_error, counts = totals.split([horizon, horizon, 3])
+    squared_error, static_error, counts = totals.split([horizon, horizon, 4])
     confusion = distributed.all_reduce_sum(confusion.to(ctx.device), ctx).cpu()
-    num_nodes, num_examples, asymmetric = counts.tolist()
+    num_nodes, num_examples, asymmetric, paired = counts.tolist()
     result: Dict[str, Any] = {"num_examples": int(num_examples),
                               "mse_static": (static_error / num_nodes).tolist()}
     if model.decoder is not None:
         result["mse"] = (squared_error / num_nodes).tolist()
     if getattr(model, "encoder", None) is not None:
-        result["asymmetry"] = asymmetric / num_examples
+        result["asymmetry"] = asymmetric / paired if paired else float("nan")
     probs = distributed.all_gather_list(probs, ctx)
     present = distributed.all_gather_list(present, ctx)
     if probs:

@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 
 from torch_nri._validation import value_checks
 from torch_nri.device import warn_if_emulated
-from torch_nri.io import atomic_torch_save, atomic_write_text
+from torch_nri.io import (atomic_torch_save, atomic_write_text, check_output_dir,
+                          remove_temporaries)
 from torch_nri.metrics import edge_confusion
 from torch_nri.models import ConfigurableModel, read_checkpoint
 from torch_nri.models.base import checkpoint_entries
@@ -32,8 +33,12 @@ from torch_nri.training.distributed import Context
 from torch_nri.training.evaluation import evaluate_run, model_accuracy, relations_of
 from torch_nri.training.plots import plot_curves
 
-# The settings a resumed run may change: they do not change what is computed.
-RESUMABLE = ("epochs", "progress", "out", "device", "compile", "tf32", "threads")
+# The settings a resumed run may change: the budget, and where and how fast
+# it runs; they do not change what is computed.
+RESUMABLE = ("epochs", "max_seconds", "progress", "out", "data_root", "device", "compile",
+             "tf32", "threads")
+# What last.pt holds beyond a model checkpoint, to continue the run.
+_RESUME_ENTRIES = ("train_config", "epoch", "optimizer", "scheduler", "history", "best_score")
 LOG_FIELDS = ["epoch", "lr", "seconds", "train_nll", "train_kl", "train_mse", "train_accuracy",
               "valid_nll", "valid_kl", "valid_mse", "valid_accuracy"]
 
@@ -132,20 +137,26 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
 
     With ``resume=True`` an interrupted run continues from ``last.pt``; every
     epoch draws its randomness from a seed of its own, so the result equals
-    that of an uninterrupted run.
+    that of an uninterrupted run. Only the budget and where and how fast the
+    run goes (``RESUMABLE``) may differ from the saved configuration;
+    any other difference is refused with the list of them. Without a
+    ``last.pt`` the run starts fresh (and says so). Temporary files that a
+    run killed mid-write left in ``config.out`` are removed.
 
     Returns:
         dict: The test results (see :func:`~torch_nri.training.evaluate`)
         with ``run_dir``, ``train_seconds`` and ``epochs`` (those trained in
         all, resumed runs included).
     """
+    config.check_protocol()  # before any simulation or training
     out = config.out
     last_path = os.path.join(out, "last.pt")
     if config.threads:
         torch.set_num_threads(config.threads)
     ctx = distributed.setup(config.device)
     if ctx.is_main:
-        os.makedirs(out, exist_ok=True)
+        check_output_dir(out)
+        remove_temporaries(out)  # left by a run killed while it wrote a checkpoint
         warn_if_emulated(config.precision, ctx.device)
     checkpoint = None
     if resume and not os.path.exists(last_path):
@@ -153,11 +164,7 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
             print(f"torch-nri: no checkpoint {last_path} to resume; starting a fresh run",
                   file=sys.stderr)
     elif resume:
-        checkpoint = read_checkpoint(last_path)
-        saved = TrainConfig.from_dict(checkpoint["train_config"])
-        # Only the budget and where and how fast it runs may change on resume.
-        config = TrainConfig.from_dict({**saved.to_dict(), **{
-            key: getattr(config, key) for key in RESUMABLE}})
+        checkpoint, config = _resumed(last_path, config)
     progress = config.progress and ctx.is_main
 
     torch.manual_seed(config.seed)
@@ -225,6 +232,31 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
         atomic_write_text(json.dumps(results, indent=2), os.path.join(out, "results.json"))
         plot_curves(history, os.path.join(out, "curves.png"))
     return results
+
+
+def _resumed(last_path: str, config: TrainConfig):
+    # The checkpoint to resume from and the run's configuration: the saved
+    # one, with the settings a resumed run may change (RESUMABLE) taken from
+    # ``config``. Any other difference is refused: it would be ignored.
+    checkpoint = read_checkpoint(last_path)  # the reader of evaluate: corrupt files named
+    missing = [key for key in _RESUME_ENTRIES if key not in checkpoint]
+    if missing:
+        raise ValueError(f"checkpoint {last_path} cannot be resumed: it holds no "
+                         f"{', '.join(missing)} (is it a last.pt of torch-nri train?)")
+    saved = TrainConfig.from_dict(checkpoint["train_config"]).to_dict()
+    given = config.to_dict()
+    # observed_steps=None stands for the training length, which the run recorded.
+    differences = [f"{key}: saved {saved[key]!r}, given {value!r}"
+                   for key, value in given.items()
+                   if key not in RESUMABLE and value != saved[key]
+                   and not (key == "observed_steps" and value is None)]
+    if differences:
+        raise ValueError(f"cannot resume the run in {config.out} with other settings than it "
+                         f"was started with ({'; '.join(differences)}); give the same ones "
+                         f"(only {', '.join(RESUMABLE)} may change), or start a new run "
+                         f"in another --out")
+    return checkpoint, TrainConfig.from_dict({**saved, **{key: given[key]
+                                                          for key in RESUMABLE}})
 
 
 def _train_epochs(config: TrainConfig, model: ConfigurableModel, forward: torch.nn.Module,

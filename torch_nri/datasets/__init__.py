@@ -7,6 +7,7 @@ from torch_nri.datasets.simulated import PhysicsParameter, SimulatedDataset
 from torch_nri.datasets.springs import SpringsDataset
 from torch_nri.datasets.charged import ChargedDataset
 from torch_nri.datasets.kuramoto import KuramotoDataset
+from torch_nri.datasets.proximity import ProximityDataset
 from torch_nri.datasets.registry import SYSTEMS, get_system, physics_parameters
 from torch_nri.datasets.trajectory import (SPLIT_FILES, TrajectoryDataset, load_splits,
                                            read_trajectories)
@@ -18,6 +19,7 @@ __all__ = [
     "SpringsDataset",
     "ChargedDataset",
     "KuramotoDataset",
+    "ProximityDataset",
     "SYSTEMS",
     "get_system",
     "physics_parameters",

@@ -1,11 +1,13 @@
 import itertools
+import math
 
 import pytest
 import torch
 
 from torch_nri.graphs import fully_connected_edge_index
-from torch_nri.metrics import (asymmetry_rate, best_type_permutation, edge_accuracy, edge_auroc,
-                               edge_confusion, edge_presence_scores, mse_per_step)
+from torch_nri.metrics import (align_steps, asymmetry_rate, best_type_permutation,
+                               edge_accuracy, edge_auroc, edge_confusion, edge_f1,
+                               edge_presence_scores, mse_per_step)
 
 
 def test_accuracy_is_invariant_to_swapped_types():
@@ -82,3 +84,27 @@ def test_edge_presence_scores_use_the_type_standing_for_no_edge():
         edge_presence_scores(probs, torch.tensor([1, 1]))
     with pytest.raises(ValueError, match="must have shape"):
         edge_presence_scores(probs[:, 0])
+
+
+def test_per_step_relations_are_scored_at_every_step():
+    truth = torch.tensor([[0, 1, 1, 0], [1, 1, 0, 0]])  # [E=2, T=4]
+    per_step = torch.tensor([[1, 0, 0], [0, 0, 1]])  # types swapped, first 3 steps
+    assert edge_accuracy(per_step, truth, 2) == 1.0
+    assert edge_f1(per_step, truth, 2) == 1.0
+    assert edge_f1(per_step, truth, 2, permutation_invariant=False) == 0.0
+    # A static graph is scored at every true step: edge 1 said "edge" at all 4.
+    static = torch.tensor([0, 1])
+    assert edge_accuracy(static, truth, 2, permutation_invariant=False) == 4 / 8
+    assert edge_f1(static, truth, 2, permutation_invariant=False) == pytest.approx(
+        2 * 2 / (2 * 2 + 2 + 2))
+    logits = torch.randn(2, 3, 2)
+    assert edge_accuracy(logits, truth, 2) == edge_accuracy(logits.argmax(-1), truth, 2)
+    probs, labels = align_steps(logits.softmax(-1), truth, pred_dims=1)
+    assert probs.shape == (6, 2) and torch.equal(labels, truth[:, :3].reshape(-1))
+    with pytest.raises(ValueError, match="same edges"):
+        edge_accuracy(torch.zeros(2, 5, dtype=torch.long), truth, 2)
+
+
+def test_f1_of_no_edges_is_undefined():
+    assert math.isnan(edge_f1(torch.tensor([0, 0]), torch.tensor([0, 0]), 2,
+                              permutation_invariant=False))

@@ -56,7 +56,10 @@ class TrainConfig:
     the same loop: ``"supervised"`` (the encoder alone on the true relations,
     :class:`~torch_nri.models.SupervisedEncoder`), ``"full-graph"`` and
     ``"true-graph"`` (the decoder alone on a given graph,
-    :class:`~torch_nri.models.FixedGraphModel`); ``decoder="sim"`` is NRI
+    :class:`~torch_nri.models.FixedGraphModel`), and ``"dnri"``, a graph per
+    time step with a learned prior (:class:`~torch_nri.models.DNRI`, with
+    its own ``encoder="dnri"``, the default for it, and a decoder that
+    takes a graph per step: ``"mlp"`` or ``"rnn"``); ``decoder="sim"`` is NRI
     (sim.), the springs simulator as decoder
     (:class:`~torch_nri.nn.SpringsSimulationDecoder`). ``max_seconds`` ends
     training after the first epoch that passes this much training time (a
@@ -97,7 +100,7 @@ class TrainConfig:
     data_seed: Optional[int] = None
     # model
     model: str = "nri"
-    encoder: str = "mlp"
+    encoder: Optional[str] = None
     decoder: str = "mlp"
     encoder_hidden: int = 256
     decoder_hidden: int = 256
@@ -147,6 +150,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.dropout is None and self.model in MODELS:
             self.dropout = MODELS[self.model].dropout  # the paper's, per model
+        if self.encoder is None:
+            self.encoder = MODELS[self.model].encoder if self.model in MODELS else "mlp"
         known_parts = self.encoder in ENCODERS and self._decoder_known()
         checks = [
             (known_parts or _READING_RUN.get(),

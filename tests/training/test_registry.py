@@ -2,9 +2,10 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 from torch.nn import Linear
 
-from torch_nri.models import NRI, load_model
+from torch_nri.models import DNRI, NRI, load_model
 from torch_nri.training import (DECODERS, TrainConfig, evaluate_run, register_decoder,
                                 register_encoder, train)
 from torch_nri.training.registry import Part
@@ -111,3 +112,35 @@ def test_checkpoint_memory_reaches_the_decoders_from_the_command_line():
     with pytest.raises(ValueError, match=r"'checkpoint_memory=1024' is an option of the mlp "
                                          r"and rnn decoders"):
         TrainConfig(decoder="st", checkpoint_memory=1024)
+
+
+def test_dnri_trains_resumes_and_reports_f1_on_the_proximity_system(tmp_path):
+    options = dict(TINY, model="dnri", system="proximity", num_nodes=3, skip_first=True,
+                   data_root=str(tmp_path / "data"))
+    whole = TrainConfig(**{**options, "epochs": 2}, out=str(tmp_path / "whole"))
+    assert whole.encoder == "dnri"
+    results = train(whole)
+    assert 0 <= results["accuracy"] <= 1 and 0 <= results["f1"] <= 1
+    assert len(results["mse"]) == 20 and np.isfinite(results["mse"]).all()
+    assert isinstance(load_model(str(tmp_path / "whole" / "best.pt")), DNRI)
+    train(TrainConfig(**options, out=str(tmp_path / "parts")))
+    train(TrainConfig(**{**options, "epochs": 2}, out=str(tmp_path / "parts")), resume=True)
+    a = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "parts" / "last.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    # Static NRI on the same data is scored at every step of the window.
+    static = train(TrainConfig(**{**options, "model": "nri"}, out=str(tmp_path / "nri")))
+    assert 0 <= static["f1"] <= 1
+
+
+def test_dnri_checks_its_parts():
+    with pytest.raises(ValueError, match="encoder='dnri'"):
+        TrainConfig(model="dnri", encoder="mlp")
+    with pytest.raises(ValueError, match="takes one graph"):
+        TrainConfig(model="dnri", decoder="st")
+    with pytest.raises(ValueError, match="learns its prior"):
+        TrainConfig(model="dnri", prior=[0.9, 0.1])
+    with pytest.raises(ValueError, match="not of model='nri'"):
+        TrainConfig(encoder="dnri")
+    assert TrainConfig().encoder == "mlp"
+    assert TrainConfig.from_dict(TrainConfig(model="dnri").to_dict()).encoder == "dnri"

@@ -46,6 +46,11 @@ def test_output_holds_a_graph_per_step():
     assert out.predictions.shape == out.targets.shape == (5, 11, 4)
     terms = model.objective(out)
     assert terms.loss == terms.nll + terms.kl and terms.kl >= 0
+    # A fixed prior shares the KL term with the learned one.
+    model.prior = [0.9, 0.1]
+    shared = model.objective(out).kl
+    fixed = (out.edge_probs * (out.edge_probs.log() - torch.tensor([0.9, 0.1]).log())).sum() / 5
+    assert torch.allclose(shared, (terms.kl + fixed) / 2)
     model.eval()
     edges = model(x, edge_index).edges
     assert torch.isin(edges, torch.tensor([0.0, 1.0])).all()  # hard in evaluation
@@ -140,7 +145,8 @@ def test_reset_repr_and_checks():
     assert repr(model.encoder) == ("DNRIEncoder(4, 16, num_edge_types=2, rnn_channels=16, "
                                    "head_channels=16, dropout=0.0, batch_norm=True)")
     assert repr(model).startswith("DNRI(\n  encoder=DNRIEncoder(4, 16")
-    assert repr(model).endswith("num_edge_types=2, tau=0.5, hard=False, variance=5e-05)")
+    assert repr(model).endswith("num_edge_types=2, tau=0.5, hard=False, variance=5e-05, "
+                                "prior=None)")
     with pytest.raises(ValueError, match="per-step edge"):
         DNRI(DNRIEncoder(4, 16, 2), STDecoder(4, 2, 16), 2)
     with pytest.raises(ValueError, match="per-step edge weights"):

@@ -138,8 +138,8 @@ def test_dnri_checks_its_parts():
         TrainConfig(model="dnri", encoder="mlp")
     with pytest.raises(ValueError, match="takes one graph"):
         TrainConfig(model="dnri", decoder="st")
-    with pytest.raises(ValueError, match="learns its prior"):
-        TrainConfig(model="dnri", prior=[0.9, 0.1])
+    with pytest.raises(ValueError, match="not of model='dnri'"):
+        TrainConfig(model="dnri", symmetry_weight=1.0)
     with pytest.raises(ValueError, match="not of model='nri'"):
         TrainConfig(encoder="dnri")
     assert TrainConfig().encoder == "mlp"

@@ -7,7 +7,7 @@ from torch import Tensor
 from torch.nn import Module
 
 from torch_nri._validation import check_edge_index, check_node_features
-from torch_nri.losses import Objective, gaussian_nll
+from torch_nri.losses import Objective, Prior, gaussian_nll, kl_categorical
 from torch_nri.models.base import ConfigurableModel, NRIOutput
 
 
@@ -65,6 +65,17 @@ class DNRI(ConfigurableModel):
     forcing on its synthetic data), or, with ``burn_in_steps``, for the first
     steps and its own predictions after (:meth:`training_kwargs`).
 
+    With a fixed ``prior`` :math:`p_0` over the types (e.g. ``[0.9, 0.1]``,
+    "no edge" most likely), the KL term is split in halves between the
+    learned prior and :math:`p_0`,
+    :math:`\tfrac{1}{2} \mathrm{KL}[q \| p_\theta] + \tfrac{1}{2}
+    \mathrm{KL}[q \| p_0]`, as the dNRI code does on its synthetic data
+    (``--add_uniform_prior --no_edge_prior 0.9``); without it the decoder
+    may pass messages on every edge at every step and the graph carries no
+    information. The dNRI code compares :math:`p_0` with the posterior
+    averaged over each system's edges; here each edge and step is compared,
+    so that the loss of a batch is the sum of its systems' losses.
+
     A forecast (:meth:`forecast`) decodes the observed steps on given
     samples, then samples each further step from the prior, which reads the
     decoder's own predictions step by step: no future input is ever seen.
@@ -86,6 +97,8 @@ class DNRI(ConfigurableModel):
             (default: :obj:`True`)
         variance (float, optional): Fixed output variance :math:`\sigma^2`
             of the Gaussian likelihood. (default: :obj:`5e-5`)
+        prior (sequence of float, optional): The fixed prior :math:`p_0`
+            that shares the KL term with the learned one. (default: none)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices :math:`(2, E)`
@@ -96,7 +109,7 @@ class DNRI(ConfigurableModel):
 
     def __init__(self, encoder: Module, decoder: Module, num_edge_types: int,
                  tau: float = 0.5, hard: bool = False, hard_in_eval: bool = True,
-                 variance: float = 5e-5) -> None:
+                 variance: float = 5e-5, prior: Optional[Prior] = None) -> None:
         super().__init__()
         self.check_parts(num_edge_types, encoder=encoder, decoder=decoder)
         if tau <= 0:
@@ -111,6 +124,7 @@ class DNRI(ConfigurableModel):
         self.hard = hard
         self.hard_in_eval = hard_in_eval
         self.variance = variance
+        self.prior = None if prior is None else list(map(float, prior))
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()
@@ -157,10 +171,13 @@ class DNRI(ConfigurableModel):
     def objective(self, output: NRIOutput) -> Objective:
         r"""The negative ELBO per node: the Gaussian NLL of the predictions
         and the KL divergence of the posterior from the learned prior,
-        summed over edges and steps (:func:`categorical_kl`)."""
+        summed over edges and steps (:func:`categorical_kl`), shared with
+        the fixed ``prior`` where given."""
         num_nodes = output.predictions.size(0)
         nll = gaussian_nll(output.predictions, output.targets, self.variance)
         kl = categorical_kl(output.edge_logits, output.prior_logits, num_nodes)
+        if self.prior is not None:
+            kl = (kl + kl_categorical(output.edge_logits, num_nodes, self.prior)) / 2
         return Objective(nll + kl, nll, kl)
 
     def training_kwargs(self, num_steps: int, prediction_steps: int,
@@ -217,4 +234,5 @@ class DNRI(ConfigurableModel):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(\n  encoder={self.encoder},\n  "
                 f"decoder={self.decoder},\n  num_edge_types={self.num_edge_types}, "
-                f"tau={self.tau}, hard={self.hard}, variance={self.variance})")
+                f"tau={self.tau}, hard={self.hard}, variance={self.variance}, "
+                f"prior={self.prior})")

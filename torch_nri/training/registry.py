@@ -279,7 +279,7 @@ def _dnri(config, train_set):
     return {"model": "DNRI", "encoder": _spec(ENCODERS, "dnri", config, train_set, K),
             "decoder": _spec(DECODERS, config.decoder, config, train_set, K),
             "num_edge_types": K, "tau": config.tau, "hard": config.hard,
-            "variance": config.variance}
+            "variance": config.variance, "prior": config.prior}
 
 
 def _check_static_encoder(config) -> None:
@@ -296,10 +296,9 @@ def _check_dnri(config) -> None:
         raise ValueError(f"model='dnri' decodes a graph per step; decoder={config.decoder!r} "
                          f"takes one graph (decoders that take a graph per step: "
                          f"{[n for n, p in DECODERS.items() if p.cls.step_weights]})")
-    for option in ("prior", "symmetry_weight", "hard_symmetry"):
+    for option in ("symmetry_weight", "hard_symmetry"):
         if getattr(config, option):
-            raise ValueError(f"'{option}' is an option of model='nri'; model='dnri' learns "
-                             f"its prior")
+            raise ValueError(f"'{option}' is an option of model='nri', not of model='dnri'")
 
 
 def _supervised(config, train_set):

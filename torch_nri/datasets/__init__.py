@@ -1,7 +1,8 @@
 r"""PyG datasets of simulated and recorded interacting systems, and the
 registry of simulated systems (:data:`SYSTEMS`)."""
 from torch_nri.datasets.acclaim import joint_positions, read_amc, read_asf
-from torch_nri.datasets.mocap import MocapDataset, load_mocap
+from torch_nri.datasets.mocap import (MOCAP_PROTOCOLS, MocapDataset, MocapProtocol, load_mocap,
+                                      mocap_splits)
 from torch_nri.datasets.normalization import MinMaxStats
 from torch_nri.datasets.simulated import PhysicsParameter, SimulatedDataset
 from torch_nri.datasets.springs import SpringsDataset
@@ -32,4 +33,7 @@ __all__ = [
     "joint_positions",
     "load_mocap",
     "MocapDataset",
+    "MocapProtocol",
+    "MOCAP_PROTOCOLS",
+    "mocap_splits",
 ]

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch_nri import value_checks
 from torch_nri.graphs import fully_connected_edge_index, knn_graph
 from torch_nri.losses import elbo
-from torch_nri.models import NRI
-from torch_nri.nn import MLPDecoder, MLPEncoder
+from torch_nri.models import DNRI, NRI, ConfigurableModel
+from torch_nri.nn import DNRIEncoder, MLPDecoder, MLPEncoder
 from torch_nri.testing import dense_reference
 
 NUM_FEATURES = 4  # springs: position and velocity in 2-D
@@ -31,13 +31,18 @@ NUM_EDGE_TYPES = 2
 
 
 def build_model(num_steps: int, hidden: int, checkpoint: bool = False,
-                chunk_size: Optional[int] = None, skip: bool = False) -> NRI:
+                chunk_size: Optional[int] = None, skip: bool = False,
+                dynamic: bool = False) -> ConfigurableModel:
     """The paper's springs model. ``skip``: type 0 is "no edge", samples are
-    hard (straight-through) and the decoder skips the no-edge edges."""
-    encoder = MLPEncoder(num_steps * NUM_FEATURES, hidden, NUM_EDGE_TYPES)
+    hard (straight-through) and the decoder skips the no-edge edges.
+    ``dynamic``: dNRI, a graph per step (DNRIEncoder, the same decoder)."""
     decoder = MLPDecoder(NUM_FEATURES, NUM_EDGE_TYPES, hidden, hidden, hidden,
                          skip_first=skip, checkpoint=checkpoint,
                          checkpoint_chunk_size=chunk_size, skip_no_edges=skip)
+    if dynamic:
+        return DNRI(DNRIEncoder(NUM_FEATURES, hidden, NUM_EDGE_TYPES), decoder,
+                    NUM_EDGE_TYPES, hard=skip)
+    encoder = MLPEncoder(num_steps * NUM_FEATURES, hidden, NUM_EDGE_TYPES)
     return NRI(encoder, decoder, NUM_EDGE_TYPES, hard=skip)
 
 
@@ -64,7 +69,7 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def training_step(method: str, model: NRI, num_nodes: int, batch: int, num_steps: int,
+def training_step(method: str, model: ConfigurableModel, num_nodes: int, batch: int, num_steps: int,
                   k: int = 10, prediction_steps: int = 10, precision: str = "fp32",
                   device: str = "cpu", compile_mode: Optional[str] = None,
                   ) -> Callable[[], None]:
@@ -97,7 +102,8 @@ def training_step(method: str, model: NRI, num_nodes: int, batch: int, num_steps
         x = x.flatten(0, 1)
 
         def forward(x):
-            return model.elbo(model(x, edge_index, prediction_steps=prediction_steps)).elbo
+            out = model(x, edge_index, **model.training_kwargs(num_steps, prediction_steps))
+            return -model.objective(out).loss
     if compile_mode is not None:
         forward = torch.compile(forward, mode=None if compile_mode == "default"
                                 else compile_mode)

@@ -7,13 +7,17 @@ k-nearest-neighbour graph). Suffixes: "+ckpt" turns on the decoder's
 activation checkpointing (MLPDecoder(checkpoint=True)); "+skip" samples hard
 edges with type 0 as "no edge" and skips those edges in the decoder
 (skip_no_edges=True; at initialisation about half the edges are sampled as
-"no edge"). Each point runs in a
+"no edge"); "+dnri" trains dNRI (a graph per step: DNRIEncoder, whose
+per-edge LSTMs hold E x T states, and the same decoder on per-step
+weights) instead of NRI. Each point runs in a
 fresh process, so that its peak resident memory is its own; a series stops
 at the first point that runs out of the memory cap or over the time cap.
 
     python benchmarks/scaling.py --series dense full full+ckpt --batch 8
     python benchmarks/scaling.py --series knn+ckpt --batch 1 --hidden 64 \\
         --sizes 1000 10000 100000 --chunk-size 200000
+    python benchmarks/scaling.py --series knn+dnri --batch 1 --hidden 32 \\
+        --sizes 100 1000 10000
 
 Prints a table (and --csv writes it); --plot saves log-log plots of time and
 memory against N and against E.
@@ -43,7 +47,8 @@ def run_point(args: argparse.Namespace) -> None:
     method, *options = args.point_series.split("+")
     baseline = peak_rss_gb()
     model = build_model(args.steps, args.hidden, checkpoint="ckpt" in options,
-                        chunk_size=args.chunk_size, skip="skip" in options)
+                        chunk_size=args.chunk_size, skip="skip" in options,
+                        dynamic="dnri" in options)
     step = training_step(method, model, args.point_size, args.batch, args.steps, args.k,
                          args.prediction_steps, args.precision)
     def step_and_clear():
@@ -127,7 +132,8 @@ def plot(rows, path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", nargs="+", default=["dense", "full", "knn"],
-                        help="dense, full, knn, each optionally with +ckpt and/or +skip")
+                        help="dense, full, knn, each optionally with +ckpt, +skip and/or "
+                             "+dnri (full and knn)")
     parser.add_argument("--sizes", type=int, nargs="+", default=SIZES)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=256)

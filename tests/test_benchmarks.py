@@ -84,3 +84,12 @@ def test_time_to_accuracy_compares_recipes_over_seeds(tmp_path):
                 "--recipe", "small: epochs=2", "--seeds", "3", "--out", str(tmp_path / "runs"),
                 "--data-root", str(tmp_path / "data"))
     assert "per seed" in again
+
+
+def test_scaling_measures_a_dnri_step(tmp_path):
+    run("scaling.py", "--series", "knn+dnri", "--sizes", "6", "--batch", "1", "--hidden", "8",
+        "--steps", "5", "--k", "3", "--repeats", "1", "--threads", "1",
+        "--csv", str(tmp_path / "s.csv"))
+    (row,) = list(csv.DictReader(open(tmp_path / "s.csv")))
+    assert row["series"] == "knn+dnri" and row["status"] == "ok"
+    assert row["num_edges"] == str(6 * 3)

@@ -133,6 +133,14 @@ def test_dnri_trains_resumes_and_reports_f1_on_the_proximity_system(tmp_path):
     assert 0 <= static["f1"] <= 1
 
 
+def test_models_given_one_graph_refuse_relations_that_change(tmp_path):
+    config = TrainConfig(**{**TINY, "model": "supervised", "system": "proximity",
+                            "num_nodes": 3}, out=str(tmp_path / "run"),
+                         data_root=str(tmp_path / "data"))
+    with pytest.raises(ValueError, match="change over time"):
+        train(config)
+
+
 def test_dnri_checks_its_parts():
     with pytest.raises(ValueError, match="encoder='dnri'"):
         TrainConfig(model="dnri", encoder="mlp")

@@ -316,10 +316,10 @@ class NRIDecoder(NRIMessagePassing):
                 check_edge_weights(weights, edge_index_all.size(1), self.num_edge_types,
                                    name="dynamic_graph(window, edge_index)")
                 edges = self.message_edges(edge_index_all, weights, int(self.skip_first))
-            step_index, step_weights = edges
-            if step_weights.dim() == 3:
-                step_weights = step_weights[:, t]
-            prediction, memory = self.step(current, step_index, step_weights, memory)
+            message_index, weights = edges
+            if weights.dim() == 3:  # per-step weights: those of input step t
+                weights = weights[:, t]
+            prediction, memory = self.step(current, message_index, weights, memory)
             predictions.append(prediction)
         return torch.stack(predictions, dim=1)
 

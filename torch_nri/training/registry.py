@@ -276,7 +276,7 @@ def _nri(config, train_set):
 
 def _dnri(config, train_set):
     K = config.num_edge_types
-    return {"model": "DNRI", "encoder": _spec(ENCODERS, "dnri", config, train_set, K),
+    return {"model": "DNRI", "encoder": _spec(ENCODERS, config.encoder, config, train_set, K),
             "decoder": _spec(DECODERS, config.decoder, config, train_set, K),
             "num_edge_types": K, "tau": config.tau, "hard": config.hard,
             "variance": config.variance, "prior": config.prior}

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from torch_nri.graphs import fully_connected_edge_index
-from torch_nri.metrics import (align_steps, asymmetry_rate, best_type_permutation,
-                               edge_accuracy, edge_auroc, edge_confusion, edge_f1,
-                               edge_presence_scores, mse_per_step)
+from torch_nri.metrics import (accuracy_from_confusion, align_steps, asymmetry_rate,
+                               best_type_permutation, edge_accuracy, edge_auroc, edge_confusion,
+                               edge_f1, edge_presence_scores, mse_per_step, step_confusion)
 
 
 def test_accuracy_is_invariant_to_swapped_types():
@@ -108,3 +108,15 @@ def test_per_step_relations_are_scored_at_every_step():
 def test_f1_of_no_edges_is_undefined():
     assert math.isnan(edge_f1(torch.tensor([0, 0]), torch.tensor([0, 0]), 2,
                               permutation_invariant=False))
+
+
+def test_confusion_per_step_sums_to_the_confusion():
+    truth = torch.randint(0, 3, (7, 5))
+    logits = torch.randn(7, 4, 3)
+    steps = step_confusion(logits, truth, 3)
+    assert steps.shape == (4, 3, 3)
+    assert torch.equal(steps.sum(0), edge_confusion(logits, truth, 3))
+    assert torch.equal(steps[2], edge_confusion(logits[:, 2], truth[:, 2], 3))
+    perm = best_type_permutation(steps.sum(0))
+    assert accuracy_from_confusion(steps[2], permutation=perm) == edge_accuracy(
+        perm[logits[:, 2].argmax(-1)], truth[:, 2], 3, permutation_invariant=False)

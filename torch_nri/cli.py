@@ -153,8 +153,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         test_set = TrajectoryDataset(args.data, stats=stats, graph=config.graph, k=config.k)
     results = evaluate_run(args.run_dir, config=config, test_set=test_set, device=args.device)
     if args.json:
-        print(json.dumps({key: results[key] for key in ("accuracy", "f1", "mse", "auroc")
-                          if key in results}))
+        keys = ("accuracy", "f1", "mse", "auroc", "accuracy_per_step", "f1_per_step")
+        print(json.dumps({key: results[key] for key in keys if key in results}))
     else:
         _print_results(results)
     return 0

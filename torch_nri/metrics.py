@@ -127,11 +127,31 @@ def edge_accuracy(edge_pred: Tensor, edge_type: Tensor, num_edge_types: Optional
     return accuracy_from_confusion(confusion, permutation_invariant, no_edge_type)
 
 
+def step_confusion(edge_pred: Tensor, edge_type: Tensor, num_edge_types: int) -> Tensor:
+    r"""Confusion matrices ``C[t, true, predicted]`` of each step,
+    ``[T', K, K]``, for relations that change over time (``edge_type``
+    ``[E, T]``), paired as by :func:`align_steps`: their sum over steps is
+    :func:`edge_confusion`."""
+    if edge_type.dim() != 2:
+        raise ValueError(f"'edge_type' must hold relations per step [num_edges, num_steps], "
+                         f"got shape {tuple(edge_type.shape)}")
+    pred, true = align_steps(_as_labels(edge_pred), edge_type)
+    num_steps = pred.numel() // max(edge_type.size(0), 1)
+    # align_steps flattens [E, T'] row by row: entry m is of step m mod T'.
+    step = torch.arange(pred.numel(), device=pred.device) % max(num_steps, 1)
+    counts = torch.bincount((step * num_edge_types + true.long()) * num_edge_types
+                            + pred.long(), minlength=num_steps * num_edge_types ** 2)
+    return counts.view(num_steps, num_edge_types, num_edge_types)
+
+
 def accuracy_from_confusion(confusion: Tensor, permutation_invariant: bool = True,
-                            no_edge_type: Optional[int] = None) -> float:
+                            no_edge_type: Optional[int] = None,
+                            permutation: Optional[Tensor] = None) -> float:
     r"""Edge accuracy from a confusion matrix ``C[true, predicted]``, e.g. one
     summed over the batches of a test set; the arguments are those of
-    :func:`edge_accuracy`."""
+    :func:`edge_accuracy`. ``permutation`` (``perm[predicted] = true``)
+    imposes a matching of the types, e.g. the one of all steps for the
+    confusion matrix of one step. (default: the best for ``confusion``)"""
     confusion = confusion.cpu()
     num_edge_types = confusion.size(0)
     total = int(confusion.sum())
@@ -139,14 +159,16 @@ def accuracy_from_confusion(confusion: Tensor, permutation_invariant: bool = Tru
         raise ValueError("edge accuracy of an empty set of edges is undefined")
     if not permutation_invariant:
         return float(confusion.diag().sum()) / total
-    perm = best_type_permutation(confusion, no_edge_type)
+    perm = (best_type_permutation(confusion, no_edge_type) if permutation is None
+            else permutation.cpu())
     # Column p of the confusion matrix counts as correct in row perm[p].
     correct = confusion[perm, torch.arange(num_edge_types)].sum()
     return float(correct) / total
 
 
 def f1_from_confusion(confusion: Tensor, permutation_invariant: bool = True,
-                      no_edge_type: Optional[int] = None) -> float:
+                      no_edge_type: Optional[int] = None,
+                      permutation: Optional[Tensor] = None) -> float:
     r"""The F1 score of "edge vs no edge" from a confusion matrix
     ``C[true, predicted]``, where true type 0 means no edge and a predicted
     type is matched to a true one as by the accuracy
@@ -156,11 +178,15 @@ def f1_from_confusion(confusion: Tensor, permutation_invariant: bool = True,
     .. math::
         F_1 = \frac{2\,TP}{2\,TP + FP + FN}
 
-    NaN where there is neither a true nor a predicted edge."""
+    NaN where there is neither a true nor a predicted edge. ``permutation``
+    imposes a matching, as in :func:`accuracy_from_confusion`."""
     confusion = confusion.cpu()
     num_edge_types = confusion.size(0)
-    perm = (best_type_permutation(confusion, no_edge_type) if permutation_invariant
-            else torch.arange(num_edge_types))
+    if not permutation_invariant:
+        perm = torch.arange(num_edge_types)
+    else:
+        perm = (best_type_permutation(confusion, no_edge_type) if permutation is None
+                else permutation.cpu())
     said_edge = perm != 0  # predicted type p stands for true type perm[p]
     counts = confusion.double()
     true_positive = counts[1:][:, said_edge].sum()

@@ -122,6 +122,9 @@ def test_dnri_trains_resumes_and_reports_f1_on_the_proximity_system(tmp_path):
     results = train(whole)
     assert 0 <= results["accuracy"] <= 1 and 0 <= results["f1"] <= 1
     assert len(results["mse"]) == 20 and np.isfinite(results["mse"]).all()
+    # Per step over the encoder's 50-step window, the types matched over all steps.
+    assert len(results["accuracy_per_step"]) == len(results["f1_per_step"]) == 50
+    assert np.mean(results["accuracy_per_step"]) == pytest.approx(results["accuracy"])
     assert isinstance(load_model(str(tmp_path / "whole" / "best.pt")), DNRI)
     train(TrainConfig(**options, out=str(tmp_path / "parts")))
     train(TrainConfig(**{**options, "epochs": 2}, out=str(tmp_path / "parts")), resume=True)

@@ -14,7 +14,7 @@ from torch_nri._validation import value_checks
 from torch_nri.device import resolve_device
 from torch_nri.metrics import (accuracy_from_confusion, align_steps, asymmetry_rate,
                                best_type_permutation, edge_auroc, edge_confusion,
-                               edge_presence_scores, f1_from_confusion)
+                               edge_presence_scores, f1_from_confusion, step_confusion)
 from torch_nri.models import ConfigurableModel, load_model
 from torch_nri.protocol import OBSERVED_STEPS, protocol_steps, static_squared_error
 from torch_nri.training import distributed
@@ -86,10 +86,12 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
 
     Returns:
         dict: ``accuracy``, ``f1`` (of "edge vs no edge", true type 0
-        meaning no edge, with the accuracy's type matching), ``auroc``
-        (where the model infers edges and the
-        data has true relations with both edges and non-edges; type 0 as
-        "no edge"), ``asymmetry`` (where it infers edges), ``mse`` (where it
+        meaning no edge, with the accuracy's type matching), where the
+        relations change over time ``accuracy_per_step`` and ``f1_per_step``
+        (lists over the window's steps, the types matched over all steps),
+        ``auroc`` (where the model infers edges and the data has true
+        relations with both edges and non-edges; type 0 as "no edge"),
+        ``asymmetry`` (where it infers edges), ``mse`` (where it
         has a decoder; a list, one value per predicted step), ``mse_static``
         (the same for the static baseline that repeats the last observed
         state, the paper's "Static" row) and ``num_examples``.
@@ -98,6 +100,8 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
     model.eval()
     num_types = model.num_edge_types
     confusion = torch.zeros(num_types, num_types, dtype=torch.long)
+    # Of each step of the window, where the relations change over time.
+    confusion_steps = torch.zeros(observed_steps, num_types, num_types, dtype=torch.long)
     probs: List[Tensor] = []  # scored for AUROC once the type matching is known
     present: List[Tensor] = []
     squared_error = torch.zeros(horizon, dtype=torch.float64)
@@ -122,6 +126,9 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
         if "edge_type" in batch and logits is not None:
             edge_type = window_relations(batch.edge_type, observed_steps)
             confusion += edge_confusion(logits, edge_type, num_types).cpu()
+            if edge_type.dim() == 2:
+                per_step = step_confusion(logits, edge_type, num_types).cpu()
+                confusion_steps[:per_step.size(0)] += per_step
             step_probs, step_types = align_steps(logits.softmax(-1), edge_type, pred_dims=1)
             probs.append(step_probs.cpu())
             present.append((step_types != 0).cpu())
@@ -129,6 +136,7 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
         torch.cat([squared_error, static_error, counts]).to(ctx.device), ctx).cpu()
     squared_error, static_error, counts = totals.split([horizon, horizon, 3])
     confusion = distributed.all_reduce_sum(confusion.to(ctx.device), ctx).cpu()
+    confusion_steps = distributed.all_reduce_sum(confusion_steps.to(ctx.device), ctx).cpu()
     num_nodes, num_examples, asymmetric = counts.tolist()
     result: Dict[str, Any] = {"num_examples": int(num_examples),
                               "mse_static": (static_error / num_nodes).tolist()}
@@ -141,6 +149,15 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
     if probs:
         result["accuracy"] = model_accuracy(model, confusion, no_edge_type)
         result["f1"] = f1_from_confusion(confusion, not model.uses_relations, no_edge_type)
+        scored = confusion_steps.flatten(1).sum(1) > 0
+        if scored.any():  # per step, with the types matched over all steps
+            invariant = not model.uses_relations
+            perm = best_type_permutation(confusion, no_edge_type) if invariant else None
+            result["accuracy_per_step"] = [
+                accuracy_from_confusion(c, invariant, permutation=perm)
+                for c in confusion_steps[scored]]
+            result["f1_per_step"] = [f1_from_confusion(c, invariant, permutation=perm)
+                                     for c in confusion_steps[scored]]
         present_all = torch.cat(present)
         if present_all.any() and not present_all.all():
             # The type standing for "no edge" is the one the accuracy matched to it.

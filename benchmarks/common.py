@@ -23,7 +23,7 @@ from torch_nri import value_checks
 from torch_nri.graphs import fully_connected_edge_index, knn_graph
 from torch_nri.losses import elbo
 from torch_nri.models import DNRI, NRI, ConfigurableModel
-from torch_nri.nn import DNRIEncoder, MLPDecoder, MLPEncoder
+from torch_nri.nn import DNRIEncoder, MLPDecoder, MLPEncoder, RIEncoder, STDecoder
 from torch_nri.testing import dense_reference
 
 NUM_FEATURES = 4  # springs: position and velocity in 2-D
@@ -32,18 +32,35 @@ NUM_EDGE_TYPES = 2
 
 def build_model(num_steps: int, hidden: int, checkpoint: bool = False,
                 chunk_size: Optional[int] = None, skip: bool = False,
-                dynamic: bool = False) -> ConfigurableModel:
-    """The paper's springs model. ``skip``: type 0 is "no edge", samples are
-    hard (straight-through) and the decoder skips the no-edge edges.
-    ``dynamic``: dNRI, a graph per step (DNRIEncoder, the same decoder)."""
+                checkpoint_memory: Optional[int] = None, no_edge_type: bool = False,
+                mpm: Optional[str] = None, dynamic: bool = False) -> ConfigurableModel:
+    """The paper's springs model. ``checkpoint``: the encoder's and the
+    decoder's memory option (chunks of ``chunk_size`` edges, or as many as
+    fit in ``checkpoint_memory`` bytes, by default the layers' 256 MiB).
+    ``no_edge_type``: type 0 is "no edge" (no message MLP) and samples are
+    hard (straight-through); ``skip``: that, and the decoder skips the
+    no-edge edges. ``mpm``: NRI-MPM's model instead, the relation
+    interaction encoder (its inter-edge model over each node's
+    neighbourhood) and the spatio-temporal decoder, with this sequence
+    model (``"gru"`` or ``"attention"``). ``dynamic``: dNRI, a graph per
+    step (its DNRIEncoder, which has no checkpointing, and the MLP decoder)."""
+    memory = dict(checkpoint=checkpoint, checkpoint_chunk_size=chunk_size)
+    if checkpoint_memory is not None:
+        memory["checkpoint_memory"] = checkpoint_memory
+    no_edge_type = no_edge_type or skip
+    if mpm is not None:
+        encoder = RIEncoder(num_steps * NUM_FEATURES, hidden, NUM_EDGE_TYPES,
+                            sequence_model=mpm, inter_scope="neighbourhood", **memory)
+        decoder = STDecoder(NUM_FEATURES, NUM_EDGE_TYPES, hidden, sequence_model=mpm,
+                            skip_first=no_edge_type, **memory)
+        return NRI(encoder, decoder, NUM_EDGE_TYPES, hard=no_edge_type)
     decoder = MLPDecoder(NUM_FEATURES, NUM_EDGE_TYPES, hidden, hidden, hidden,
-                         skip_first=skip, checkpoint=checkpoint,
-                         checkpoint_chunk_size=chunk_size, skip_no_edges=skip)
+                         skip_first=no_edge_type, skip_no_edges=skip, **memory)
     if dynamic:
         return DNRI(DNRIEncoder(NUM_FEATURES, hidden, NUM_EDGE_TYPES), decoder,
-                    NUM_EDGE_TYPES, hard=skip)
-    encoder = MLPEncoder(num_steps * NUM_FEATURES, hidden, NUM_EDGE_TYPES)
-    return NRI(encoder, decoder, NUM_EDGE_TYPES, hard=skip)
+                    NUM_EDGE_TYPES, hard=no_edge_type)
+    encoder = MLPEncoder(num_steps * NUM_FEATURES, hidden, NUM_EDGE_TYPES, **memory)
+    return NRI(encoder, decoder, NUM_EDGE_TYPES, hard=no_edge_type)
 
 
 def candidate_graph(method: str, num_nodes: int, k: int, seed: int = 0) -> torch.Tensor:

@@ -3,13 +3,17 @@ objects N and candidate edges E.
 
 Series (see benchmarks/common.py): "dense" (one-hot reference of the NRI
 supplement C.1), "full" (torch_nri, fully connected graph), "knn" (torch_nri,
-k-nearest-neighbour graph). Suffixes: "+ckpt" turns on the decoder's
-activation checkpointing (MLPDecoder(checkpoint=True)); "+skip" samples hard
-edges with type 0 as "no edge" and skips those edges in the decoder
+k-nearest-neighbour graph). Suffixes: "+ckpt" turns on the encoder's and
+the decoder's activation checkpointing (checkpoint=True, memory-bounded by
+default); "+first" samples hard edges with type 0 as "no edge", which has no
+message MLP (skip_first=True: one message type instead of two); "+skip" does
+that and also skips the edges sampled as "no edge" in the decoder
 (skip_no_edges=True; at initialisation about half the edges are sampled as
-"no edge"); "+dnri" trains dNRI (a graph per step: DNRIEncoder, whose
-per-edge LSTMs hold E x T states, and the same decoder on per-step
-weights) instead of NRI. Each point runs in a
+"no edge"); "+mpm" and "+mpm-attn" train NRI-MPM's model instead (the relation
+interaction encoder with its inter-edge model over each node's neighbourhood,
+and the spatio-temporal decoder; GRU or attention sequence models); "+dnri"
+trains dNRI instead (a graph per step: DNRIEncoder, whose per-edge LSTMs hold
+E x T states, and the MLP decoder on per-step weights). Each point runs in a
 fresh process, so that its peak resident memory is its own; a series stops
 at the first point that runs out of the memory cap or over the time cap.
 
@@ -32,6 +36,8 @@ import sys
 
 import torch
 
+from torch_nri import _allocator
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import build_model, median_seconds, peak_rss_gb, training_step  # noqa: E402
 
@@ -44,10 +50,16 @@ def run_point(args: argparse.Namespace) -> None:
     """Child process: one training step of one series at one size; prints JSON."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.allocator != "package":
+        _allocator.CPU_MMAP_THRESHOLD = None if args.allocator == "glibc" else int(args.allocator)
     method, *options = args.point_series.split("+")
     baseline = peak_rss_gb()
     model = build_model(args.steps, args.hidden, checkpoint="ckpt" in options,
                         chunk_size=args.chunk_size, skip="skip" in options,
+                        no_edge_type="first" in options or "skip" in options,
+                        mpm={"mpm": "gru", "mpm-attn": "attention"}.get(
+                            next((o for o in options if o.startswith("mpm")), None)),
+                        checkpoint_memory=args.checkpoint_memory,
                         dynamic="dnri" in options)
     step = training_step(method, model, args.point_size, args.batch, args.steps, args.k,
                          args.prediction_steps, args.precision)
@@ -132,8 +144,8 @@ def plot(rows, path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", nargs="+", default=["dense", "full", "knn"],
-                        help="dense, full, knn, each optionally with +ckpt, +skip and/or "
-                             "+dnri (full and knn)")
+                        help="dense, full, knn, each optionally with +ckpt, +first, +skip and "
+                             "+mpm, +mpm-attn or +dnri (full and knn)")
     parser.add_argument("--sizes", type=int, nargs="+", default=SIZES)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=256)
@@ -141,7 +153,13 @@ def main() -> None:
     parser.add_argument("--prediction-steps", type=int, default=10)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--chunk-size", type=int, default=None,
-                        help="edges recomputed at once with +ckpt (default: all)")
+                        help="edges recomputed at once with +ckpt (default: as many as fit "
+                             "in --checkpoint-memory)")
+    parser.add_argument("--checkpoint-memory", type=int, default=None,
+                        help="bytes per chunk with +ckpt (default: the layers' 256 MiB)")
+    parser.add_argument("--allocator", default="package",
+                        help="package: the mmap threshold that torch_nri sets for chunks; "
+                             "glibc: glibc's own dynamic threshold; or a threshold in bytes")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -158,12 +176,16 @@ def main() -> None:
     args.child_args = [f"--{name.replace('_', '-')}={getattr(args, name)}" for name in
                        ("batch", "hidden", "steps", "prediction_steps", "k", "precision",
                         "repeats", "threads")]
-    if args.chunk_size:
-        args.child_args.append(f"--chunk-size={args.chunk_size}")
+    for name in ("chunk_size", "checkpoint_memory"):
+        if getattr(args, name):
+            args.child_args.append(f"--{name.replace('_', '-')}={getattr(args, name)}")
+    args.child_args.append(f"--allocator={args.allocator}")
 
     print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, "
           f"T={args.steps}, hidden {args.hidden}, M={args.prediction_steps}, k={args.k}, "
-          f"{args.precision}, chunk {args.chunk_size}; caps {args.time_cap:.0f} s, "
+          f"{args.precision}, chunk {args.chunk_size}, checkpoint memory "
+          f"{args.checkpoint_memory or 'default'}, {args.allocator} allocator; "
+          f"caps {args.time_cap:.0f} s, "
           f"{args.memory_cap:.0f} GB")
     print(f"{'series':<16}{'N':>8}{'E':>11}{'seconds':>10}{'peak GB':>9}{'us/edge':>10}"
           f"{'KB/edge':>10}")

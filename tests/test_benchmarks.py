@@ -18,18 +18,21 @@ def run(script, *args):
 
 
 def test_scaling_writes_a_table_and_plots(tmp_path):
-    out = run("scaling.py", "--series", "dense", "full+ckpt", "knn", "--sizes", "4", "7",
+    out = run("scaling.py", "--series", "dense", "full+ckpt+first", "knn", "knn+ckpt+mpm-attn",
+              "--sizes", "4", "7",
               "--batch", "2", "--hidden", "8", "--steps", "12", "--repeats", "1",
+              "--checkpoint-memory", "65536", "--allocator", "glibc",
               "--threads", "1", "--csv", str(tmp_path / "s.csv"),
               "--plot", str(tmp_path / "s.png"))
     rows = list(csv.DictReader(open(tmp_path / "s.csv")))
     assert [(r["series"], r["num_nodes"]) for r in rows] == [
-        ("dense", "4"), ("dense", "7"), ("full+ckpt", "4"), ("full+ckpt", "7"),
-        ("knn", "4"), ("knn", "7")]
+        ("dense", "4"), ("dense", "7"), ("full+ckpt+first", "4"), ("full+ckpt+first", "7"),
+        ("knn", "4"), ("knn", "7"), ("knn+ckpt+mpm-attn", "4"), ("knn+ckpt+mpm-attn", "7")]
     assert all(r["status"] == "ok" and float(r["seconds"]) > 0 for r in rows)
     assert rows[1]["num_edges"] == str(2 * 7 * 6)
     assert rows[5]["num_edges"] == str(2 * 7 * 6)  # k = 10 > N - 1: fully connected
     assert os.path.getsize(tmp_path / "s.png") > 0 and "knn" in out
+    assert "checkpoint memory 65536, glibc allocator" in out
 
 
 def test_scaling_stops_a_series_at_the_time_cap(tmp_path):
@@ -84,6 +87,16 @@ def test_time_to_accuracy_compares_recipes_over_seeds(tmp_path):
                 "--recipe", "small: epochs=2", "--seeds", "3", "--out", str(tmp_path / "runs"),
                 "--data-root", str(tmp_path / "data"))
     assert "per seed" in again
+
+
+def test_ri_encoder_scope_prints_a_row_per_configuration():
+    out = run("ri_encoder_scope.py", "--sizes", "30", "--sequence-models", "attention",
+              "--scopes", "neighbourhood", "--k", "4", "--hidden", "8", "--steps", "6",
+              "--repeats", "1", "--threads", "1")
+    header, row = out.strip().splitlines()
+    assert header.split()[:4] == ["model", "scope", "N", "E"]
+    assert row.split()[:4] == ["attention", "neighbourhood", "30", "120"]
+    assert float(row.split()[4]) > 0
 
 
 def test_scaling_measures_a_dnri_step(tmp_path):

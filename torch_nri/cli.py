@@ -79,18 +79,22 @@ def _data_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
     from torch_nri.training import DECODERS, ENCODERS, TrainConfig
+    from torch_nri.nn.ri_encoder import INTER_SCOPES
     from torch_nri.training.config import PRECISIONS, SEQUENCE_MODELS
     from torch_nri.training.registry import MODELS
 
     choices = {"model": tuple(MODELS), "encoder": tuple(ENCODERS),
                "precision": PRECISIONS, "sequence_model": SEQUENCE_MODELS,
-               "decoder_sequence_model": SEQUENCE_MODELS}
+               "decoder_sequence_model": SEQUENCE_MODELS, "inter_scope": INTER_SCOPES}
     helps = {"decoder": f"one of {', '.join(DECODERS)}, or package.module:Class of an "
                         f"NRIDecoder of your own",
              "encoder": "none: the model's (dnri for --model dnri, else mlp)",
              "device": "auto (CUDA when available), cpu, cuda or cuda:N",
              "compile": "run the training and validation steps through torch.compile",
              "tf32": "TF32 matrix multiplies on CUDA",
+             "inter_scope": "the ri encoder's inter-edge sets: each graph's nodes (the "
+                            "paper's) or each receiver's senders and itself (large sparse "
+                            "graphs)",
              "checkpoint_memory": "with --checkpoint and no --checkpoint-chunk-size: the bytes "
                                   "of per-edge tensors per chunk, which sets the chunk size",
              "dropout": "dropout probability; none: the model's paper value (0.5 for "

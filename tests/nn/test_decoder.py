@@ -263,3 +263,16 @@ def test_per_step_weights_are_checked(system):
         decoders()["rnn"].forecast(x[:, :8], edge_index, torch.rand(edge_index.size(1), 11, 2), 5)
     with pytest.raises(ValueError, match="not per step"):
         decoders()["st"](x, edge_index, torch.rand(edge_index.size(1), 19, 2))
+
+
+@pytest.mark.parametrize("cls", [MLPDecoder, RNNDecoder])
+def test_per_step_weights_in_checkpointed_chunks(system, cls):
+    x, edge_index = system
+    args = (4, 2, 16, 16, 16) if cls is MLPDecoder else (4, 2, 16)
+    plain = cls(*args).eval()
+    chunked = cls(*args, checkpoint=True, checkpoint_chunk_size=7).eval()
+    chunked.load_state_dict(plain.state_dict())
+    weights = torch.rand(edge_index.size(1), 19, 2)
+    for kwargs in ({"prediction_steps": 4}, {"burn_in_steps": 6}):
+        assert torch.allclose(plain(x, edge_index, weights, **kwargs),
+                              chunked(x, edge_index, weights, **kwargs), atol=1e-5)

@@ -1,15 +1,12 @@
 """The decoders' memory options: activation checkpointing and skipping
 no-edge edges (NRIMessagePassing.aggregate_messages, drop_silent_edges)."""
-import weakref
-
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
 from torch_nri.graphs import fully_connected_edge_index
 from torch_nri.nn import MLPDecoder, RNNDecoder
 from tests.conftest import random_graph
+from tests.memory_checks import AllocationTracker
 
 DECODERS = {
     "mlp": (lambda **kw: MLPDecoder(4, 3, 16, 16, 16, **kw), dict(prediction_steps=4)),
@@ -110,43 +107,13 @@ def test_memory_options_reject_mean_aggregation(name):
         make(checkpoint=True, checkpoint_chunk_size=0)
 
 
-class AllocationTracker(TorchDispatchMode):
-    """The storages that the operations run under it create: the largest one
-    and the peak of the bytes alive together (each storage is followed to
-    its release, wherever autograd keeps it)."""
-    def __init__(self):
-        super().__init__()
-        self.live, self.current, self.peak, self.largest = {}, 0, 0, 0
-
-    def _release(self, key):
-        self.current -= self.live.pop(key)
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        inputs = {t.untyped_storage().data_ptr() for t in tree_flatten((args, kwargs))[0]
-                  if isinstance(t, torch.Tensor)}
-        out = func(*args, **kwargs)
-        for tensor in tree_flatten(out)[0]:
-            if not isinstance(tensor, torch.Tensor):
-                continue
-            storage = tensor.untyped_storage()
-            key, size = storage.data_ptr(), storage.nbytes()
-            if size == 0 or key in inputs or key in self.live:  # a view or in place
-                continue
-            self.live[key] = size
-            self.current += size
-            self.peak, self.largest = max(self.peak, self.current), max(self.largest, size)
-            weakref.finalize(storage, self._release, key)
-        return out
-
-
 def chunk_sizes(decoder):
     """Records the edges of every chunk that the decoder's message passing runs."""
     sizes, run = [], decoder._aggregate_messages
 
-    def recording(message, edge_features, x, edge_index, *args):
+    def recording(message, edge_features, x, receivers, edge_index, *args):
         sizes.append(edge_index.size(1))
-        return run(message, edge_features, x, edge_index, *args)
+        return run(message, edge_features, x, receivers, edge_index, *args)
 
     decoder._aggregate_messages = recording
     return sizes
@@ -223,3 +190,32 @@ def test_checkpoint_memory_must_be_a_positive_number_of_bytes(name, value):
                                          r"bytes \(default: 268435456, 256 MiB\), got "
                                          + repr(value).replace("(", r"\(")):
         make(checkpoint=True, checkpoint_memory=value)
+
+
+def test_output_mlp_runs_in_node_chunks_within_the_budget():
+    # No edges: what remains of a step is the output MLP on every node.
+    budget, num_nodes = 2**15, 300
+    decoder = MLPDecoder(4, 3, 16, 16, 32, checkpoint=True, checkpoint_memory=budget).train()
+    plain = MLPDecoder(4, 3, 16, 16, 32).train()
+    plain.load_state_dict(decoder.state_dict())
+    sizes, output = [], decoder._output
+    decoder._output = lambda x, messages: sizes.append(x.size(0)) or output(x, messages)
+    x = torch.randn(num_nodes, 11, 4, requires_grad=True)
+    edge_index, weights = torch.empty(2, 0, dtype=torch.long), torch.empty(0, 3)
+    kwargs = dict(prediction_steps=4)
+    with AllocationTracker() as tracker:
+        out_chunked = decoder(x, edge_index, weights, **kwargs)
+        grad_chunked = torch.autograd.grad(out_chunked.square().sum(), x)[0]
+    out = plain(x, edge_index, weights, **kwargs)
+    grad = torch.autograd.grad(out.square().sum(), x)[0]
+    assert 1 < sizes[0] < num_nodes / 4
+    assert torch.allclose(out, out_chunked, atol=1e-6)
+    assert torch.allclose(grad, grad_chunked, atol=1e-5)
+    # Per step the inputs are kept ([N, 3, 4] states and [N, 3, 16] messages).
+    kept = 4 * (num_nodes * 3 * (4 + 16)) * 4
+    assert tracker.peak - kept <= budget + 4 * x.numel() * 4
+    # The test can fail: the output MLP on all nodes at once exceeds it.
+    decoder.checkpoint_memory = 2**40
+    with AllocationTracker() as tracker:
+        torch.autograd.grad(decoder(x, edge_index, weights, **kwargs).square().sum(), x)
+    assert tracker.peak - kept > budget + 4 * x.numel() * 4

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from torch_nri.nn import NRIMessagePassing
+from tests.conftest import random_graph
 
 
 def test_node_to_edge_concatenates_sender_then_receiver():
@@ -114,3 +115,34 @@ def test_automatic_chunks_need_sum_aggregation():
         got = mp.aggregate_messages(mlp, x, edge_index, weights)
         assert torch.allclose(got, expected, atol=1e-6)
         assert seen == ([7] if aggr == "mean" else [1] * 7)
+
+
+def test_receiver_ranges_are_compact_on_receiver_sorted_edges():
+    edge_index = torch.tensor([[5, 0, 3, 1, 2, 4, 0],
+                               [0, 1, 1, 2, 4, 5, 5]])
+    assert NRIMessagePassing.receiver_ranges(edge_index, 3, 6) == [(0, 2), (2, 4), (5, 1)]
+    # Receivers that every chunk spreads over: partials of all nodes.
+    spread = edge_index[:, [0, 6, 1, 5, 2, 4, 3]]
+    assert NRIMessagePassing.receiver_ranges(spread, 2, 6) == [(0, 6)] * 4
+    assert NRIMessagePassing.receiver_ranges(edge_index[:, :0], 3, 6) == [(0, 6)]
+
+
+@pytest.mark.parametrize("sort", [True, False])
+def test_chunked_aggregation_equals_one_pass(sort):
+    layer = NRIMessagePassing(checkpoint=True, checkpoint_chunk_size=7)
+    edge_index = random_graph(15, 60)
+    if sort:
+        edge_index = edge_index[:, edge_index[1].argsort(stable=True)]
+    x = torch.randn(15, 3, requires_grad=True)
+    weights = torch.rand(60, 2, requires_grad=True)
+
+    def message(edge_attr, edge_weights):
+        return edge_attr * edge_weights[:, :1]
+
+    chunked = layer.aggregate_messages(message, x, edge_index, weights)
+    layer.checkpoint = False
+    whole = layer.aggregate_messages(message, x, edge_index, weights)
+    assert torch.allclose(chunked, whole, atol=1e-6)
+    grads = [torch.autograd.grad(out.square().sum(), [x, weights]) for out in (chunked, whole)]
+    for g, g_whole in zip(*grads):
+        assert torch.allclose(g, g_whole, atol=1e-5)

@@ -34,6 +34,20 @@ def test_gru_with_a_fixed_permutation_maps_back_to_the_input_order():
     assert not torch.allclose(out.sort(0).values, model(x, group).sort(0).values)
 
 
+def test_position_sets_the_order_within_each_group():
+    model = SetSequenceModel(6, "gru").eval()
+    group, x = groups_of([4, 3]), torch.randn(7, 6)
+    perm = torch.tensor([2, 0, 3, 1, 6, 4, 5])
+    # Items given in the permuted order but positioned by their original
+    # index are read in the original order.
+    assert torch.allclose(model(x[perm], group[perm], position=perm), model(x, group)[perm],
+                          atol=1e-6)
+    # Training shuffles whatever the positions.
+    torch.manual_seed(0)
+    assert not torch.allclose(model.train()(x, group, position=torch.arange(7)),
+                              model.eval()(x, group))
+
+
 def test_attention_is_exactly_permutation_equivariant():
     model = SetSequenceModel(8, "attention", num_heads=2).eval()
     group, x = groups_of([5, 1, 3]), torch.randn(9, 8)
@@ -63,3 +77,6 @@ def test_errors():
         SetSequenceModel(4, "attention", num_heads=3)
     with pytest.raises(ValueError, match="'group' must have shape"):
         SetSequenceModel(4)(torch.randn(3, 4), torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"'position' must have shape \[3\], got \(2,\)"):
+        SetSequenceModel(4)(torch.randn(3, 4), torch.zeros(3, dtype=torch.long),
+                            position=torch.zeros(2, dtype=torch.long))

@@ -3,8 +3,10 @@ import torch
 
 from torch_nri.graphs import fully_connected_edge_index
 from torch_nri.nn import STDecoder, TemporalModel
+from tests.conftest import random_graph
 from tests.layer_checks import (assert_batch_matches_systems, assert_permutation_equivariant,
                                 assert_segments_start_from_ground_truth)
+from tests.memory_checks import AllocationTracker
 
 
 @pytest.mark.parametrize("kind", ["gru", "attention"])
@@ -62,3 +64,53 @@ def test_temporal_model_errors_and_repr():
     with pytest.raises(ValueError, match="'kind' must be"):
         TemporalModel(4, 8, "lstm")
     assert "kind='attention'" in repr(STDecoder(4, 2, 8, sequence_model="attention").edge_model)
+
+
+@pytest.mark.parametrize("kind", ["gru", "attention"])
+@pytest.mark.parametrize("options,sort", [(dict(checkpoint_chunk_size=13), False),
+                                          (dict(checkpoint_memory=2**13), False),
+                                          (dict(checkpoint_chunk_size=13), True)])
+def test_checkpointed_chunks_give_identical_gradients(kind, options, sort):
+    plain = STDecoder(4, 3, 16, sequence_model=kind).train()
+    chunked = STDecoder(4, 3, 16, sequence_model=kind, checkpoint=True, **options).train()
+    chunked.load_state_dict(plain.state_dict())
+    x, edge_index = torch.randn(12, 11, 4, requires_grad=True), random_graph(12, 70)
+    if sort:  # each chunk aggregates at its own receivers only
+        edge_index = edge_index[:, edge_index[1].argsort(stable=True)]
+    logits = torch.randn(70, 3, requires_grad=True)
+    results = []
+    for decoder in (plain, chunked):
+        out = decoder(x, edge_index, logits.softmax(-1), prediction_steps=4)
+        results.append((out, torch.autograd.grad(out.square().sum(),
+                                                 [x, logits, *decoder.parameters()])))
+    (out, grads), (out_chunked, grads_chunked) = results
+    assert torch.allclose(out, out_chunked, atol=1e-5)
+    for g, g_chunked in zip(grads, grads_chunked):
+        assert torch.allclose(g, g_chunked, atol=1e-6 * max(1.0, g.abs().max()), rtol=1e-4)
+
+
+def peak_memory(decoder, num_edges):
+    torch.manual_seed(0)
+    edge_index = fully_connected_edge_index(30)[:, :num_edges]
+    x = torch.randn(30, 11, 4, requires_grad=True)
+    weights = torch.randn(edge_index.size(1), 3).softmax(-1).requires_grad_()
+    with AllocationTracker() as tracker:
+        decoder(x, edge_index, weights, prediction_steps=4).square().sum().backward()
+    return tracker.peak
+
+
+@pytest.mark.parametrize("kind,state_rows", [("gru", 5), ("attention", 16)])
+def test_automatic_chunk_respects_its_budget(kind, state_rows):
+    budget, num_edges = 2**16, 870
+    decoder = STDecoder(4, 3, 16, sequence_model=kind, checkpoint=True, checkpoint_memory=budget)
+    unbounded = STDecoder(4, 3, 16, sequence_model=kind, checkpoint=True,
+                          checkpoint_memory=2**40)
+    unbounded.load_state_dict(decoder.state_dict())
+    base = peak_memory(decoder, 0)
+    # What every edge keeps, chunks or not: S_edge's memory over the segment
+    # (a hidden state, or a key and a value, per step of its 3 segment rows
+    # of 16 floats) and its gradient.
+    kept = num_edges * state_rows * 3 * 16 * 4
+    assert peak_memory(decoder, num_edges) - base <= budget + kept
+    # The test can fail: all edges in one chunk exceed it.
+    assert peak_memory(unbounded, num_edges) - base > budget + kept

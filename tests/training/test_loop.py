@@ -95,7 +95,7 @@ def test_memory_options_and_autocast(tmp_path, data_root):
 @pytest.mark.parametrize("options", [
     dict(encoder="ri", decoder="st", symmetry_weight=100.0),
     dict(encoder="ri", decoder="st", sequence_model="attention", intra=False,
-         hard_symmetry=True)])
+         inter_scope="neighbourhood", hard_symmetry=True)])
 def test_nri_mpm_trains(tmp_path, data_root, options):
     results = train(TrainConfig(epochs=1, out=str(tmp_path), data_root=data_root, **TINY,
                                 **options))
@@ -103,6 +103,7 @@ def test_nri_mpm_trains(tmp_path, data_root, options):
     model = NRI.load(str(tmp_path / "best.pt"))
     assert type(model.encoder).__name__ == "RIEncoder"
     assert model.encoder.intra == options.get("intra", True)
+    assert model.encoder.inter_scope == options.get("inter_scope", "graph")
     assert type(model.decoder).__name__ == "STDecoder"
     if options.get("hard_symmetry"):
         assert results["asymmetry"] == 0.0  # tied pairs cannot disagree
@@ -163,8 +164,9 @@ def test_config_errors():
         TrainConfig(max_seconds=0)
     with pytest.raises(ValueError, match="'batch_norm=False' is an option of the mlp and ri"):
         TrainConfig(encoder="cnn", batch_norm=False)
-    with pytest.raises(ValueError, match="an option of the mlp and rnn decoders"):
-        TrainConfig(decoder="st", checkpoint=True)
+    with pytest.raises(ValueError, match="'skip_no_edges=True' is an option of the mlp and "
+                                         "rnn decoders"):
+        TrainConfig(decoder="st", skip_no_edges=True)
     with pytest.raises(ValueError, match="'precision' must be one of"):
         TrainConfig(precision="fp8")
     with pytest.raises(ValueError, match="'decoder' must be one of"):

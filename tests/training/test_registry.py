@@ -6,7 +6,7 @@ import torch
 from torch.nn import Linear
 
 from torch_nri.models import DNRI, NRI, load_model
-from torch_nri.training import (DECODERS, TrainConfig, evaluate_run, register_decoder,
+from torch_nri.training import (DECODERS, ENCODERS, TrainConfig, evaluate_run, register_decoder,
                                 register_encoder, train)
 from torch_nri.training.registry import Part
 # A decoder of a user's own: its layers and step(), nothing else.
@@ -92,7 +92,7 @@ def test_dropout_defaults_to_the_paper_s_per_model():
     assert TrainConfig.from_dict(TrainConfig(model="supervised").to_dict()).dropout == 0.5
 
 
-def test_checkpoint_memory_reaches_the_decoders_from_the_command_line():
+def test_checkpoint_memory_reaches_the_encoder_and_decoders_from_the_command_line():
     from types import SimpleNamespace
 
     from torch_nri.cli import _train_config, build_parser
@@ -101,17 +101,51 @@ def test_checkpoint_memory_reaches_the_decoders_from_the_command_line():
                                       "--checkpoint-memory", "1048576"])
     config = _train_config(args)
     assert config.checkpoint and config.checkpoint_memory == 2**20
-    for name in ("mlp", "rnn"):
+    for name in ("mlp", "rnn", "st"):
         part = DECODERS[name]
         decoder = part.cls(**part.kwargs(config, SimpleNamespace(num_features=4), 2))
         assert decoder.checkpoint_memory == 2**20
+    part = ENCODERS["mlp"]
+    class TrainSet(list):  # one system of 3 nodes, 5 steps, 4 features
+        num_features = 4
+
+    train_set = TrainSet([SimpleNamespace(x=torch.zeros(3, 5, 4))])
+    encoder = part.cls(**part.kwargs(config, train_set, 2))
+    assert encoder.checkpoint and encoder.checkpoint_memory == 2**20
     assert TrainConfig().checkpoint_memory == 256 * 2**20
     with pytest.raises(ValueError, match="'checkpoint_memory' must be a positive number of "
                                          "bytes, got 0"):
         TrainConfig(checkpoint_memory=0)
     with pytest.raises(ValueError, match=r"'checkpoint_memory=1024' is an option of the mlp "
-                                         r"and rnn decoders"):
-        TrainConfig(decoder="st", checkpoint_memory=1024)
+                                         r"and ri encoders and the mlp, rnn and st decoders"):
+        TrainConfig(encoder="cnn", decoder="sim", checkpoint_memory=1024)
+
+
+def test_inter_scope_reaches_the_ri_encoder_from_the_command_line():
+    from torch_nri.cli import _train_config, build_parser
+
+    class TrainSet(list):  # what the ri encoder's kwargs read: items' steps and features
+        num_features = 4
+
+    args = build_parser().parse_args(["train", "--encoder", "ri", "--inter-scope",
+                                      "neighbourhood"])
+    config = _train_config(args)
+    assert config.inter_scope == "neighbourhood"
+    part = ENCODERS["ri"]
+    train_set = TrainSet([dataclasses.make_dataclass("Item", ["x"])(torch.zeros(3, 10, 4))])
+    assert part.cls(**part.kwargs(config, train_set, 2)).inter_scope == "neighbourhood"
+    # Saved runs from before the option read as the paper's scope.
+    saved = TrainConfig(encoder="ri").to_dict()
+    del saved["inter_scope"]
+    assert TrainConfig.from_dict(saved).inter_scope == "graph"
+    with pytest.raises(ValueError, match=r"'inter_scope' must be one of \('graph', "
+                                         r"'neighbourhood'\), got 'local'"):
+        TrainConfig(encoder="ri", inter_scope="local")
+    with pytest.raises(ValueError, match=r"'inter_scope='neighbourhood'' is an option of the "
+                                         r"ri encoder, not of encoder='mlp'"):
+        TrainConfig(inter_scope="neighbourhood")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--inter-scope", "local"])
 
 
 def test_dnri_trains_resumes_and_reports_f1_on_the_proximity_system(tmp_path):

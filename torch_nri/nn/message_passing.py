@@ -1,7 +1,6 @@
 import math
-from functools import partial
 from numbers import Real
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -9,6 +8,9 @@ from torch import Tensor
 from torch.nn import Module
 from torch.utils.checkpoint import checkpoint as run_checkpointed
 from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import scatter
+
+from torch_nri._allocator import limit_mmap_threshold
 
 # An edge-type-weighted message function: (edge features, edge weights) -> messages.
 MessageFn = Callable[[Tensor, Tensor], Tensor]
@@ -165,11 +167,56 @@ class NRIMessagePassing(MessagePassing):
         return torch.cat([x_j, x_i], dim=-1)
 
     def edge_to_node(self, edge_attr: Tensor, edge_index: Tensor,
-                     num_nodes: int) -> Tensor:
+                     num_nodes: int, first: int = 0) -> Tensor:
         r"""Aggregates edge features at their receivers:
-        ``[E, ..., F] -> [num_nodes, ..., F]``."""
+        ``[E, ..., F] -> [num_nodes, ..., F]``, for receivers
+        ``first, ..., first + num_nodes - 1`` (the receivers of a chunk of
+        edges, :meth:`receiver_ranges`)."""
+        if first:
+            edge_index = torch.stack([edge_index[0], edge_index[1] - first])
         return self.propagate(edge_index, edge_attr=edge_attr,
                               size=(num_nodes, num_nodes))
+
+    @staticmethod
+    def receiver_ranges(edge_index: Tensor, chunk: int,
+                        num_nodes: int) -> List[Tuple[int, int]]:
+        r"""The receivers that each chunk of ``chunk`` edges aggregates at,
+        as (first, count): from its smallest to its largest receiver where
+        these ranges add up to at most :math:`2N` (edges sorted by receiver,
+        as the package's graphs and PyG batches of them are), else all
+        :math:`N` nodes for every chunk. A chunk then returns a partial
+        aggregate of its own range, not of all nodes: with :math:`E / c`
+        chunks, node-sized partials would cost :math:`O(N E / c)` time per
+        step, which at :math:`10^5` objects outweighed the edges' own work.
+        One host synchronisation for all chunks."""
+        receivers = edge_index[1]
+        num_edges = receivers.numel()
+        if num_edges == 0:
+            return [(0, num_nodes)]
+        whole = num_edges // chunk * chunk
+        bounds = []
+        if whole:
+            bounds.append(torch.stack(receivers[:whole].view(-1, chunk).aminmax(dim=1), 1))
+        if whole < num_edges:
+            bounds.append(torch.stack(receivers[whole:].aminmax()).view(1, 2))
+        ranges = [(low, high - low + 1) for low, high in torch.cat(bounds).tolist()]
+        if sum(count for _, count in ranges) > 2 * num_nodes:
+            return [(0, num_nodes)] * len(ranges)
+        return ranges
+
+    @staticmethod
+    def combine_ranges(parts: Iterable[Tensor], ranges: List[Tuple[int, int]],
+                       num_nodes: int) -> Tensor:
+        r"""The aggregate of all nodes from the chunks' partial aggregates of
+        their :meth:`receiver_ranges`: one scatter of all partials (their
+        total size is at most :math:`2N` rows), or, for node-sized partials,
+        a running sum (so that no two are kept)."""
+        if all(count == num_nodes for _, count in ranges):
+            return sum_parts(parts)
+        parts = list(parts)
+        index = torch.cat([torch.arange(first, first + count, device=parts[0].device)
+                           for first, count in ranges])
+        return scatter(torch.cat(parts), index, dim=0, dim_size=num_nodes, reduce="sum")
 
     def message_edges(self, edge_index: Tensor, edge_weights: Tensor,
                       first_message_type: int) -> Tuple[Tensor, Tensor]:
@@ -225,27 +272,65 @@ class NRIMessagePassing(MessagePassing):
         """
         num_nodes, num_edges = x.size(0), edge_index.size(1)
         edge_features = edge_features or self.node_to_edge
-        grad = torch.is_grad_enabled()
         if not self.checkpoint:
-            return self._aggregate_messages(message, edge_features, x, edge_index,
-                                            edge_weights, num_nodes)
+            return self._aggregate_messages(message, edge_features, x, (0, num_nodes),
+                                            edge_index, edge_weights)
         chunk = self.checkpoint_chunk_size
         if chunk is None:
             # A mean over a chunk of a receiver's edges is not a part of its mean.
             chunk = (self._automatic_chunk(message, edge_features, x, edge_index,
                                            edge_weights, message_width)
                      if self.aggr == "sum" else num_edges)
-        run = (partial(run_checkpointed, self._aggregate_messages, use_reentrant=False)
-               if grad else self._aggregate_messages)
-        if num_edges <= chunk:
-            return run(message, edge_features, x, edge_index, edge_weights, num_nodes)
+        ranges = self.receiver_ranges(edge_index, chunk, num_nodes)
         # split, not slices: one gradient of the edge weights for all chunks
         # (a slice's backward would write a zero-filled [E, K] per chunk).
-        out: Optional[Tensor] = None
-        for index, weights in zip(edge_index.split(chunk, dim=1), edge_weights.split(chunk)):
-            part = run(message, edge_features, x, index, weights, num_nodes)
-            out = part if out is None else out + part
-        return out
+        parts = self.run_chunks(self._aggregate_messages,
+                                zip(ranges, edge_index.split(chunk, dim=1),
+                                    edge_weights.split(chunk)),
+                                message, edge_features, x)
+        return self.combine_ranges(parts, ranges, num_nodes)
+
+    def run_chunks(self, fn: Callable[..., Any], chunks: Iterable[Sequence[Any]],
+                   *shared: Any) -> Iterator[Any]:
+        r"""Yields ``fn(*shared, *chunk)`` for every chunk, each under
+        :func:`torch.utils.checkpoint.checkpoint` while gradients are on (its
+        activations are recomputed in the backward pass, so only its inputs
+        and outputs are kept), plainly otherwise. A generator, so that the
+        caller can reduce each output before the next chunk runs. Dropout
+        masks are replayed in the recomputation. On the CPU the first checkpointed chunk sets glibc's
+        mmap threshold, so that the freed chunk buffers go back to the
+        system (:func:`torch_nri._allocator.limit_mmap_threshold`)."""
+        if not torch.is_grad_enabled():
+            for chunk in chunks:
+                yield fn(*shared, *chunk)
+            return
+        limit_mmap_threshold()
+        for chunk in chunks:
+            yield run_checkpointed(fn, *shared, *chunk, use_reentrant=False)
+
+    def map_nodes(self, fn: Callable[..., Tensor], tensors: Sequence[Tensor],
+                  width: int) -> Tensor:
+        r"""``fn(*tensors)`` for a node-wise ``fn`` (each node's output
+        depends on its own rows only) over node tensors ``[N, *, C_i]``; with
+        ``checkpoint=True`` in checkpointed chunks of nodes
+        (:meth:`run_chunks`), each within ``checkpoint_memory`` at ``width``
+        elements per row (what ``fn`` holds at once per row, its gradients
+        included), so that only the inputs and the output are kept. The
+        decoders' output MLPs run so: on 10^6 objects their activations over
+        a rollout would not fit in memory. With dropout, chunks draw their
+        masks chunk by chunk."""
+        if not self.checkpoint:
+            return fn(*tensors)
+        first = tensors[0]
+        rows = math.prod(first.shape[1:-1])
+        chunk = self.chunk_rows(rows * width * first.element_size())
+        return torch.cat(list(self.run_chunks(fn, zip(*(t.split(chunk) for t in tensors)))))
+
+    def chunk_rows(self, bytes_per_row: float) -> int:
+        r"""The rows (edges or nodes) of one chunk whose tensors take
+        ``bytes_per_row`` each: as many as fit in ``checkpoint_memory``, at
+        least one."""
+        return max(1, int(self.checkpoint_memory // max(bytes_per_row, 1)))
 
     @staticmethod
     def chunk_edges(memory: float, rows: int, channels: int, message_width: int,
@@ -299,10 +384,11 @@ class NRIMessagePassing(MessagePassing):
                                 message_width, edge_weights.size(-1), probe.element_size())
 
     def _aggregate_messages(self, message: MessageFn, edge_features: EdgeFeaturesFn,
-                            x: Tensor, edge_index: Tensor, edge_weights: Tensor,
-                            num_nodes: int) -> Tensor:
+                            x: Tensor, receivers: Tuple[int, int], edge_index: Tensor,
+                            edge_weights: Tensor) -> Tensor:
+        first, count = receivers
         return self.edge_to_node(message(edge_features(x, edge_index), edge_weights),
-                                 edge_index, num_nodes)
+                                 edge_index, count, first)
 
     def message(self, edge_attr: Tensor) -> Tensor:
         return edge_attr
@@ -310,6 +396,16 @@ class NRIMessagePassing(MessagePassing):
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(aggr={self.aggr!r})"
 
+
+
+def sum_parts(parts: Iterable[Tensor]) -> Tensor:
+    r"""The sum of the chunks' node-sized parts, each added as it comes (so
+    that no two are kept)."""
+    out: Optional[Tensor] = None
+    for part in parts:
+        out = part if out is None else out + part
+    assert out is not None, "no chunks"
+    return out
 
 
 def default_message_width(message: MessageFn, channels: int) -> int:

@@ -1,3 +1,5 @@
+from typing import List, Optional, Tuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -55,17 +57,64 @@ class MLPBlock(Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.from_first_layer(self.lin1(x))
 
-    def from_first_layer(self, pre: Tensor) -> Tensor:
+    def from_first_layer(self, pre: Tensor,
+                         statistics: Optional[Tuple[Tensor, Tensor]] = None) -> Tensor:
         r"""The block given its first layer's output
         :math:`\mathbf{W}_1 \mathbf{x} + \mathbf{b}_1`, computed elsewhere
         (e.g. per node and gathered onto edges, see
-        :meth:`~torch_nri.nn.NRIMessagePassing.node_to_edge_linear`)."""
-        x = F.elu(pre)
-        x = F.dropout(x, p=self.dropout, training=self.training)
-        x = F.elu(self.lin2(x))
+        :meth:`~torch_nri.nn.NRIMessagePassing.node_to_edge_linear`).
+        ``statistics`` (mean, biased variance) replace the batch statistics
+        of the normalisation: those of a batch run in chunks
+        (:meth:`batch_statistics`)."""
+        x = self.before_norm(pre)
         if self.norm is None:
             return x
-        return self.norm(x.reshape(-1, x.size(-1))).view(x.shape)
+        if statistics is None:
+            return self.norm(x.reshape(-1, x.size(-1))).view(x.shape)
+        mean, var = statistics
+        return (x - mean) * torch.rsqrt(var + self.norm.eps) * self.norm.weight + self.norm.bias
+
+    def before_norm(self, pre: Tensor) -> Tensor:
+        r"""The block up to its normalisation, from its first layer's output."""
+        x = F.elu(pre)
+        x = F.dropout(x, p=self.dropout, training=self.training)
+        return F.elu(self.lin2(x))
+
+    @staticmethod
+    def chunk_moments(x: Tensor) -> Tensor:
+        r"""Rows, mean and sum of squared deviations of the rows of one chunk
+        ``[*, C] -> [3, C]``, combined over chunks by
+        :meth:`batch_statistics`."""
+        x = x.reshape(-1, x.size(-1))
+        mean = x.mean(dim=0)
+        return torch.stack([torch.full_like(mean, x.size(0)), mean,
+                            (x - mean).square().sum(dim=0)])
+
+    def batch_statistics(self, moments: List[Tensor]) -> Tuple[Tensor, Tensor]:
+        r"""The mean and biased variance of a batch from its chunks'
+        :meth:`chunk_moments` (Chan et al.'s pairwise update, stable where
+        the mean is large against the spread), differentiable, as one
+        normalisation over the whole batch would compute them; updates the
+        running statistics as that normalisation would:
+
+        .. math::
+            \mu = \frac{1}{n} \sum_c n_c \mu_c, \qquad
+            \sigma^2 = \frac{1}{n} \sum_c \big(M_c + n_c (\mu_c - \mu)^2\big)
+        """
+        counts, means, squares = torch.stack(moments).unbind(dim=1)
+        rows = counts.sum(dim=0)
+        mean = (counts * means).sum(dim=0) / rows
+        var = (squares + counts * (means - mean).square()).sum(dim=0) / rows
+        norm = self.norm
+        if norm is not None and norm.track_running_stats:
+            with torch.no_grad():
+                norm.num_batches_tracked += 1
+                factor = (1.0 / float(norm.num_batches_tracked) if norm.momentum is None
+                          else norm.momentum)
+                unbiased = var * rows / (rows - 1).clamp(min=1)
+                norm.running_mean.lerp_(mean.detach(), factor)
+                norm.running_var.lerp_(unbiased.detach(), factor)
+        return mean, var
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, "

@@ -52,8 +52,9 @@ class MLPDecoder(NRIDecoder):
             instead of stored (see
             :meth:`~torch_nri.nn.NRIMessagePassing.aggregate_messages`): the
             memory kept over the rollout falls from :math:`O(E \cdot T \cdot H)`
-            to :math:`O(N \cdot T \cdot H)` for about a third more compute.
-            (default: :obj:`False`)
+            to :math:`O(N \cdot T \cdot (F + O))` for about a third more
+            compute: the output MLP too runs in checkpointed chunks of nodes,
+            keeping only its inputs per step. (default: :obj:`False`)
         checkpoint_chunk_size (int, optional): Edges recomputed at once with
             ``checkpoint=True``. (default: as many as fit in
             ``checkpoint_memory``)
@@ -104,7 +105,18 @@ class MLPDecoder(NRIDecoder):
         for node states of shape ``[N, *, F]``; the decoder has no memory."""
         messages = self.aggregate_messages(self.edge_mlp, x, edge_index, edge_weights,
                                            message_width=self.edge_mlp.transient_width())
-        return self.head(x, torch.cat([x, messages], dim=-1)), None
+        return self.map_nodes(self._output, (x, messages), self.head_width()), None
+
+    def head_width(self) -> int:
+        r"""The elements per row that the output MLP holds at once in a
+        checkpointed chunk (:meth:`~torch_nri.nn.NRIMessagePassing.map_nodes`):
+        :math:`2 (F + O) + 6 H`, its input twice (the concatenation and its
+        gradient) and three hidden activations with their gradients
+        (measured in ``tests/nn/test_decoder_memory.py``)."""
+        return 2 * (self.in_channels + self.msg_out_channels) + 6 * self.hidden_channels
+
+    def _output(self, x: Tensor, messages: Tensor) -> Tensor:
+        return self.head(x, torch.cat([x, messages], dim=-1))
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self._repr_options()}, "

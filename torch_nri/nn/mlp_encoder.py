@@ -1,11 +1,13 @@
-from typing import Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Linear
 
 from torch_nri._validation import check_edge_index, check_node_features
-from torch_nri.nn.message_passing import NRIMessagePassing
+from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY, NRIMessagePassing
 from torch_nri.nn.mlp_block import MLPBlock
 
 
@@ -49,6 +51,17 @@ class MLPEncoder(NRIMessagePassing):
         batch_norm (bool, optional): If set to :obj:`False`, the MLPs have no
             batch normalisation (whose statistics are per process under
             distributed training on CPUs). (default: :obj:`True`)
+        checkpoint (bool, optional): If set to :obj:`True`, the edge MLPs run
+            in chunks of edges whose activations are recomputed in the
+            backward pass (:meth:`edge_embeddings`): what is kept has size
+            :math:`E \cdot K` (the logits), not :math:`E \cdot H`, and the
+            transient memory stays within ``checkpoint_memory``.
+            (default: :obj:`False`)
+        checkpoint_chunk_size (int, optional): Edges per chunk with
+            ``checkpoint=True``. (default: as many as fit in
+            ``checkpoint_memory``, :meth:`edge_chunk`)
+        checkpoint_memory (int, optional): The bytes of one chunk's per-edge
+            tensors with ``checkpoint=True``. (default: 256 MiB)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)` (or :math:`(N, T \cdot F)`),
@@ -57,8 +70,12 @@ class MLPEncoder(NRIMessagePassing):
     """
     def __init__(self, in_channels: int, hidden_channels: int, num_edge_types: int,
                  factor: bool = True, dropout: float = 0.0, aggr: str = "sum",
-                 batch_norm: bool = True) -> None:
-        super().__init__(aggr=aggr)
+                 batch_norm: bool = True, checkpoint: bool = False,
+                 checkpoint_chunk_size: Optional[int] = None,
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
+        super().__init__(aggr=aggr, checkpoint=checkpoint,
+                         checkpoint_chunk_size=checkpoint_chunk_size,
+                         checkpoint_memory=checkpoint_memory)
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.num_edge_types = num_edge_types
@@ -88,11 +105,26 @@ class MLPEncoder(NRIMessagePassing):
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None) -> Tensor:
         r"""Edge logits ``[E, K]``. ``batch`` (the graph of each node) is
         accepted for a uniform encoder interface and not needed."""
-        return self.lin_out(self.edge_embeddings(x, edge_index))
+        return self.edge_embeddings(x, edge_index, head=self.lin_out)
 
-    def edge_embeddings(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def edge_embeddings(self, x: Tensor, edge_index: Tensor,
+                        head: Optional[Callable[[Tensor], Tensor]] = None) -> Tensor:
         r"""The edge embeddings :math:`\mathbf{h}^2_{(i,j)}` ``[E, H]``, before
-        the output layer."""
+        the output layer, or ``head`` of them (``[E, *]``).
+
+        With ``checkpoint=True`` the edges run in chunks
+        (:meth:`~torch_nri.nn.NRIMessagePassing.run_chunks`) whose
+        activations are recomputed in the backward pass, ``head`` included,
+        so that only its output is kept per edge. The result and the
+        gradients are those of one pass over all edges: each batch
+        normalisation of an edge MLP is given the statistics of all edges,
+        gathered by a pass over the chunks before it
+        (:meth:`~torch_nri.nn.MLPBlock.batch_statistics`, which the
+        gradients go through), at the cost of recomputing that MLP's input
+        once more; with dropout, each chunk draws its masks from a seed of
+        its own, the same in every pass. The edge MLPs are a few percent of
+        an NRI training step (the decoder runs its message MLPs on every
+        edge at every step), so the extra passes cost little."""
         if x.dim() not in (2, 3):
             raise ValueError(f"'x' must have shape [num_nodes, num_steps, num_features] or "
                              f"[num_nodes, num_steps * num_features], got shape {tuple(x.shape)}")
@@ -102,20 +134,167 @@ class MLPEncoder(NRIMessagePassing):
                              f"per node, got shape {tuple(x.shape)}")
         x = x.reshape(x.size(0), -1)
         check_edge_index(edge_index, x.size(0))
+        head = head or _identity
 
         # The edge MLPs' first layers run per node and are gathered
         # (node_to_edge_linear): the same result for about E/N times less work.
         h = self.node_mlp1(x)
+        if self.checkpoint:
+            return self._chunked_edge_embeddings(h, edge_index, head)
         edge_skip = self.run_edge_mlp(self.edge_mlp1, h, edge_index)
         if self.factor:
             h = self.node_mlp2(self.edge_to_node(edge_skip, edge_index, x.size(0)))
-            return self.run_edge_mlp(self.edge_mlp2, h, edge_index, edge_attr=edge_skip)
-        return self.edge_mlp2(torch.cat([self.edge_mlp_nofactor(edge_skip), edge_skip], dim=-1))
+            return head(self.run_edge_mlp(self.edge_mlp2, h, edge_index, edge_attr=edge_skip))
+        return head(self.edge_mlp2(torch.cat([self.edge_mlp_nofactor(edge_skip), edge_skip],
+                                             dim=-1)))
+
+    def edge_chunk(self, num_edges: int, element_size: int) -> int:
+        r"""The edges of one chunk with ``checkpoint=True``:
+        ``checkpoint_chunk_size``, or as many as fit in ``checkpoint_memory``
+        at :math:`w H` elements of ``element_size`` bytes per edge, where
+        :math:`w` is 12 with the factor-graph step and 20 without (what one
+        chunk holds at its peak: the gathered inputs, the edge MLPs'
+        activations and their gradients; measured 8.4 and 16.2 in
+        ``tests/nn/test_encoder_memory.py``). With ``aggr="mean"``, all edges
+        (a mean over part of a receiver's edges is not part of its mean)."""
+        if self.checkpoint_chunk_size is not None:
+            return self.checkpoint_chunk_size
+        if self.aggr != "sum":
+            return max(num_edges, 1)
+        width = 12 if self.factor else 20
+        return self.chunk_rows(width * self.hidden_channels * element_size)
+
+    def _chunked_edge_embeddings(self, h: Tensor, edge_index: Tensor,
+                                 head: Callable[[Tensor], Tensor]) -> Tensor:
+        num_nodes, chunk = h.size(0), self.edge_chunk(edge_index.size(1), h.element_size())
+        chunks = list(enumerate(edge_index.split(chunk, dim=1)))
+        # With dropout, a seed per step: each chunk reseeds from it, so that
+        # its masks are the same in every pass over it.
+        seed = (int(torch.randint(2**62, ())) if self.training and self.dropout > 0
+                else None)
+        first = self.pair_projection(h, self.edge_mlp1.lin1.weight, self.edge_mlp1.lin1.bias)
+        stats1 = self._statistics(self.edge_mlp1, _edge_skip_input, chunks, seed, self, first)
+        if self.factor:
+            ranges = self.receiver_ranges(edge_index, chunk, num_nodes)
+            aggregated = self.combine_ranges(self.run_chunks(
+                _aggregated_edge_skip, [(*c, r) for c, r in zip(chunks, ranges)], seed, self,
+                first, stats1), ranges, num_nodes)
+            second = self.pair_projection(self.node_mlp2(aggregated),
+                                          self.edge_mlp2.lin1.weight, self.edge_mlp2.lin1.bias)
+            inputs = (self, first, stats1, second)
+            stats2 = self._statistics(self.edge_mlp2, _factor_input, chunks, seed, *inputs)
+            run = _factor_output
+        else:
+            stats_nofactor = self._statistics(self.edge_mlp_nofactor, _nofactor_skip_input,
+                                              chunks, seed, self, first, stats1)
+            inputs = (self, first, stats1, stats_nofactor)
+            stats2 = self._statistics(self.edge_mlp2, _nofactor_input, chunks, seed, *inputs)
+            run = _nofactor_output
+        return torch.cat(list(self.run_chunks(run, chunks, seed, head, *inputs, stats2)))
+
+    def _statistics(self, block: MLPBlock, block_input: Callable[..., Tensor],
+                    chunks: List[Tuple[int, Tensor]], seed: Optional[int], *inputs: Any
+                    ) -> Optional[Tuple[Tensor, Tensor]]:
+        # The batch statistics of the block's normalisation over all chunks;
+        # None where it normalises by its running statistics, or not at all.
+        if block.norm is None or not self.training:
+            return None
+        moments = list(self.run_chunks(_block_moments, chunks, seed, block, block_input,
+                                       *inputs))
+        return block.batch_statistics(moments)
 
     def _repr_options(self) -> str:
-        return (f"num_edge_types={self.num_edge_types}, factor={self.factor}, "
-                f"dropout={self.dropout}, aggr={self.aggr!r}, batch_norm={self.batch_norm}")
+        options = (f"num_edge_types={self.num_edge_types}, factor={self.factor}, "
+                   f"dropout={self.dropout}, aggr={self.aggr!r}, batch_norm={self.batch_norm}")
+        if self.checkpoint:
+            options += ", checkpoint=True"
+        if self.checkpoint_chunk_size is not None:
+            options += f", checkpoint_chunk_size={self.checkpoint_chunk_size}"
+        if self.checkpoint_memory != DEFAULT_CHECKPOINT_MEMORY:
+            options += f", checkpoint_memory={self.checkpoint_memory}"
+        return options
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
                 f"{self._repr_options()})")
+
+
+# The chunks' functions, run by NRIMessagePassing.run_chunks as
+# fn(seed, *inputs, chunk_number, edge_index_of_the_chunk).
+
+def _identity(x: Tensor) -> Tensor:
+    return x
+
+
+@contextmanager
+def _chunk_seed(seed: Optional[int], number: int, device: torch.device) -> Iterator[None]:
+    # Dropout draws from the generator of the edges' device; only it is
+    # reseeded, and restored after.
+    if seed is None:
+        yield
+        return
+    cuda = device.type == "cuda"
+    with torch.random.fork_rng(devices=[device.index or 0] if cuda else []):
+        generator = (torch.cuda.default_generators[device.index or 0] if cuda
+                     else torch.random.default_generator)
+        generator.manual_seed(seed + number)
+        yield
+
+
+def _edge_skip_input(enc: MLPEncoder, first: Tensor, index: Tensor) -> Tensor:
+    return enc.gather_pairs(first, index)
+
+
+def _edge_skip(enc: MLPEncoder, first: Tensor, stats1: Any, index: Tensor) -> Tensor:
+    return enc.edge_mlp1.from_first_layer(enc.gather_pairs(first, index), stats1)
+
+
+def _aggregated_edge_skip(seed: Optional[int], enc: MLPEncoder, first: Tensor, stats1: Any,
+                          number: int, index: Tensor, receivers: Tuple[int, int]) -> Tensor:
+    with _chunk_seed(seed, number, index.device):
+        lowest, count = receivers
+        return enc.edge_to_node(_edge_skip(enc, first, stats1, index), index, count, lowest)
+
+
+def _factor_input(enc: MLPEncoder, first: Tensor, stats1: Any, second: Tensor,
+                  index: Tensor) -> Tensor:
+    skip = _edge_skip(enc, first, stats1, index)
+    weight = enc.edge_mlp2.lin1.weight
+    return enc.gather_pairs(second, index) + F.linear(skip, weight[:, 2 * second.size(-1):])
+
+
+def _factor_output(seed: Optional[int], head: Callable[[Tensor], Tensor], enc: MLPEncoder,
+                   first: Tensor, stats1: Any, second: Tensor, stats2: Any, number: int,
+                   index: Tensor) -> Tensor:
+    with _chunk_seed(seed, number, index.device):
+        pre = _factor_input(enc, first, stats1, second, index)
+        return head(enc.edge_mlp2.from_first_layer(pre, stats2))
+
+
+def _nofactor_skip_input(enc: MLPEncoder, first: Tensor, stats1: Any,
+                         index: Tensor) -> Tensor:
+    return enc.edge_mlp_nofactor.lin1(_edge_skip(enc, first, stats1, index))
+
+
+def _nofactor_input(enc: MLPEncoder, first: Tensor, stats1: Any, stats_nofactor: Any,
+                    index: Tensor) -> Tensor:
+    skip = _edge_skip(enc, first, stats1, index)
+    block = enc.edge_mlp_nofactor
+    inner = block.from_first_layer(block.lin1(skip), stats_nofactor)
+    return enc.edge_mlp2.lin1(torch.cat([inner, skip], dim=-1))
+
+
+def _nofactor_output(seed: Optional[int], head: Callable[[Tensor], Tensor], enc: MLPEncoder,
+                     first: Tensor, stats1: Any, stats_nofactor: Any, stats2: Any,
+                     number: int, index: Tensor) -> Tensor:
+    with _chunk_seed(seed, number, index.device):
+        pre = _nofactor_input(enc, first, stats1, stats_nofactor, index)
+        return head(enc.edge_mlp2.from_first_layer(pre, stats2))
+
+
+def _block_moments(seed: Optional[int], block: MLPBlock,
+                   block_input: Callable[..., Tensor], *args: Any) -> Tensor:
+    # args: the block input's arguments, then the chunk's number and edges.
+    *inputs, number, index = args
+    with _chunk_seed(seed, number, index.device):
+        return block.chunk_moments(block.before_norm(block_input(*inputs, index)))

@@ -6,8 +6,12 @@ from torch import Tensor
 from torch.nn import Linear
 from torch_geometric.utils import scatter
 
+from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.mlp_encoder import MLPEncoder
 from torch_nri.nn.set_sequence_model import SetSequenceModel
+
+#: The sets the inter-edge model runs over (:class:`RIEncoder`'s ``inter_scope``).
+INTER_SCOPES = ("graph", "neighbourhood")
 
 
 class RIEncoder(MLPEncoder):
@@ -36,6 +40,26 @@ class RIEncoder(MLPEncoder):
     any in-degree and graphs any size. The output MLP is a linear layer, ELU
     and the output layer of :class:`MLPEncoder`.
 
+    ``inter_scope="neighbourhood"`` runs :math:`S_{inter}` over each
+    receiver's neighbourhood instead of the whole graph, a deviation from
+    NRI-MPM:
+
+    .. math::
+        \mathbf{e}^2_j = \Big[\pi^{-1} \circ S_{inter} \circ \pi\big(
+        \{\mathbf{e}^1_i\}_{i \in \mathcal{N}_j \cup \{j\}}\big)\Big]_j
+
+    the output at :math:`j`'s own position of the set of its senders and
+    itself, read in order of node index when not shuffled (as the graph
+    scope reads each graph's nodes). On a fully connected graph the two
+    scopes agree: exactly with attention, and with the GRU when not
+    shuffled. Use it on large sparse candidate graphs (k-NN, radius): its
+    work and memory grow with :math:`E + N` (attention pads each set to the
+    largest in-degree plus one), while the graph scope's attention does
+    :math:`O(N^2)` work per graph (and needs :math:`O(N^2)` memory where
+    PyTorch does not fuse it) and its GRU takes :math:`N` sequential steps.
+    The graphs of a batch stay apart through the candidate graph, so
+    ``batch`` is not needed.
+
     Ablations (the paper's Table 3): ``intra=False`` uses
     :math:`\mathbf{e}^1_{(i,j)} = \mathbf{h}^2_{(i,j)}`; ``inter=False``
     leaves :math:`\mathbf{e}^2_j` out of the output MLP; both off is NRI's
@@ -51,6 +75,10 @@ class RIEncoder(MLPEncoder):
             (default: :obj:`True`)
         inter (bool, optional): Use the inter-edge interaction.
             (default: :obj:`True`)
+        inter_scope (str, optional): The sets of the inter-edge model,
+            ``"graph"`` (each graph's nodes, the paper's) or
+            ``"neighbourhood"`` (each receiver's senders and itself, for
+            large sparse graphs). (default: ``"graph"``)
         num_heads (int, optional): Heads of the attention variant.
             (default: :obj:`4`)
         dropout (float, optional): Dropout probability. (default: :obj:`0.0`)
@@ -58,6 +86,13 @@ class RIEncoder(MLPEncoder):
             step, ``"sum"`` or ``"mean"``. (default: ``"sum"``)
         batch_norm (bool, optional): Batch normalisation in the NRI embedding
             MLPs. (default: :obj:`True`)
+        checkpoint (bool, optional): If set to :obj:`True`, the NRI
+            embedding's edge MLPs run in checkpointed chunks, as in
+            :class:`MLPEncoder`; the edge embeddings ``[E, H]`` that the
+            relation interaction reads are kept. (default: :obj:`False`)
+        checkpoint_chunk_size (int, optional): See :class:`MLPEncoder`.
+        checkpoint_memory (int, optional): See :class:`MLPEncoder`.
+            (default: 256 MiB)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
@@ -66,13 +101,21 @@ class RIEncoder(MLPEncoder):
     """
     def __init__(self, in_channels: int, hidden_channels: int, num_edge_types: int,
                  sequence_model: str = "gru", intra: bool = True, inter: bool = True,
-                 num_heads: int = 4, dropout: float = 0.0, aggr: str = "sum",
-                 batch_norm: bool = True) -> None:
+                 inter_scope: str = "graph", num_heads: int = 4, dropout: float = 0.0,
+                 aggr: str = "sum", batch_norm: bool = True, checkpoint: bool = False,
+                 checkpoint_chunk_size: Optional[int] = None,
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
+        if inter_scope not in INTER_SCOPES:
+            raise ValueError(f"'inter_scope' must be one of {INTER_SCOPES}, "
+                             f"got {inter_scope!r}")
         super().__init__(in_channels, hidden_channels, num_edge_types, factor=True,
-                         dropout=dropout, aggr=aggr, batch_norm=batch_norm)
+                         dropout=dropout, aggr=aggr, batch_norm=batch_norm,
+                         checkpoint=checkpoint, checkpoint_chunk_size=checkpoint_chunk_size,
+                         checkpoint_memory=checkpoint_memory)
         self.sequence_model = sequence_model
         self.intra = intra
         self.inter = inter
+        self.inter_scope = inter_scope
         self.num_heads = num_heads
         hidden = hidden_channels
         model = dict(kind=sequence_model, num_heads=num_heads, dropout=dropout)
@@ -100,12 +143,29 @@ class RIEncoder(MLPEncoder):
                 raise ValueError(f"'batch' must have shape [{num_nodes}], "
                                  f"got {tuple(batch.shape)}")
             nodes = scatter(edges, receivers, dim=0, dim_size=num_nodes, reduce="mean")
-            nodes = self.inter_model(nodes, batch)
+            if self.inter_scope == "graph":
+                nodes = self.inter_model(nodes, batch)
+            else:
+                nodes = self._inter_over_neighbourhoods(nodes, edge_index)
             parts.append(nodes[receivers])
         h = F.elu(self.lin_interaction(torch.cat(parts, dim=-1)))
         return self.lin_out(h)
 
+    def _inter_over_neighbourhoods(self, nodes: Tensor, edge_index: Tensor) -> Tensor:
+        # One set per receiver: itself first (so its outputs are the first N)
+        # and its senders, self loops dropped so that it appears once; read
+        # in order of node index, as the graph scope reads a graph's nodes.
+        num_nodes = nodes.size(0)
+        senders, receivers = edge_index
+        loops = senders == receivers
+        own = torch.arange(num_nodes, device=nodes.device)
+        members = torch.cat([own, senders[~loops]])
+        group = torch.cat([own, receivers[~loops]])
+        out = self.inter_model(nodes[members], group, num_nodes, position=members)
+        return out[:num_nodes]
+
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
                 f"{self._repr_options()}, sequence_model={self.sequence_model!r}, "
-                f"intra={self.intra}, inter={self.inter}, num_heads={self.num_heads})")
+                f"intra={self.intra}, inter={self.inter}, inter_scope={self.inter_scope!r}, "
+                f"num_heads={self.num_heads})")

@@ -16,7 +16,8 @@ class SetSequenceModel(Module):
 
     run on every set (group) of items at once. The items of each group are
     put in an order :math:`\pi` (random in training with ``shuffle=True``,
-    otherwise their input order), padded into one dense batch
+    otherwise the order of their ``position``, or their input order without
+    one), padded into one dense batch
     (:func:`torch_geometric.utils.to_dense_batch`), passed through the
     sequence model :math:`S` with the padding masked out, and mapped back to
     the input order by :math:`\pi^{-1}`.
@@ -38,7 +39,8 @@ class SetSequenceModel(Module):
             random in training mode. (default: :obj:`True`)
 
     Shapes:
-        - **input:** items :math:`(M, C)`, group of each item :math:`(M,)`
+        - **input:** items :math:`(M, C)`, group of each item :math:`(M,)`,
+          position of each item :math:`(M,)` (optional)
         - **output:** :math:`(M, C)`, in the input order
     """
     def __init__(self, channels: int, kind: str = "gru", num_heads: int = 4,
@@ -67,22 +69,41 @@ class SetSequenceModel(Module):
             self.model.out_proj.reset_parameters()
             self.model._reset_parameters()
 
-    def forward(self, x: Tensor, group: Tensor, num_groups: Optional[int] = None) -> Tensor:
+    def forward(self, x: Tensor, group: Tensor, num_groups: Optional[int] = None,
+                position: Optional[Tensor] = None) -> Tensor:
+        r"""
+        Args:
+            x (torch.Tensor): The items.
+            group (torch.Tensor): The group (set) of each item.
+            num_groups (int, optional): The number of groups. (default: the
+                largest group index plus one)
+            position (torch.Tensor, optional): Where the not shuffled items
+                stand in their group's sequence: each group is read in
+                increasing ``position``, ties in input order (e.g. node
+                indices, to read some of a graph's nodes in the order of the
+                whole graph). (default: the input order)
+        """
         if x.dim() != 2 or x.size(1) != self.channels:
             raise ValueError(f"'x' must have shape [num_items, {self.channels}], "
                              f"got {tuple(x.shape)}")
         if group.shape != (x.size(0),):
             raise ValueError(f"'group' must have shape [{x.size(0)}], got {tuple(group.shape)}")
+        if position is not None and position.shape != group.shape:
+            raise ValueError(f"'position' must have shape [{x.size(0)}], "
+                             f"got {tuple(position.shape)}")
         if x.size(0) == 0:
             return x.clone()
         if num_groups is None:
             num_groups = int(group.max()) + 1
-        # pi: a stable sort by group, of a random order in training.
+        # pi: a stable sort by group, of a random order in training, else of
+        # the order of 'position' (or of the input order).
         if self.shuffle and self.training:
-            shuffled = torch.randperm(x.size(0), device=x.device)
-            order = shuffled[torch.sort(group[shuffled], stable=True).indices]
+            first = torch.randperm(x.size(0), device=x.device)
+        elif position is not None:
+            first = torch.sort(position, stable=True).indices
         else:
-            order = torch.sort(group, stable=True).indices
+            first = torch.arange(x.size(0), device=x.device)
+        order = first[torch.sort(group[first], stable=True).indices]
         dense, mask = to_dense_batch(x[order], group[order], batch_size=num_groups)
         present = mask.any(dim=1)  # groups without items have nothing to attend to
         dense, mask = dense[present], mask[present]

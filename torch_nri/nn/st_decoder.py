@@ -1,10 +1,12 @@
-from typing import Any, Tuple
+import math
+from typing import Any, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from torch_nri.nn.decoder import NRIDecoder
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
+from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.residual_head import ResidualHead
 from torch_nri.nn.temporal_model import TemporalModel
 
@@ -57,6 +59,19 @@ class STDecoder(NRIDecoder):
         dropout (float, optional): Dropout probability. (default: :obj:`0.0`)
         aggr (str, optional): Edge-to-node aggregation, ``"sum"`` or
             ``"mean"``. (default: ``"sum"``)
+        checkpoint (bool, optional): If set to :obj:`True`, each step's
+            per-edge work (message MLPs and :math:`S_{edge}`) runs in chunks
+            of edges under :func:`torch.utils.checkpoint.checkpoint` and is
+            recomputed in the backward pass: what a step keeps per edge is
+            the memory of :math:`S_{edge}` (its hidden state, or the keys
+            and values of the history), not the activations, and the
+            transient memory stays within ``checkpoint_memory``.
+            (default: :obj:`False`)
+        checkpoint_chunk_size (int, optional): Edges per chunk with
+            ``checkpoint=True``. (default: as many as fit in
+            ``checkpoint_memory``)
+        checkpoint_memory (int, optional): The bytes of one chunk's per-edge
+            tensors with ``checkpoint=True``. (default: 256 MiB)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
@@ -68,8 +83,11 @@ class STDecoder(NRIDecoder):
 
     def __init__(self, in_channels: int, num_edge_types: int, hidden_channels: int,
                  sequence_model: str = "gru", skip_first: bool = False,
-                 dropout: float = 0.0, aggr: str = "sum") -> None:
-        super().__init__(in_channels, num_edge_types, skip_first, aggr)
+                 dropout: float = 0.0, aggr: str = "sum", checkpoint: bool = False,
+                 checkpoint_chunk_size: Optional[int] = None,
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
+        super().__init__(in_channels, num_edge_types, skip_first, aggr, checkpoint,
+                         checkpoint_chunk_size, checkpoint_memory=checkpoint_memory)
         self.hidden_channels = hidden_channels
         self.sequence_model = sequence_model
         self.dropout = dropout
@@ -87,12 +105,54 @@ class STDecoder(NRIDecoder):
         ``[N, *, F]`` and the memory of both sequence models, from states
         ``[N, *, F]`` and their memory (``None`` at a segment's start)."""
         edge_memory, node_memory = memory if memory is not None else (None, None)
-        typed = self.edge_mlp(self.node_to_edge(x, edge_index), edge_weights)
-        edge_hidden, edge_memory = self.edge_model(typed, edge_memory)
-        messages = self.edge_to_node(edge_hidden, edge_index, x.size(0))
+        if self.checkpoint:
+            messages, edge_memory = self._chunked_edges(x, edge_index, edge_weights, edge_memory)
+        else:
+            messages, edge_memory = self._edges(x, (0, x.size(0)), edge_index, edge_weights,
+                                                edge_memory)
         node_hidden, node_memory = self.node_model(torch.cat([messages, x], dim=-1),
                                                    node_memory)
         return self.head(x, node_hidden), (edge_memory, node_memory)
+
+    def edge_width(self) -> int:
+        r"""The elements per row of edges that a checkpointed chunk holds at
+        once: the message MLPs' (:meth:`EdgeTypeMLP.transient_width`) and
+        :math:`12 H` for :math:`S_{edge}` (its gates, state and gradients;
+        measured in ``tests/nn/test_st_decoder.py``)."""
+        return self.edge_mlp.transient_width() + 12 * self.hidden_channels
+
+    def _edges(self, x: Tensor, receivers: Tuple[int, int], edge_index: Tensor,
+               edge_weights: Tensor, edge_memory: Any) -> Tuple[Tensor, Any]:
+        # MSG^t_j at receivers first..first + count - 1 and the new memory
+        # of S_edge (eqs. 22-23).
+        first, count = receivers
+        typed = self.edge_mlp(self.node_to_edge(x, edge_index), edge_weights)
+        edge_hidden, edge_memory = self.edge_model(typed, edge_memory)
+        return self.edge_to_node(edge_hidden, edge_index, count, first), edge_memory
+
+    def _chunked_edges(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
+                       edge_memory: Any) -> Tuple[Tensor, Any]:
+        num_edges = edge_index.size(1)
+        chunk = self.checkpoint_chunk_size
+        if chunk is None:
+            # A mean over part of a receiver's edges is not part of its mean.
+            chunk = (self.chunk_rows(math.prod(x.shape[1:-1]) * self.edge_width()
+                                     * x.element_size()) if self.aggr == "sum" else num_edges)
+        chunk = max(min(chunk, num_edges), 1)
+        num_chunks = max(math.ceil(num_edges / chunk), 1)
+        memories = self.edge_model.split_memory(edge_memory, chunk, num_chunks)
+        ranges = self.receiver_ranges(edge_index, chunk, x.size(0))
+        new_memories = []
+
+        def messages():  # each chunk's partial aggregate, its memory set aside
+            for part, part_memory in self.run_chunks(
+                    self._edges, zip(ranges, edge_index.split(chunk, dim=1),
+                                     edge_weights.split(chunk), memories), x):
+                new_memories.append(part_memory)
+                yield part
+
+        aggregated = self.combine_ranges(messages(), ranges, x.size(0))
+        return aggregated, self.edge_model.merge_memory(new_memories, edge_memory)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self._repr_options()}, "

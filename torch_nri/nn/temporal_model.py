@@ -89,6 +89,29 @@ class TemporalModel(Module):
         h = (beta.unsqueeze(-2) @ values_now).squeeze(-2)
         return h, self._remember(h, keys, values)
 
+    def split_memory(self, memory: Optional[Memory], size: int,
+                     num_chunks: int) -> List[Optional[Memory]]:
+        r"""The memory of ``num_chunks`` chunks of ``size`` rows along the
+        first dimension (views), for a step run in chunks."""
+        if memory is None:
+            return [None] * num_chunks
+        if self.kind == "gru":
+            return list(memory.split(size))
+        keys, values = ([t.split(size) for t in part] for part in memory)
+        return [([k[c] for k in keys], [v[c] for v in values]) for c in range(num_chunks)]
+
+    def merge_memory(self, chunks: List[Memory], previous: Optional[Memory]) -> Memory:
+        r"""The memory of all rows from the chunks' new memories. Of the
+        attention's history only the step just added is concatenated; the
+        rest is ``previous``'s, unchanged (the chunks hold views of it)."""
+        if self.kind == "gru":
+            return torch.cat(chunks)
+        keys, values = ([], []) if previous is None else (list(previous[0]), list(previous[1]))
+        for index in range(len(keys), len(chunks[0][0])):
+            keys.append(torch.cat([chunk[0][index] for chunk in chunks]))
+            values.append(torch.cat([chunk[1][index] for chunk in chunks]))
+        return keys, values
+
     def _remember(self, h: Tensor, keys: List[Tensor],
                   values: List[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
         return keys + [self.lin_key(h)], values + [self.lin_value(h)]

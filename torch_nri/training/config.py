@@ -9,6 +9,7 @@ from torch_nri.datasets import get_system
 from torch_nri.device import DEVICES, is_device_name
 from torch_nri.graphs import check_candidate_graph
 from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
+from torch_nri.nn.ri_encoder import INTER_SCOPES
 from torch_nri.training.registry import (DECODERS, ENCODERS, MODELS, part_options,
                                          resolve_decoder)
 
@@ -23,12 +24,17 @@ _READING_RUN = contextvars.ContextVar("reading_run", default=False)
 
 
 def _readers(readers) -> str:
-    # ("mlp decoder", "rnn decoder", "ri encoder") -> "the ri encoder and the mlp and rnn decoders"
+    # ("mlp decoder", "rnn decoder", "st decoder", "ri encoder")
+    # -> "the ri encoder and the mlp, rnn and st decoders"
     by_kind: Dict[str, List[str]] = {}
     for reader in readers:
         name, kind = reader.rsplit(" ", 1)
         by_kind.setdefault(kind, []).append(name)
-    return " and ".join(f"the {' and '.join(names)} {kind}{'s' if len(names) > 1 else ''}"
+
+    def listed(names: List[str]) -> str:
+        return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
+
+    return " and ".join(f"the {listed(names)} {kind}{'s' if len(names) > 1 else ''}"
                         for kind, names in sorted(by_kind.items(), reverse=True))
 
 
@@ -41,15 +47,17 @@ class TrainConfig:
     systems. ``encoder="ri"`` and ``decoder="st"`` are NRI-MPM's
     (:class:`~torch_nri.nn.RIEncoder`, :class:`~torch_nri.nn.STDecoder`, with
     ``sequence_model``, for the decoder ``decoder_sequence_model`` where it
-    differs (NRI-MPM's Kuramoto decoder adds attention), and the ablations
-    ``intra`` and ``inter``);
+    differs (NRI-MPM's Kuramoto decoder adds attention), the ablations
+    ``intra`` and ``inter``, and ``inter_scope="neighbourhood"`` for large
+    sparse candidate graphs);
     ``symmetry_weight`` and ``hard_symmetry`` its symmetry prior.
     ``device`` is ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or
     ``"cuda:N"``; ``compile`` runs the training and validation steps through
     :func:`torch.compile`; ``tf32`` lets CUDA multiply float32 matrices in
-    TF32. ``checkpoint``, ``checkpoint_chunk_size``, ``checkpoint_memory``
-    (bytes) and ``skip_no_edges`` are the decoder's memory options
-    (:class:`~torch_nri.nn.MLPDecoder`);
+    TF32. ``checkpoint``, ``checkpoint_chunk_size`` and ``checkpoint_memory``
+    (bytes) are the memory options of the encoder and the decoder
+    (:class:`~torch_nri.nn.MLPEncoder`, :class:`~torch_nri.nn.MLPDecoder`),
+    ``skip_no_edges`` the decoder's;
     ``precision`` runs training and validation under :func:`torch.autocast`
     (``"bf16"``, or ``"fp16"`` with gradient scaling); the test evaluation
     stays in float32. ``model`` picks NRI or one of its baselines trained by
@@ -112,6 +120,7 @@ class TrainConfig:
     decoder_sequence_model: Optional[str] = None
     intra: bool = True
     inter: bool = True
+    inter_scope: str = "graph"
     batch_norm: bool = True
     dropout: Optional[float] = None
     tau: float = 0.5
@@ -165,6 +174,8 @@ class TrainConfig:
              f"'max_seconds' must be positive, got {self.max_seconds}"),
             (self.sequence_model in SEQUENCE_MODELS, f"'sequence_model' must be one of "
              f"{SEQUENCE_MODELS}, got {self.sequence_model!r}"),
+            (self.inter_scope in INTER_SCOPES, f"'inter_scope' must be one of "
+             f"{INTER_SCOPES}, got {self.inter_scope!r}"),
             (self.decoder_sequence_model in (None, *SEQUENCE_MODELS),
              f"'decoder_sequence_model' must be one of {SEQUENCE_MODELS} (or None: "
              f"'sequence_model'), got {self.decoder_sequence_model!r}"),

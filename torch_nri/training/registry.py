@@ -55,7 +55,8 @@ def _num_steps(train_set: Any) -> int:
 def _mlp_encoder(config, train_set, num_edge_types):
     return dict(in_channels=_num_steps(train_set) * train_set.num_features,
                 hidden_channels=config.encoder_hidden, num_edge_types=num_edge_types,
-                factor=config.factor, dropout=config.dropout, batch_norm=config.batch_norm)
+                factor=config.factor, dropout=config.dropout, batch_norm=config.batch_norm,
+                **_checkpointing(config))
 
 
 def _cnn_encoder(config, train_set, num_edge_types):
@@ -67,7 +68,13 @@ def _ri_encoder(config, train_set, num_edge_types):
     return dict(in_channels=_num_steps(train_set) * train_set.num_features,
                 hidden_channels=config.encoder_hidden, num_edge_types=num_edge_types,
                 sequence_model=config.sequence_model, intra=config.intra, inter=config.inter,
-                dropout=config.dropout, batch_norm=config.batch_norm)
+                inter_scope=config.inter_scope, dropout=config.dropout,
+                batch_norm=config.batch_norm, **_checkpointing(config))
+
+
+def _checkpointing(config) -> Dict[str, Any]:
+    return dict(checkpoint=config.checkpoint, checkpoint_chunk_size=config.checkpoint_chunk_size,
+                checkpoint_memory=config.checkpoint_memory)
 
 
 def _dnri_encoder(config, train_set, num_edge_types):
@@ -77,8 +84,7 @@ def _dnri_encoder(config, train_set, num_edge_types):
 
 
 def _memory(config) -> Dict[str, Any]:
-    return dict(checkpoint=config.checkpoint, checkpoint_chunk_size=config.checkpoint_chunk_size,
-                checkpoint_memory=config.checkpoint_memory, skip_no_edges=config.skip_no_edges)
+    return dict(**_checkpointing(config), skip_no_edges=config.skip_no_edges)
 
 
 def _mlp_decoder(config, train_set, num_edge_types):
@@ -98,7 +104,7 @@ def _st_decoder(config, train_set, num_edge_types):
     return dict(in_channels=train_set.num_features, num_edge_types=num_edge_types,
                 hidden_channels=config.decoder_hidden,
                 sequence_model=config.decoder_sequence_model or config.sequence_model,
-                skip_first=config.skip_first, dropout=config.dropout)
+                skip_first=config.skip_first, dropout=config.dropout, **_checkpointing(config))
 
 
 def _simulation_decoder(config, train_set, num_edge_types):
@@ -121,13 +127,15 @@ def _check_simulation(config) -> None:
                          f"num_edge_types={config.num_edge_types}")
 
 
-_MEMORY = ("checkpoint", "checkpoint_chunk_size", "checkpoint_memory", "skip_no_edges")
+_CHECKPOINTING = ("checkpoint", "checkpoint_chunk_size", "checkpoint_memory")
+_MEMORY = _CHECKPOINTING + ("skip_no_edges",)
 
 ENCODERS: Dict[str, Part] = {
-    "mlp": Part(MLPEncoder, _mlp_encoder, ("factor", "batch_norm"), fixed_window=True),
+    "mlp": Part(MLPEncoder, _mlp_encoder, ("factor", "batch_norm") + _CHECKPOINTING,
+                fixed_window=True),
     "cnn": Part(CNNEncoder, _cnn_encoder, ("factor",), min_window=CNNBlock.min_steps),
-    "ri": Part(RIEncoder, _ri_encoder, ("batch_norm", "sequence_model", "intra", "inter"),
-               fixed_window=True),
+    "ri": Part(RIEncoder, _ri_encoder, ("batch_norm", "sequence_model", "intra", "inter",
+                                        "inter_scope") + _CHECKPOINTING, fixed_window=True),
     # A graph per step, with its learned prior: the encoder of model="dnri" only.
     "dnri": Part(DNRIEncoder, _dnri_encoder, ("batch_norm",), min_window=2),
 }
@@ -135,7 +143,8 @@ ENCODERS: Dict[str, Part] = {
 DECODERS: Dict[str, Part] = {
     "mlp": Part(MLPDecoder, _mlp_decoder, _MEMORY),
     "rnn": Part(RNNDecoder, _rnn_decoder, _MEMORY),
-    "st": Part(STDecoder, _st_decoder, ("sequence_model", "decoder_sequence_model")),
+    "st": Part(STDecoder, _st_decoder,
+               ("sequence_model", "decoder_sequence_model") + _CHECKPOINTING),
     "sim": Part(SpringsSimulationDecoder, _simulation_decoder, check=_check_simulation),
 }
 

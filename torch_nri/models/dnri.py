@@ -53,7 +53,7 @@ class DNRI(ConfigurableModel):
     messages at that step: the decoder predicts :math:`\mathbf{x}^{t+1}` from
     :math:`\mathbf{x}^t` on :math:`z^t` (per-step edge weights
     ``[E, T - 1, K]``, see :class:`~torch_nri.nn.NRIDecoder`). Training
-    minimises the negative ELBO (dNRI eq. 6), per node,
+    minimises the negative ELBO of dNRI, per node,
 
     .. math::
         -\mathcal{L} = \sum_t \frac{\lVert \mathbf{x}^{t+1} -

@@ -15,7 +15,7 @@ PriorState = Tuple[Tensor, Tensor]
 
 class DNRIEncoder(NRIMessagePassing):
     r"""The encoder and learned prior of dynamic NRI (Graber and Schwing,
-    2020, section 4 and Fig. 2): a graph per time step. Each step's states
+    2020): a graph per time step. Each step's states
     are embedded on every candidate edge by NRI's node-to-edge and
     edge-to-node steps (:class:`NRIMessagePassing`, Kipf et al. 2018,
     eqs. 5-8), with no mixing of steps:

@@ -1,5 +1,5 @@
 r"""Particles that interact only while they are close: the synthetic system
-of dNRI (Graber and Schwing, 2020, section 5.1), whose interaction graph
+of dNRI (Graber and Schwing, 2020), whose interaction graph
 switches on and off over time, and its form for many objects."""
 from dataclasses import dataclass
 from typing import List, Optional, Tuple

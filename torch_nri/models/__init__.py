@@ -5,5 +5,5 @@ from torch_nri.models.dnri import DNRI, DNRIOutput
 from torch_nri.models.fixed_graph import FixedGraphModel
 from torch_nri.models.supervised_encoder import SupervisedEncoder
 
-__all__ = ["NRI", "DNRI", "NRIOutput", "DNRIOutput", "FixedGraphModel", "SupervisedEncoder", "ConfigurableModel",
-           "encode_edges", "load_model", "read_checkpoint"]
+__all__ = ["NRI", "DNRI", "NRIOutput", "DNRIOutput", "FixedGraphModel", "SupervisedEncoder",
+           "ConfigurableModel", "encode_edges", "load_model", "read_checkpoint"]

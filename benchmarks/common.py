@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch_nri import value_checks
 from torch_nri.graphs import fully_connected_edge_index, knn_graph
 from torch_nri.losses import elbo
-from torch_nri.models import NRI
-from torch_nri.nn import MLPDecoder, MLPEncoder, RIEncoder, STDecoder
+from torch_nri.models import DNRI, NRI, ConfigurableModel
+from torch_nri.nn import DNRIEncoder, MLPDecoder, MLPEncoder, RIEncoder, STDecoder
 from torch_nri.testing import dense_reference
 
 NUM_FEATURES = 4  # springs: position and velocity in 2-D
@@ -33,7 +33,7 @@ NUM_EDGE_TYPES = 2
 def build_model(num_steps: int, hidden: int, checkpoint: bool = False,
                 chunk_size: Optional[int] = None, skip: bool = False,
                 checkpoint_memory: Optional[int] = None, no_edge_type: bool = False,
-                mpm: Optional[str] = None) -> NRI:
+                mpm: Optional[str] = None, dynamic: bool = False) -> ConfigurableModel:
     """The paper's springs model. ``checkpoint``: the encoder's and the
     decoder's memory option (chunks of ``chunk_size`` edges, or as many as
     fit in ``checkpoint_memory`` bytes, by default the layers' 256 MiB).
@@ -42,7 +42,8 @@ def build_model(num_steps: int, hidden: int, checkpoint: bool = False,
     no-edge edges. ``mpm``: NRI-MPM's model instead, the relation
     interaction encoder (its inter-edge model over each node's
     neighbourhood) and the spatio-temporal decoder, with this sequence
-    model (``"gru"`` or ``"attention"``)."""
+    model (``"gru"`` or ``"attention"``). ``dynamic``: dNRI, a graph per
+    step (its DNRIEncoder, which has no checkpointing, and the MLP decoder)."""
     memory = dict(checkpoint=checkpoint, checkpoint_chunk_size=chunk_size)
     if checkpoint_memory is not None:
         memory["checkpoint_memory"] = checkpoint_memory
@@ -53,9 +54,12 @@ def build_model(num_steps: int, hidden: int, checkpoint: bool = False,
         decoder = STDecoder(NUM_FEATURES, NUM_EDGE_TYPES, hidden, sequence_model=mpm,
                             skip_first=no_edge_type, **memory)
         return NRI(encoder, decoder, NUM_EDGE_TYPES, hard=no_edge_type)
-    encoder = MLPEncoder(num_steps * NUM_FEATURES, hidden, NUM_EDGE_TYPES, **memory)
     decoder = MLPDecoder(NUM_FEATURES, NUM_EDGE_TYPES, hidden, hidden, hidden,
                          skip_first=no_edge_type, skip_no_edges=skip, **memory)
+    if dynamic:
+        return DNRI(DNRIEncoder(NUM_FEATURES, hidden, NUM_EDGE_TYPES), decoder,
+                    NUM_EDGE_TYPES, hard=no_edge_type)
+    encoder = MLPEncoder(num_steps * NUM_FEATURES, hidden, NUM_EDGE_TYPES, **memory)
     return NRI(encoder, decoder, NUM_EDGE_TYPES, hard=no_edge_type)
 
 
@@ -82,7 +86,7 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def training_step(method: str, model: NRI, num_nodes: int, batch: int, num_steps: int,
+def training_step(method: str, model: ConfigurableModel, num_nodes: int, batch: int, num_steps: int,
                   k: int = 10, prediction_steps: int = 10, precision: str = "fp32",
                   device: str = "cpu", compile_mode: Optional[str] = None,
                   ) -> Callable[[], None]:
@@ -115,7 +119,8 @@ def training_step(method: str, model: NRI, num_nodes: int, batch: int, num_steps
         x = x.flatten(0, 1)
 
         def forward(x):
-            return model.elbo(model(x, edge_index, prediction_steps=prediction_steps)).elbo
+            out = model(x, edge_index, **model.training_kwargs(num_steps, prediction_steps))
+            return -model.objective(out).loss
     if compile_mode is not None:
         forward = torch.compile(forward, mode=None if compile_mode == "default"
                                 else compile_mode)

@@ -11,13 +11,17 @@ that and also skips the edges sampled as "no edge" in the decoder
 (skip_no_edges=True; at initialisation about half the edges are sampled as
 "no edge"); "+mpm" and "+mpm-attn" train NRI-MPM's model instead (the relation
 interaction encoder with its inter-edge model over each node's neighbourhood,
-and the spatio-temporal decoder; GRU or attention sequence models). Each point runs in a
+and the spatio-temporal decoder; GRU or attention sequence models); "+dnri"
+trains dNRI instead (a graph per step: DNRIEncoder, whose per-edge LSTMs hold
+E x T states, and the MLP decoder on per-step weights). Each point runs in a
 fresh process, so that its peak resident memory is its own; a series stops
 at the first point that runs out of the memory cap or over the time cap.
 
     python benchmarks/scaling.py --series dense full full+ckpt --batch 8
     python benchmarks/scaling.py --series knn+ckpt --batch 1 --hidden 64 \\
         --sizes 1000 10000 100000 --chunk-size 200000
+    python benchmarks/scaling.py --series knn+dnri --batch 1 --hidden 32 \\
+        --sizes 100 1000 10000
 
 Prints a table (and --csv writes it); --plot saves log-log plots of time and
 memory against N and against E.
@@ -63,7 +67,8 @@ def run_point(args: argparse.Namespace) -> None:
                         no_edge_type="first" in options or "skip" in options,
                         mpm={"mpm": "gru", "mpm-attn": "attention"}.get(
                             next((o for o in options if o.startswith("mpm")), None)),
-                        checkpoint_memory=args.checkpoint_memory)
+                        checkpoint_memory=args.checkpoint_memory,
+                        dynamic="dnri" in options)
     step = training_step(method, model, args.point_size, args.batch, args.steps, args.k,
                          args.prediction_steps, args.precision)
     cpu = []
@@ -157,7 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", nargs="+", default=["dense", "full", "knn"],
                         help="dense, full, knn, each optionally with +ckpt, +first, +skip and "
-                             "+mpm or +mpm-attn")
+                             "+mpm, +mpm-attn or +dnri (full and knn)")
     parser.add_argument("--sizes", type=int, nargs="+", default=SIZES)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=256)

@@ -208,8 +208,9 @@ API = [
      r"must describe the same edges"),
     ("accuracy-out-of-range", lambda: edge_accuracy(WEIGHTS, torch.full((E,), 2)),
      r"'edge_type' holds types in \[2, 2\], out of range"),
+    # Integer [E, 2] reads as types per step, of which the truth has none.
     ("accuracy-int-logits", lambda: edge_accuracy(WEIGHTS.long(), torch.zeros(E).long()),
-     r"must hold floating point logits"),
+     r"'edge_pred' and 'edge_type' must describe the same edges \(and steps\)"),
     ("confusion-types", lambda: edge_confusion(WEIGHTS, torch.zeros(E).long(), 0),
      r"'num_edge_types' must be at least 1"),
     ("accuracy-empty", lambda: accuracy_from_confusion(torch.zeros(2, 2, dtype=torch.long)),

@@ -97,3 +97,12 @@ def test_ri_encoder_scope_prints_a_row_per_configuration():
     assert header.split()[:4] == ["model", "scope", "N", "E"]
     assert row.split()[:4] == ["attention", "neighbourhood", "30", "120"]
     assert float(row.split()[4]) > 0
+
+
+def test_scaling_measures_a_dnri_step(tmp_path):
+    run("scaling.py", "--series", "knn+dnri", "--sizes", "6", "--batch", "1", "--hidden", "8",
+        "--steps", "5", "--k", "3", "--repeats", "1", "--threads", "1",
+        "--csv", str(tmp_path / "s.csv"))
+    (row,) = list(csv.DictReader(open(tmp_path / "s.csv")))
+    assert row["series"] == "knn+dnri" and row["status"] == "ok"
+    assert row["num_edges"] == str(6 * 3)

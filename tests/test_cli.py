@@ -127,3 +127,21 @@ def test_bad_trajectory_files_are_one_line_errors(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("torch-nri train: error: 'edges' in ")
     assert "valid.npz must hold integer edge types" in result.stderr
+
+
+def test_dnri_on_the_proximity_system_from_the_command_line(tmp_path, capsys):
+    from torch_nri.cli import main
+
+    run_dir = str(tmp_path / "run")
+    args = ["train", "--model", "dnri", "--system", "proximity", "--num-nodes", "3",
+            "--num-train", "16", "--num-valid", "4", "--num-test", "4", "--epochs", "1",
+            "--encoder-hidden", "8", "--decoder-hidden", "8", "--batch-size", "8",
+            "--no-progress", "--threads", "1", "--data-root", str(tmp_path / "data"),
+            "--out", run_dir]
+    assert main(args) == 0
+    assert "edge F1" in capsys.readouterr().out
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model"] == "dnri" and config["encoder"] == "dnri"
+    assert main(["evaluate", run_dir, "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert {"accuracy", "f1", "mse"} <= set(results)

@@ -1,11 +1,13 @@
 import itertools
+import math
 
 import pytest
 import torch
 
 from torch_nri.graphs import fully_connected_edge_index
-from torch_nri.metrics import (asymmetry_rate, best_type_permutation, edge_accuracy, edge_auroc,
-                               edge_confusion, edge_presence_scores, mse_per_step)
+from torch_nri.metrics import (accuracy_from_confusion, align_steps, asymmetry_rate,
+                               best_type_permutation, edge_accuracy, edge_auroc, edge_confusion,
+                               edge_f1, edge_presence_scores, mse_per_step, step_confusion)
 
 
 def test_accuracy_is_invariant_to_swapped_types():
@@ -106,3 +108,38 @@ def test_edge_accuracy_refuses_nan_logits_and_float_labels():
         edge_accuracy(torch.full((4, 2), float("nan")), labels)
     with pytest.raises(ValueError, match=r"'edge_type' must hold integer edge types"):
         edge_accuracy(torch.randn(4, 2), labels.float())
+
+def test_per_step_relations_are_scored_at_every_step():
+    truth = torch.tensor([[0, 1, 1, 0], [1, 1, 0, 0]])  # [E=2, T=4]
+    per_step = torch.tensor([[1, 0, 0], [0, 0, 1]])  # types swapped, first 3 steps
+    assert edge_accuracy(per_step, truth, 2) == 1.0
+    assert edge_f1(per_step, truth, 2) == 1.0
+    assert edge_f1(per_step, truth, 2, permutation_invariant=False) == 0.0
+    # A static graph is scored at every true step: edge 1 said "edge" at all 4.
+    static = torch.tensor([0, 1])
+    assert edge_accuracy(static, truth, 2, permutation_invariant=False) == 4 / 8
+    assert edge_f1(static, truth, 2, permutation_invariant=False) == pytest.approx(
+        2 * 2 / (2 * 2 + 2 + 2))
+    logits = torch.randn(2, 3, 2)
+    assert edge_accuracy(logits, truth, 2) == edge_accuracy(logits.argmax(-1), truth, 2)
+    probs, labels = align_steps(logits.softmax(-1), truth, pred_dims=1)
+    assert probs.shape == (6, 2) and torch.equal(labels, truth[:, :3].reshape(-1))
+    with pytest.raises(ValueError, match="same edges"):
+        edge_accuracy(torch.zeros(2, 5, dtype=torch.long), truth, 2)
+
+
+def test_f1_of_no_edges_is_undefined():
+    assert math.isnan(edge_f1(torch.tensor([0, 0]), torch.tensor([0, 0]), 2,
+                              permutation_invariant=False))
+
+
+def test_confusion_per_step_sums_to_the_confusion():
+    truth = torch.randint(0, 3, (7, 5))
+    logits = torch.randn(7, 4, 3)
+    steps = step_confusion(logits, truth, 3)
+    assert steps.shape == (4, 3, 3)
+    assert torch.equal(steps.sum(0), edge_confusion(logits, truth, 3))
+    assert torch.equal(steps[2], edge_confusion(logits[:, 2], truth[:, 2], 3))
+    perm = best_type_permutation(steps.sum(0))
+    assert accuracy_from_confusion(steps[2], permutation=perm) == edge_accuracy(
+        perm[logits[:, 2].argmax(-1)], truth[:, 2], 3, permutation_invariant=False)

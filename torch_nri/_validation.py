@@ -170,14 +170,24 @@ def check_edge_index(edge_index: Tensor, num_nodes: int, name: str = "edge_index
 
 
 def check_edge_weights(edge_weights: Tensor, num_edges: int, num_edge_types: int,
-                       name: str = "edge_weights") -> None:
-    """Checks per-edge type weights have shape ``[E, K]`` and are finite."""
+                       name: str = "edge_weights", min_steps: Optional[int] = None) -> None:
+    """Checks per-edge type weights have shape ``[E, K]`` and are finite; with
+    ``min_steps``, per-step weights ``[E, T, K]`` with ``T >= min_steps`` are
+    accepted too."""
     if not isinstance(edge_weights, Tensor):
         raise ValueError(f"'{name}' must be a tensor, got {type(edge_weights).__name__}")
     expected = (num_edges, num_edge_types)
-    if tuple(edge_weights.shape) != expected:
+    per_step = (min_steps is not None and edge_weights.dim() == 3
+                and (edge_weights.size(0), edge_weights.size(2)) == expected)
+    if per_step and edge_weights.size(1) < min_steps:
+        raise ValueError(f"per-step '{name}' [num_edges, num_steps, num_edge_types] must "
+                         f"cover the {min_steps} steps run, got shape "
+                         f"{tuple(edge_weights.shape)}")
+    if not per_step and tuple(edge_weights.shape) != expected:
+        steps = (f" or [num_edges, num_steps >= {min_steps}, num_edge_types]"
+                 if min_steps is not None else "")
         raise ValueError(f"'{name}' must have shape [num_edges, num_edge_types] = "
-                         f"{list(expected)}, got shape {tuple(edge_weights.shape)}")
+                         f"{list(expected)}{steps}, got shape {tuple(edge_weights.shape)}")
     check_finite(edge_weights, name)
 
 

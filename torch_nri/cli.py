@@ -66,7 +66,7 @@ def _add_option(parser: argparse.ArgumentParser, field: str, value: Any,
     kind = {int: int, float: float, str: str}.get(type(value))
     if value is None:  # the optional fields: integers, but for these
         kind = {"max_seconds": float, "data": str, "dropout": float,
-                "decoder_sequence_model": str}.get(field, int)
+                "decoder_sequence_model": str, "encoder": str}.get(field, int)
     parser.add_argument(_flag(field), type=kind, default=value, choices=choices,
                         help=f"{help + ' ' if help else ''}(default: {value})")
 
@@ -113,6 +113,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
                "decoder_sequence_model": SEQUENCE_MODELS, "inter_scope": INTER_SCOPES}
     helps = {"decoder": f"one of {', '.join(DECODERS)}, or package.module:Class of an "
                         f"NRIDecoder of your own",
+             "encoder": "none: the model's (dnri for --model dnri, else mlp)",
              "device": "auto (CUDA when available), cpu, cuda or cuda:N",
              "compile": "run the training and validation steps through torch.compile",
              "tf32": "TF32 matrix multiplies on CUDA",
@@ -124,7 +125,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
              "dropout": "dropout probability; none: the model's paper value (0.5 for "
                         "--model supervised, else 0)"}
     _add_data_options(parser)
-    unresolved = {"dropout": None}  # resolved per model when the config is built
+    unresolved = {"dropout": None, "encoder": None}  # resolved per model in the config
     for field, value in {**TrainConfig().to_dict(), **unresolved}.items():
         if field in DATA_FIELDS or field == "physics":
             continue
@@ -188,8 +189,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         test_set = TrajectoryDataset(args.data, stats=stats, graph=config.graph, k=config.k)
     results = evaluate_run(args.run_dir, config=config, test_set=test_set, device=args.device)
     if args.json:
-        print(json.dumps({key: results[key] for key in ("accuracy", "mse", "auroc")
-                          if key in results}))
+        keys = ("accuracy", "f1", "mse", "auroc", "accuracy_per_step", "f1_per_step")
+        print(json.dumps({key: results[key] for key in keys if key in results}))
     else:
         _print_results(results)
     return 0
@@ -200,6 +201,8 @@ def _print_results(results: dict) -> None:
     steps = [s for s in (1, 10, 20) if s <= len(mse)]
     accuracy = results.get("accuracy")
     print(f"{'edge accuracy':<16}" + ("n/a" if accuracy is None else f"{100 * accuracy:.1f}%"))
+    if "f1" in results:
+        print(f"{'edge F1':<16}{100 * results['f1']:.1f}%")
     for s in steps:
         print(f"{f'MSE {s} step' + ('s' if s > 1 else ''):<16}{mse[s - 1]:.3e}")
 

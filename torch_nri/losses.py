@@ -80,15 +80,17 @@ def kl_categorical(edge_logits: Tensor, num_nodes: int, prior: Optional[Prior] =
         (\log q_{ij,k} - \log p_k)
 
     Args:
-        edge_logits (torch.Tensor): Encoder logits ``[E, K]``.
+        edge_logits (torch.Tensor): Encoder logits ``[E, K]``, or per step
+            ``[E, T, K]`` (summed over the steps too).
         num_nodes (int): Number of nodes of the batch, :math:`N`.
         prior (torch.Tensor or sequence of float, optional): Prior
             probabilities of the :math:`K` types, e.g.
             ``[0.91, 0.03, 0.03, 0.03]`` for a sparsity prior with type 0 as
             "no edge". (default: uniform)
     """
-    if not isinstance(edge_logits, Tensor) or edge_logits.dim() != 2:
-        raise ValueError(f"'edge_logits' must have shape [num_edges, num_edge_types], got "
+    if not isinstance(edge_logits, Tensor) or edge_logits.dim() not in (2, 3):
+        raise ValueError(f"'edge_logits' must have shape [num_edges, num_edge_types] (or "
+                         f"[num_edges, num_steps, num_edge_types]), got "
                          f"{_shape(edge_logits)}")
     check_int(num_nodes, "num_nodes", 1)
     log_q = F.log_softmax(edge_logits, dim=-1)

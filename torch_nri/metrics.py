@@ -1,4 +1,6 @@
-r"""Evaluation metrics of NRI: edge accuracy, per-step MSE and AUROC.
+r"""Evaluation metrics of NRI: edge accuracy, F1, per-step MSE and AUROC;
+for relations that change over time (dNRI), the edge metrics are scored
+at every step (:func:`align_steps`).
 
 Edge types learned without labels are only defined up to a permutation (the
 model may call "spring" type 0 and "no spring" type 1), so edge accuracy
@@ -20,14 +22,11 @@ from torch_nri.graphs import reverse_edge_index
 
 
 def _as_labels(edge_pred: Tensor, name: str = "edge_pred") -> Tensor:
-    # Logits, probabilities or samples [E, K] -> type indices [E]; types [E]
-    # must be integers (a float would be truncated into a type).
+    # Logits, probabilities or samples [E, (T,) K] -> type indices [E, (T)];
+    # types [E, (T)] must be integers (a float would be truncated into a type).
     if not isinstance(edge_pred, Tensor):
         raise ValueError(f"'{name}' must be a tensor, got {type(edge_pred).__name__}")
-    if edge_pred.dim() == 2:
-        if not edge_pred.is_floating_point():
-            raise ValueError(f"'{name}' of shape [num_edges, num_edge_types] must hold "
-                             f"floating point logits or probabilities, got {edge_pred.dtype}")
+    if edge_pred.is_floating_point() and edge_pred.dim() > 1:
         check_finite(edge_pred, name)  # argmax would pick a NaN as the top type
         return edge_pred.argmax(dim=-1)
     return _check_types(edge_pred, name)
@@ -36,29 +35,57 @@ def _as_labels(edge_pred: Tensor, name: str = "edge_pred") -> Tensor:
 def _check_types(edge_type: Tensor, name: str) -> Tensor:
     if not isinstance(edge_type, Tensor):
         raise ValueError(f"'{name}' must be a tensor, got {type(edge_type).__name__}")
-    if edge_type.dim() != 1:
-        raise ValueError(f"'{name}' must have shape [num_edges] (or [num_edges, "
-                         f"num_edge_types] for predictions), got {tuple(edge_type.shape)}")
+    if edge_type.dim() not in (1, 2):
+        raise ValueError(f"'{name}' must have shape [num_edges] or, per step, [num_edges, "
+                         f"num_steps] (with num_edge_types last for predictions), got "
+                         f"{tuple(edge_type.shape)}")
     if edge_type.is_floating_point() or edge_type.is_complex():
         raise ValueError(f"'{name}' must hold integer edge types, got {edge_type.dtype}")
     return edge_type
 
 
-def edge_confusion(edge_pred: Tensor, edge_type: Tensor, num_edge_types: int) -> Tensor:
-    r"""Confusion matrix ``C[true, predicted]`` of shape ``[K, K]``.
+def align_steps(edge_pred: Tensor, edge_type: Tensor,
+                pred_dims: int = 0) -> Tuple[Tensor, Tensor]:
+    r"""Pairs predictions with true types edge by edge and, for relations
+    that change over time, step by step: returns both flattened,
+    ``[M, *pred]`` and ``[M]``.
+
+    ``edge_type`` is ``[E]``, or ``[E, T]`` per step. A static prediction
+    ``[E, *pred]`` is scored at every true step; a per-step prediction
+    ``[E, T', *pred]`` on the first :math:`T' \leq T` steps.
 
     Args:
-        edge_pred (torch.Tensor): Predicted types ``[E]``, or logits,
-            probabilities or samples ``[E, K]``.
-        edge_type (torch.Tensor): True types ``[E]``.
+        edge_pred (torch.Tensor): Predictions ``[E, (T',) *pred]``.
+        edge_type (torch.Tensor): True types ``[E]`` or ``[E, T]``.
+        pred_dims (int, optional): The trailing dimensions of a prediction
+            (1 for probabilities ``[..., K]``). (default: :obj:`0`)
+    """
+    steps = edge_pred.dim() - 1 - pred_dims  # 0 or 1 step dimensions
+    trailing = edge_pred.shape[edge_pred.dim() - pred_dims:]
+    if edge_type.dim() == 2 and steps == 0:
+        edge_pred = edge_pred.unsqueeze(1).expand(-1, edge_type.size(1), *trailing)
+    elif edge_type.dim() == 2 and steps == 1 and edge_pred.size(1) <= edge_type.size(1):
+        edge_type = edge_type[:, :edge_pred.size(1)]
+    if edge_pred.shape[:edge_pred.dim() - pred_dims] != edge_type.shape:
+        raise ValueError(f"'edge_pred' and 'edge_type' must describe the same edges (and "
+                         f"steps), got {tuple(edge_pred.shape)} and {tuple(edge_type.shape)}")
+    return edge_pred.reshape(-1, *trailing), edge_type.reshape(-1)
+
+
+def edge_confusion(edge_pred: Tensor, edge_type: Tensor, num_edge_types: int) -> Tensor:
+    r"""Confusion matrix ``C[true, predicted]`` of shape ``[K, K]``, over
+    the edges and, for relations per step, the steps (:func:`align_steps`).
+
+    Args:
+        edge_pred (torch.Tensor): Predicted types ``[E]`` or ``[E, T']``
+            (integers), or logits, probabilities or samples ``[E, K]`` or
+            ``[E, T', K]``.
+        edge_type (torch.Tensor): True types ``[E]``, or ``[E, T]`` per step.
         num_edge_types (int): Number of types :math:`K`.
     """
     check_int(num_edge_types, "num_edge_types", 1)
-    pred = _as_labels(edge_pred).long()
-    true = _check_types(edge_type, "edge_type").long()
-    if pred.shape != true.shape:
-        raise ValueError(f"'edge_pred' and 'edge_type' must describe the same edges, got "
-                         f"{tuple(edge_pred.shape)} and {tuple(edge_type.shape)}")
+    pred, true = align_steps(_as_labels(edge_pred), _check_types(edge_type, "edge_type"))
+    pred, true = pred.long(), true.long()
     for name, labels in (("edge_pred", pred), ("edge_type", true)):
         if not values_checked():
             break
@@ -110,17 +137,38 @@ def edge_accuracy(edge_pred: Tensor, edge_type: Tensor, num_edge_types: Optional
     """
     if num_edge_types is None:
         labels = [_as_labels(edge_pred), _check_types(edge_type, "edge_type")]
-        num_edge_types = (edge_pred.size(-1) if edge_pred.dim() == 2 else
+        num_edge_types = (edge_pred.size(-1) if edge_pred.is_floating_point()
+                          and edge_pred.dim() > 1 else
                           max((int(t.max()) for t in labels if t.numel()), default=0) + 1)
     confusion = edge_confusion(edge_pred, edge_type, num_edge_types)
     return accuracy_from_confusion(confusion, permutation_invariant, no_edge_type)
 
 
+def step_confusion(edge_pred: Tensor, edge_type: Tensor, num_edge_types: int) -> Tensor:
+    r"""Confusion matrices ``C[t, true, predicted]`` of each step,
+    ``[T', K, K]``, for relations that change over time (``edge_type``
+    ``[E, T]``), paired as by :func:`align_steps`: their sum over steps is
+    :func:`edge_confusion`."""
+    if edge_type.dim() != 2:
+        raise ValueError(f"'edge_type' must hold relations per step [num_edges, num_steps], "
+                         f"got shape {tuple(edge_type.shape)}")
+    pred, true = align_steps(_as_labels(edge_pred), edge_type)
+    num_steps = pred.numel() // max(edge_type.size(0), 1)
+    # align_steps flattens [E, T'] row by row: entry m is of step m mod T'.
+    step = torch.arange(pred.numel(), device=pred.device) % max(num_steps, 1)
+    counts = torch.bincount((step * num_edge_types + true.long()) * num_edge_types
+                            + pred.long(), minlength=num_steps * num_edge_types ** 2)
+    return counts.view(num_steps, num_edge_types, num_edge_types)
+
+
 def accuracy_from_confusion(confusion: Tensor, permutation_invariant: bool = True,
-                            no_edge_type: Optional[int] = None) -> float:
+                            no_edge_type: Optional[int] = None,
+                            permutation: Optional[Tensor] = None) -> float:
     r"""Edge accuracy from a confusion matrix ``C[true, predicted]``, e.g. one
     summed over the batches of a test set; the arguments are those of
-    :func:`edge_accuracy`."""
+    :func:`edge_accuracy`. ``permutation`` (``perm[predicted] = true``)
+    imposes a matching of the types, e.g. the one of all steps for the
+    confusion matrix of one step. (default: the best for ``confusion``)"""
     confusion = confusion.cpu()
     num_edge_types = confusion.size(0)
     total = int(confusion.sum())
@@ -128,10 +176,55 @@ def accuracy_from_confusion(confusion: Tensor, permutation_invariant: bool = Tru
         raise ValueError("edge accuracy of an empty set of edges is undefined")
     if not permutation_invariant:
         return float(confusion.diag().sum()) / total
-    perm = best_type_permutation(confusion, no_edge_type)
+    perm = (best_type_permutation(confusion, no_edge_type) if permutation is None
+            else permutation.cpu())
     # Column p of the confusion matrix counts as correct in row perm[p].
     correct = confusion[perm, torch.arange(num_edge_types)].sum()
     return float(correct) / total
+
+
+def f1_from_confusion(confusion: Tensor, permutation_invariant: bool = True,
+                      no_edge_type: Optional[int] = None,
+                      permutation: Optional[Tensor] = None) -> float:
+    r"""The F1 score of "edge vs no edge" from a confusion matrix
+    ``C[true, predicted]``, where true type 0 means no edge and a predicted
+    type is matched to a true one as by the accuracy
+    (:func:`best_type_permutation`, or as named without
+    ``permutation_invariant``):
+
+    .. math::
+        F_1 = \frac{2\,TP}{2\,TP + FP + FN}
+
+    NaN where there is neither a true nor a predicted edge. ``permutation``
+    imposes a matching, as in :func:`accuracy_from_confusion`."""
+    confusion = confusion.cpu()
+    num_edge_types = confusion.size(0)
+    if not permutation_invariant:
+        perm = torch.arange(num_edge_types)
+    else:
+        perm = (best_type_permutation(confusion, no_edge_type) if permutation is None
+                else permutation.cpu())
+    said_edge = perm != 0  # predicted type p stands for true type perm[p]
+    counts = confusion.double()
+    true_positive = counts[1:][:, said_edge].sum()
+    false_positive = counts[0, said_edge].sum()
+    false_negative = counts[1:][:, ~said_edge].sum()
+    denominator = 2 * true_positive + false_positive + false_negative
+    return float(2 * true_positive / denominator) if denominator else float("nan")
+
+
+def edge_f1(edge_pred: Tensor, edge_type: Tensor, num_edge_types: Optional[int] = None,
+            permutation_invariant: bool = True, no_edge_type: Optional[int] = None) -> float:
+    r"""The F1 score of "edge vs no edge" (true type 0 is no edge), up to
+    the permutation of types that the accuracy takes
+    (:func:`f1_from_confusion`); per step for relations that change over
+    time. The arguments are those of :func:`edge_accuracy`."""
+    if num_edge_types is None:
+        num_edge_types = (edge_pred.size(-1) if edge_pred.is_floating_point()
+                          and edge_pred.dim() > 1 else
+                          int(max(edge_pred.max(), edge_type.max())) + 1)
+    confusion = edge_confusion(edge_pred, edge_type, num_edge_types)
+    return f1_from_confusion(confusion, permutation_invariant, no_edge_type)
 
 
 def mse_per_step(predictions: Tensor, targets: Tensor) -> Tensor:
@@ -204,13 +297,16 @@ def asymmetry_counts(edge_types: Tensor, edge_index: Tensor,
     reverse is a candidate edge at all. Summed over batches, their ratio is
     the rate of a whole split, defined as long as some batch has a pair."""
     edge_types = _as_labels(edge_types, "edge_types")
-    if edge_types.shape != (edge_index.size(1),):
+    if edge_types.size(0) != edge_index.size(1):
         raise ValueError(f"'edge_types' must have shape [num_edges={edge_index.size(1)}] or "
-                         f"[num_edges, num_edge_types], got {tuple(edge_types.shape)}")
+                         f"[num_edges, num_edge_types] (per step: [num_edges, num_steps] or "
+                         f"[num_edges, num_steps, num_edge_types]), got "
+                         f"{tuple(edge_types.shape)}")
     reverse = reverse_edge_index(edge_index, num_nodes)
     paired = reverse >= 0
+    # Per step, each step of a pair counts: the fraction over edges and steps.
     asymmetric = edge_types[paired] != edge_types[reverse[paired]]
-    return int(asymmetric.sum()), int(paired.sum())
+    return int(asymmetric.sum()), asymmetric.numel()
 
 
 def asymmetry_rate(edge_types: Tensor, edge_index: Tensor,
@@ -221,7 +317,8 @@ def asymmetry_rate(edge_types: Tensor, edge_index: Tensor,
 
     Args:
         edge_types (torch.Tensor): Predicted types ``[E]``, or logits or
-            probabilities ``[E, K]`` (their most probable type).
+            probabilities ``[E, K]`` (their most probable type); per step,
+            ``[E, T]`` or ``[E, T, K]`` (the fraction over edges and steps).
         edge_index (torch.Tensor): The candidate edges ``[2, E]``.
         num_nodes (int, optional): The number of nodes.
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from torch_nri.datasets.acclaim import joint_positions, read_amc, read_asf
-from torch_nri.datasets.mocap import MocapDataset, load_mocap
+from torch_nri.datasets.mocap import MocapDataset, load_mocap, mocap_splits
 from tests.datasets.test_acclaim import pose, write_amc, write_asf
 
 
@@ -66,3 +66,39 @@ def test_mocap_dataset_cuts_normalised_windows(tmp_path):
         MocapDataset(asf, [amc], num_steps=20)
     with pytest.raises(ValueError, match="'stride' must be a positive integer"):
         MocapDataset(asf, [amc], stride=0)
+
+
+@pytest.mark.parametrize("protocol,sizes,steps", [("dnri", (12, 4, 2), (50, 100)),
+                                                  ("nri", (11, 4, 3), (49, 99))])
+def test_subject_35_splits_as_the_papers(tmp_path, protocol, sizes, steps):
+    rng = np.random.default_rng(1)
+    asf = write_asf(tmp_path / "35.asf")
+    lengths = {}
+    for trial in range(1, 19):  # 18 trials, named as CMU names them
+        frames = [pose(root=rng.uniform(-5, 5, 6)) for _ in range(101 + trial)]
+        write_amc(tmp_path / f"35_{trial:02d}.amc", frames)
+        lengths[trial] = 100 + trial  # steps: the first frame has no velocity
+    train, valid, test = mocap_splits(tmp_path, protocol)
+    first_valid, first_test = sizes[0] + 1, sizes[0] + sizes[1] + 1
+    windows = [sum(lengths[t] // steps[0] for t in range(1, first_valid)),
+               sum(lengths[t] // steps[0] for t in range(first_valid, first_test)),
+               sum(lengths[t] // steps[1] for t in range(first_test, 19))]
+    assert [len(train), len(valid), len(test)] == windows
+    assert train[0].x.shape == (4, steps[0], 6) and test[0].x.shape == (4, steps[1], 6)
+    assert train.stats is valid.stats is test.stats
+    (first,) = load_mocap(tmp_path / "35.asf", [tmp_path / "35_01.amc"])
+    np.testing.assert_allclose(train.stats.denormalize(train[0].x.transpose(0, 1).double()),
+                               first[:steps[0]], atol=1e-4)
+    scaled = train.x.abs().amax(dim=(0, 1))
+    if protocol == "nri":  # the largest absolute value of each group is 1
+        assert scaled[:3].max() == pytest.approx(1) and scaled[3:].max() == pytest.approx(1)
+    else:
+        assert train.x.min() == pytest.approx(-1, abs=1e-5)
+
+
+def test_subject_35_splits_need_the_files(tmp_path):
+    write_asf(tmp_path / "35.asf")
+    with pytest.raises(ValueError, match="needs more than 12 \\+ 4 trials"):
+        mocap_splits(tmp_path)
+    with pytest.raises(ValueError, match="'protocol'"):
+        mocap_splits(tmp_path, "lstm")

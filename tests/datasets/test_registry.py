@@ -1,21 +1,21 @@
 import pytest
 
-from torch_nri.datasets import (SYSTEMS, ChargedDataset, KuramotoDataset, SpringsDataset,
-                                get_system, physics_parameters)
+from torch_nri.datasets import (SYSTEMS, ChargedDataset, KuramotoDataset, ProximityDataset,
+                                SpringsDataset, get_system, physics_parameters)
 
 SMALL = dict(num_train=4, num_valid=2, num_test=2, length=300, test_length=300, sample_freq=100)
 
 
 def test_each_system_is_described_once_by_its_dataset_class():
     assert SYSTEMS == {"springs": SpringsDataset, "charged": ChargedDataset,
-                       "kuramoto": KuramotoDataset}
+                       "kuramoto": KuramotoDataset, "proximity": ProximityDataset}
     for name, cls in SYSTEMS.items():
         assert get_system(name) is cls and cls.name == name
         features = sorted(i for group in cls.feature_groups.values() for i in group)
         assert features == list(range(len(features)))  # every feature in one group
     assert list(SpringsDataset.feature_groups) == ["position", "velocity"]
     with pytest.raises(ValueError, match=r"'system' must be one of \['charged', 'kuramoto', "
-                                         r"'springs'\], got 'gas'"):
+                                         r"'proximity', 'springs'\], got 'gas'"):
         get_system("gas")
 
 

@@ -189,3 +189,90 @@ def test_a_subclass_with_a_layer_of_an_old_name_keeps_its_own_parameters():
     again.load_state_dict(dec.state_dict())
     assert torch.equal(again.lin1.weight, dec.lin1.weight)
     assert torch.equal(again.head.mlp.lins[0].weight, dec.head.mlp.lins[0].weight)
+
+
+class RecordingDecoder(NRIDecoder):
+    """Records the edge weights each step is given; predicts x + 1."""
+    step_weights = True
+
+    def __init__(self, feeding="teacher_forcing"):
+        super().__init__(4, 3)
+        self.feeding = feeding
+        self.seen = []
+
+    def step(self, x, edge_index, edge_weights, memory=None):
+        self.seen.append(edge_weights)
+        return x + 1, None
+
+
+def step_weights(num_edges, num_steps):
+    # Weights whose every entry names its step: [E, T, K] with value t.
+    return torch.arange(num_steps, dtype=torch.float).view(1, -1, 1).expand(num_edges, -1, 3)
+
+
+@pytest.mark.parametrize("feeding", ["teacher_forcing", "burn_in"])
+def test_each_step_gets_the_weights_of_its_input_step(system, feeding):
+    x, edge_index = system
+    dec = RecordingDecoder(feeding)
+    weights = step_weights(edge_index.size(1), 19)
+    dec(x, edge_index, weights, burn_in_steps=5)
+    assert [int(w[0, 0]) for w in dec.seen] == list(range(19))
+    dec.seen.clear()
+    dec.forecast(x[:, :8], edge_index, step_weights(edge_index.size(1), 7 + 6), horizon=6)
+    first = 0 if feeding == "burn_in" else 7
+    assert [int(w[0, 0]) for w in dec.seen] == list(range(first, 13))
+
+
+def test_teacher_forced_segments_each_read_their_own_steps(system):
+    x, edge_index = system
+    dec = RecordingDecoder()
+    dec(x, edge_index, step_weights(edge_index.size(1), 19), prediction_steps=5)
+    # Step m of the segments started at 0, 5, 10, 15 (the last one's step 4 is past T - 1).
+    assert [w[0, :, 0].tolist() for w in dec.seen] == [
+        [0, 5, 10, 15], [1, 6, 11, 16], [2, 7, 12, 17], [3, 8, 13, 18], [4, 9, 14, 18]]
+
+
+@pytest.mark.parametrize("name", ["mlp", "rnn"])
+def test_per_step_weights_equal_static_ones_repeated(system, name):
+    x, edge_index = system
+    dec = decoders()[name].eval()
+    weights = torch.rand(edge_index.size(1), 2)
+    repeated = weights[:, None].expand(-1, 19, -1)
+    for kwargs in ({"prediction_steps": 4}, {"burn_in_steps": 6}):
+        assert torch.allclose(dec(x, edge_index, weights, **kwargs),
+                              dec(x, edge_index, repeated, **kwargs), atol=1e-6)
+    assert torch.allclose(dec.forecast(x[:, :8], edge_index, weights, 5),
+                          dec.forecast(x[:, :8], edge_index, repeated[:, :12], 5), atol=1e-6)
+
+
+def test_mlp_decoder_uses_the_graph_of_step_t_at_step_t(system):
+    x, edge_index = system
+    dec = decoders()["mlp"].eval()
+    weights = torch.rand(edge_index.size(1), 19, 2)
+    out = dec(x, edge_index, weights, prediction_steps=1)
+    for t in (0, 7, 18):
+        static = dec(x[:, t:t + 2], edge_index, weights[:, t], prediction_steps=1)
+        assert torch.allclose(out[:, t], static[:, 0], atol=1e-6)
+
+
+def test_per_step_weights_are_checked(system):
+    x, edge_index = system
+    with pytest.raises(ValueError, match="cover the 19 steps"):
+        decoders()["mlp"](x, edge_index, torch.rand(edge_index.size(1), 18, 2))
+    with pytest.raises(ValueError, match="cover the 12 steps"):
+        decoders()["rnn"].forecast(x[:, :8], edge_index, torch.rand(edge_index.size(1), 11, 2), 5)
+    with pytest.raises(ValueError, match="not per step"):
+        decoders()["st"](x, edge_index, torch.rand(edge_index.size(1), 19, 2))
+
+
+@pytest.mark.parametrize("cls", [MLPDecoder, RNNDecoder])
+def test_per_step_weights_in_checkpointed_chunks(system, cls):
+    x, edge_index = system
+    args = (4, 2, 16, 16, 16) if cls is MLPDecoder else (4, 2, 16)
+    plain = cls(*args).eval()
+    chunked = cls(*args, checkpoint=True, checkpoint_chunk_size=7).eval()
+    chunked.load_state_dict(plain.state_dict())
+    weights = torch.rand(edge_index.size(1), 19, 2)
+    for kwargs in ({"prediction_steps": 4}, {"burn_in_steps": 6}):
+        assert torch.allclose(plain(x, edge_index, weights, **kwargs),
+                              chunked(x, edge_index, weights, **kwargs), atol=1e-5)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from torch_nri import nn
-from torch_nri.models import NRI, FixedGraphModel, SupervisedEncoder
+from torch_nri.models import DNRI, NRI, FixedGraphModel, SupervisedEncoder
 
 # Layer -> (arguments, {argument: a non-default value that must show in the repr}).
 LAYERS = {
@@ -24,6 +24,8 @@ LAYERS = {
                    dict(sequence_model="attention", intra=False, inter=False,
                         inter_scope="neighbourhood", num_heads=2,
                         dropout=0.5, aggr="mean", batch_norm=False)),
+    nn.DNRIEncoder: (dict(in_channels=4, hidden_channels=8, num_edge_types=3),
+                     dict(rnn_channels=6, head_channels=5, dropout=0.5, batch_norm=False)),
     nn.MLPDecoder: (dict(in_channels=4, num_edge_types=3, msg_hidden_channels=8,
                          msg_out_channels=8, hidden_channels=8),
                     dict(skip_first=True, dropout=0.5, aggr="mean", checkpoint=True,
@@ -59,7 +61,8 @@ def _models():
     return [NRI(nn.MLPEncoder(12, 8, 2), nn.MLPDecoder(**mlp), 2),
             NRI(nn.RIEncoder(12, 8, 2, "attention"), nn.STDecoder(4, 2, 8), 2),
             FixedGraphModel(nn.RNNDecoder(4, 2, 8), graph="true"),
-            SupervisedEncoder(nn.CNNEncoder(4, 8, 2), 2)]
+            SupervisedEncoder(nn.CNNEncoder(4, 8, 2), 2),
+            DNRI(nn.DNRIEncoder(4, 8, 2), nn.MLPDecoder(**mlp), 2)]
 
 
 def _variant(cls, name, value):

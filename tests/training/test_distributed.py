@@ -113,3 +113,19 @@ def test_a_distributed_run_resumes(runs):
     for key, value in whole["model"].items():
         assert torch.equal(value, resumed["model"][key]), key
     assert len(log_rows(runs / "resumed")) == 2
+
+
+@pytest.mark.slow
+def test_dnri_takes_the_same_step_under_two_processes(tmp_path):
+    single = dict(TINY, model="dnri", system="proximity", num_nodes=3, epochs=1, batch_size=8,
+                  data_root=str(tmp_path / "data"), out=str(tmp_path / "single"))
+    original = F.gumbel_softmax
+    F.gumbel_softmax = deterministic_gumbel_softmax
+    try:
+        train(TrainConfig(**single))
+    finally:
+        F.gumbel_softmax = original
+    run_distributed(dict(single, batch_size=4, out=str(tmp_path / "two")))
+    one, two = load(tmp_path / "single"), load(tmp_path / "two")
+    for key, value in one["model"].items():
+        assert torch.allclose(value, two["model"][key], atol=1e-6), key

@@ -162,7 +162,7 @@ def test_config_errors():
         TrainConfig(model="full-graph", skip_first=True)
     with pytest.raises(ValueError, match="'max_seconds' must be positive"):
         TrainConfig(max_seconds=0)
-    with pytest.raises(ValueError, match="'batch_norm=False' is an option of the mlp and ri"):
+    with pytest.raises(ValueError, match="'batch_norm=False' is an option of the mlp, ri and dnri"):
         TrainConfig(encoder="cnn", batch_norm=False)
     with pytest.raises(ValueError, match="'skip_no_edges=True' is an option of the mlp and "
                                          "rnn decoders"):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.nn import Linear
 
-from torch_nri.models import NRI, load_model
+from torch_nri.models import DNRI, NRI, load_model
 from torch_nri.training import (DECODERS, ENCODERS, TrainConfig, evaluate_run, register_decoder,
                                 register_encoder, train)
 from torch_nri.training.registry import Part
@@ -145,3 +145,46 @@ def test_inter_scope_reaches_the_ri_encoder_from_the_command_line():
         TrainConfig(inter_scope="neighbourhood")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--inter-scope", "local"])
+
+
+def test_dnri_trains_resumes_and_reports_f1_on_the_proximity_system(tmp_path):
+    options = dict(TINY, model="dnri", system="proximity", num_nodes=3, skip_first=True,
+                   data_root=str(tmp_path / "data"))
+    whole = TrainConfig(**{**options, "epochs": 2}, out=str(tmp_path / "whole"))
+    assert whole.encoder == "dnri"
+    results = train(whole)
+    assert 0 <= results["accuracy"] <= 1 and 0 <= results["f1"] <= 1
+    assert len(results["mse"]) == 20 and np.isfinite(results["mse"]).all()
+    # Per step over the encoder's 50-step window, the types matched over all steps.
+    assert len(results["accuracy_per_step"]) == len(results["f1_per_step"]) == 50
+    assert np.mean(results["accuracy_per_step"]) == pytest.approx(results["accuracy"])
+    assert isinstance(load_model(str(tmp_path / "whole" / "best.pt")), DNRI)
+    train(TrainConfig(**options, out=str(tmp_path / "parts")))
+    train(TrainConfig(**{**options, "epochs": 2}, out=str(tmp_path / "parts")), resume=True)
+    a = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "parts" / "last.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    # Static NRI on the same data is scored at every step of the window.
+    static = train(TrainConfig(**{**options, "model": "nri"}, out=str(tmp_path / "nri")))
+    assert 0 <= static["f1"] <= 1
+
+
+def test_models_given_one_graph_refuse_relations_that_change(tmp_path):
+    config = TrainConfig(**{**TINY, "model": "supervised", "system": "proximity",
+                            "num_nodes": 3}, out=str(tmp_path / "run"),
+                         data_root=str(tmp_path / "data"))
+    with pytest.raises(ValueError, match="change over time"):
+        train(config)
+
+
+def test_dnri_checks_its_parts():
+    with pytest.raises(ValueError, match="encoder='dnri'"):
+        TrainConfig(model="dnri", encoder="mlp")
+    with pytest.raises(ValueError, match="takes one graph"):
+        TrainConfig(model="dnri", decoder="st")
+    with pytest.raises(ValueError, match="not of model='dnri'"):
+        TrainConfig(model="dnri", symmetry_weight=1.0)
+    with pytest.raises(ValueError, match="not of model='nri'"):
+        TrainConfig(encoder="dnri")
+    assert TrainConfig().encoder == "mlp"
+    assert TrainConfig.from_dict(TrainConfig(model="dnri").to_dict()).encoder == "dnri"

@@ -1,12 +1,14 @@
 r"""PyG datasets of simulated and recorded interacting systems, and the
 registry of simulated systems (:data:`SYSTEMS`)."""
 from torch_nri.datasets.acclaim import joint_positions, read_amc, read_asf
-from torch_nri.datasets.mocap import MocapDataset, load_mocap
+from torch_nri.datasets.mocap import (MOCAP_PROTOCOLS, MocapDataset, MocapProtocol, load_mocap,
+                                      mocap_splits)
 from torch_nri.datasets.normalization import MinMaxStats
 from torch_nri.datasets.simulated import PhysicsParameter, SimulatedDataset
 from torch_nri.datasets.springs import SpringsDataset
 from torch_nri.datasets.charged import ChargedDataset
 from torch_nri.datasets.kuramoto import KuramotoDataset
+from torch_nri.datasets.proximity import ProximityDataset
 from torch_nri.datasets.registry import SYSTEMS, get_system, physics_parameters
 from torch_nri.datasets.trajectory import (SPLIT_FILES, TrajectoryDataset, load_splits,
                                            read_trajectories)
@@ -18,6 +20,7 @@ __all__ = [
     "SpringsDataset",
     "ChargedDataset",
     "KuramotoDataset",
+    "ProximityDataset",
     "SYSTEMS",
     "get_system",
     "physics_parameters",
@@ -30,4 +33,7 @@ __all__ = [
     "joint_positions",
     "load_mocap",
     "MocapDataset",
+    "MocapProtocol",
+    "MOCAP_PROTOCOLS",
+    "mocap_splits",
 ]

@@ -7,8 +7,10 @@ joints of the CMU skeleton (30 bones plus the root), :math:`F = 6` features.
 No data is downloaded: point :func:`load_mocap` or :class:`MocapDataset` at
 the files.
 """
+import glob
 import os
-from typing import Callable, List, Optional, Sequence, Union
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -119,3 +121,84 @@ class MocapDataset(InMemoryDataset):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({len(self)})"
+
+
+@dataclass(frozen=True)
+class MocapProtocol:
+    r"""How a paper splits and cuts the CMU subject 35 walking trials.
+
+    Attributes:
+        num_train (int): The first trials (by file name) for training.
+        num_valid (int): The next trials for validation; the rest are the
+            test trials.
+        num_steps (int): Steps of a training or validation window
+            (non-overlapping windows of each trial).
+        test_steps (int): Steps of a test window.
+        scaling (str): ``"min-max"``, each group (positions, velocities) to
+            :math:`[-1, 1]` with the training windows' extremes; or
+            ``"max-abs"``, divided by the training windows' largest absolute
+            value.
+    """
+    num_train: int
+    num_valid: int
+    num_steps: int
+    test_steps: int
+    scaling: str
+
+
+#: The protocols of the papers: NRI (Kipf et al., 2018, section 5.2 and
+#: supplement D.2: 11 / 4 / 7 trials, windows of 49 steps, test windows of
+#: 99, features scaled to a largest absolute value of 1; the paper does not
+#: say which trials go where, so they are taken in file-name order) and
+#: dNRI (the dNRI code's CMU preprocessing: the sorted ``.amc`` files, the
+#: first 12 for training, the next 4 for validation, the rest for testing;
+#: windows of 50 and 100 steps; positions and velocities min-max scaled to
+#: :math:`[-1, 1]` with the training windows' extremes).
+MOCAP_PROTOCOLS: Dict[str, MocapProtocol] = {
+    "nri": MocapProtocol(11, 4, 49, 99, "max-abs"),
+    "dnri": MocapProtocol(12, 4, 50, 100, "min-max"),
+}
+
+
+def mocap_splits(root: PathLike, protocol: str = "dnri", sample_every: int = 1
+                 ) -> Tuple[MocapDataset, MocapDataset, MocapDataset]:
+    r"""The training, validation and test :class:`MocapDataset` of the CMU
+    subject 35 walking trials as a paper splits them
+    (:data:`MOCAP_PROTOCOLS`): point ``root`` at a directory holding the
+    subject's ``.asf`` skeleton and its walking trials' ``.amc`` files
+    (``35_01.amc``, ...; nothing is downloaded). Every split is scaled with
+    the statistics of the training windows.
+
+    Args:
+        root (str or os.PathLike): The directory of the files.
+        protocol (str, optional): ``"nri"`` or ``"dnri"``. (default: ``"dnri"``)
+        sample_every (int, optional): Keep one frame in this many
+            (:func:`load_mocap`). (default: :obj:`1`, as both papers)
+    """
+    if protocol not in MOCAP_PROTOCOLS:
+        raise ValueError(f"'protocol' must be one of {sorted(MOCAP_PROTOCOLS)}, got "
+                         f"{protocol!r}")
+    split = MOCAP_PROTOCOLS[protocol]
+    skeletons = sorted(glob.glob(os.path.join(os.fspath(root), "*.asf")))
+    trials = sorted(glob.glob(os.path.join(os.fspath(root), "*.amc")))
+    if len(skeletons) != 1:
+        raise ValueError(f"{root} must hold one .asf skeleton file, found {len(skeletons)}")
+    if len(trials) <= split.num_train + split.num_valid:
+        raise ValueError(f"the {protocol} protocol needs more than {split.num_train} + "
+                         f"{split.num_valid} trials (training + validation) in {root}, "
+                         f"found {len(trials)} .amc files")
+    train, valid = trials[:split.num_train], trials[split.num_train:][:split.num_valid]
+    test = trials[split.num_train + split.num_valid:]
+    # The statistics of the training windows (fitted by the dataset).
+    train_set = MocapDataset(skeletons[0], train, split.num_steps, sample_every=sample_every)
+    stats = train_set.stats
+    if split.scaling == "max-abs":  # min-max over [-M, M] is division by M
+        largest = [max(abs(lo), abs(hi)) for lo, hi in zip(stats.minimum, stats.maximum)]
+        stats = MinMaxStats(stats.groups, [-m for m in largest], largest, stats.names)
+        train_set = MocapDataset(skeletons[0], train, split.num_steps,
+                                 sample_every=sample_every, stats=stats)
+    return (train_set,
+            MocapDataset(skeletons[0], valid, split.num_steps, sample_every=sample_every,
+                         stats=stats),
+            MocapDataset(skeletons[0], test, split.test_steps, sample_every=sample_every,
+                         stats=stats))

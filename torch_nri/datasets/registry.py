@@ -5,6 +5,7 @@ from typing import Dict, Type
 
 from torch_nri.datasets.charged import ChargedDataset
 from torch_nri.datasets.kuramoto import KuramotoDataset
+from torch_nri.datasets.proximity import ProximityDataset
 from torch_nri.datasets.simulated import PhysicsParameter, SimulatedDataset
 from torch_nri.datasets.springs import SpringsDataset
 
@@ -14,6 +15,7 @@ SYSTEMS: Dict[str, Type[SimulatedDataset]] = {
     SpringsDataset.name: SpringsDataset,
     ChargedDataset.name: ChargedDataset,
     KuramotoDataset.name: KuramotoDataset,
+    ProximityDataset.name: ProximityDataset,
 }
 
 

@@ -93,7 +93,7 @@ class SimulatedDataset(InMemoryDataset):
     Each item is a :class:`~torch_geometric.data.Data` with ``x``
     ``[N, T, F]`` (normalised), ``edge_index`` ``[2, E]`` (the candidate
     graph) and ``edge_type`` ``[E]`` (the true relation of each candidate
-    edge). Subclasses are the description of a system, the one place that
+    edge), or ``[E, T]`` for a system whose relations change over time. Subclasses are the description of a system, the one place that
     knows it: :attr:`name`, :attr:`feature_groups`, :attr:`simulator` (whose
     keyword arguments beyond the data's own are the system's physics,
     :meth:`physics_parameters`), the default lengths, and :meth:`simulate`.
@@ -271,6 +271,12 @@ class SimulatedDataset(InMemoryDataset):
         ``[num_sims, T, N, F]`` and a function giving candidate edges' types."""
         raise NotImplementedError
 
+    def graph_of(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        r"""The candidate graph of one system's normalised trajectories
+        ``[N, T, F]``: :func:`~torch_nri.graphs.candidate_graph` of the
+        ``graph`` and ``k`` arguments."""
+        return candidate_graph(self.params["graph"], self.params["k"], self.params["num_nodes"])
+
     def _simulate(self, num_sims: int, length: int, seed: int) -> Any:
         return self.simulator(num_sims, self.params["num_nodes"], length,
                               self.params["sample_freq"], seed, progress=self.progress,
@@ -296,7 +302,7 @@ class SimulatedDataset(InMemoryDataset):
             if stats is None:  # the training split comes first
                 stats = MinMaxStats.fit(features, self.feature_groups)
             x = torch.from_numpy(stats.normalize(features)).transpose(1, 2)  # [S, N, T, F]
-            graph_of = candidate_graph(p["graph"], p["k"], p["num_nodes"])
+            graph_of = self.graph_of()
             data_list = [self._make_item(x[s], graph_of(x[s]), edge_types, s)
                          for s in range(x.size(0))]
             if self.pre_transform is not None:

@@ -8,6 +8,7 @@ from torch_nri.nn.residual_head import ResidualHead
 from torch_nri.nn.decoder import NRIDecoder
 from torch_nri.nn.mlp_encoder import MLPEncoder
 from torch_nri.nn.cnn_encoder import CNNEncoder
+from torch_nri.nn.dnri_encoder import DNRIEncoder
 from torch_nri.nn.mlp_decoder import MLPDecoder
 from torch_nri.nn.rnn_decoder import RNNDecoder
 from torch_nri.nn.set_sequence_model import SetSequenceModel
@@ -25,6 +26,7 @@ __all__ = [
     "NRIDecoder",
     "MLPEncoder",
     "CNNEncoder",
+    "DNRIEncoder",
     "MLPDecoder",
     "RNNDecoder",
     "SetSequenceModel",

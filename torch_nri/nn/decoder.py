@@ -30,6 +30,21 @@ class NRIDecoder(NRIMessagePassing):
     only :meth:`step` trains and evaluates through
     :func:`torch_nri.training.train`.
 
+    A graph that changes over time (dNRI, :class:`~torch_nri.models.DNRI`)
+    is given as per-step edge weights ``[E, T_z, K]``: the step whose input
+    is step :math:`t` (0-based) then uses ``edge_weights[:, t]``,
+
+    .. math::
+        (\boldsymbol{\mu}^{t+1}, \mathbf{m}^{t+1}) =
+        f_{dec}(\mathbf{x}^t, \mathbf{z}^t, \mathbf{m}^t),
+
+    in every rollout (the segments of a teacher-forced one each read their
+    own steps) and in :meth:`forecast`, where :math:`T_z` must cover the
+    forecast's steps too. A decoder whose :meth:`step` takes weights
+    ``[E, *, K]`` for states ``[N, *, F]`` (as :class:`EdgeTypeMLP
+    <torch_nri.nn.EdgeTypeMLP>` messages do) declares
+    :attr:`step_weights`.
+
     How the decoder is fed is declared by :attr:`feeding`:
 
     - ``"teacher_forcing"`` (NRI's MLP decoder, section 3.4; NRI-MPM's
@@ -62,13 +77,18 @@ class NRIDecoder(NRIMessagePassing):
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
-          :math:`(2, E)`, edge weights :math:`(E, K)`
+          :math:`(2, E)`, edge weights :math:`(E, K)` or, per step,
+          :math:`(E, T_z, K)`
         - **output:** predictions of steps :math:`2..T`, :math:`(N, T - 1, F)`
           (:meth:`forward`), or of the :math:`H` steps after the observed
           ones, :math:`(N, H, F)` (:meth:`forecast`)
     """
     #: How the decoder is fed: ``"teacher_forcing"`` or ``"burn_in"``.
     feeding: str = "teacher_forcing"
+    #: Whether the decoder takes per-step edge weights ``[E, T_z, K]``:
+    #: whether its :meth:`step` reads weights ``[E, *, K]`` of each row of
+    #: states ``[N, *, F]``.
+    step_weights: bool = False
     #: Parameter names of torch_nri 0.1.0 checkpoints that this class renamed
     #: (old prefix -> new prefix); mapped when a state dict is loaded.
     renamed_parameters: Dict[str, str] = {}
@@ -114,7 +134,8 @@ class NRIDecoder(NRIMessagePassing):
         Args:
             x (torch.Tensor): Trajectories ``[N, T, F]``.
             edge_index (torch.Tensor): Candidate edges ``[2, E]``.
-            edge_weights (torch.Tensor): Edge type weights ``[E, K]``.
+            edge_weights (torch.Tensor): Edge type weights ``[E, K]``, or
+                per step ``[E, T_z \geq T - 1, K]``.
             prediction_steps (int, optional): Without burn-in, the ground
                 truth is fed at steps :math:`0, M, 2M, \dots` (:math:`M`) and
                 the decoder's own predictions in between: independent
@@ -171,7 +192,9 @@ class NRIDecoder(NRIMessagePassing):
         Args:
             x (torch.Tensor): The observed trajectories ``[N, T_o, F]``.
             edge_index (torch.Tensor): Candidate edges ``[2, E]``.
-            edge_weights (torch.Tensor): Edge type weights ``[E, K]``.
+            edge_weights (torch.Tensor): Edge type weights ``[E, K]``, or
+                per step ``[E, T_z \geq T_o - 1 + H, K]`` (those of step
+                :math:`t` predict step :math:`t + 1`).
             horizon (int): Steps :math:`H` to predict.
             dynamic_graph (callable, optional): If given, the graph is
                 re-inferred before every step that starts from a prediction,
@@ -185,9 +208,9 @@ class NRIDecoder(NRIMessagePassing):
             torch.Tensor: Predictions ``[N, H, F]`` of steps
             :math:`T_o + 1, \dots, T_o + H` (1-based).
         """
-        self.check_inputs(x, edge_index, edge_weights, min_steps=1)
         if horizon < 1:
             raise ValueError(f"'horizon' must be at least 1, got {horizon}")
+        self.check_inputs(x, edge_index, edge_weights, min_steps=1, horizon=horizon)
         observed = x.size(1)
         window = _window(dynamic_graph, dynamic_graph_window, observed, "observed steps")
         first = 0 if self.feeding == "burn_in" else observed - 1
@@ -210,8 +233,11 @@ class NRIDecoder(NRIMessagePassing):
         return {"prediction_steps": prediction_steps}
 
     def check_inputs(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
-                     min_steps: int = 2) -> None:
-        r"""Checks trajectories ``[N, T >= min_steps, F]``, edges and weights."""
+                     min_steps: int = 2, horizon: int = 0) -> None:
+        r"""Checks trajectories ``[N, T >= min_steps, F]``, edges and weights:
+        ``[E, K]``, or per step ``[E, T_z >= T - 1 + horizon, K]`` for a
+        decoder with :attr:`step_weights` (one per step predicted from ``x``
+        and, in a forecast, the ``horizon`` steps after)."""
         check_node_features(x, "x", ndim=3, num_features=self.in_channels,
                             dtype=parameter_dtype(self))
         if x.size(1) < min_steps:
@@ -219,7 +245,12 @@ class NRIDecoder(NRIMessagePassing):
                              f"{'s' if min_steps > 1 else ''} to predict from, "
                              f"got shape {tuple(x.shape)}")
         check_edge_index(edge_index, x.size(0))
-        check_edge_weights(edge_weights, edge_index.size(1), self.num_edge_types)
+        if isinstance(edge_weights, Tensor) and edge_weights.dim() == 3 and not self.step_weights:
+            raise ValueError(f"{type(self).__name__} takes edge weights [num_edges, "
+                             f"num_edge_types], not per step; got shape "
+                             f"{tuple(edge_weights.shape)}")
+        check_edge_weights(edge_weights, edge_index.size(1), self.num_edge_types,
+                           min_steps=x.size(1) - 1 + horizon if self.step_weights else None)
 
     def segment_rollout(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
                         prediction_steps: int) -> Tensor:
@@ -234,9 +265,14 @@ class NRIDecoder(NRIMessagePassing):
                                                       int(self.skip_first))
         num_nodes, num_steps, num_features = x.shape
         state, memory = x[:, 0:num_steps - 1:prediction_steps], None
+        starts = torch.arange(0, num_steps - 1, prediction_steps, device=x.device)
         predictions = []
-        for _ in range(min(prediction_steps, num_steps - 1)):
-            state, memory = self.step(state, edge_index, edge_weights, memory)
+        for m in range(min(prediction_steps, num_steps - 1)):
+            weights = edge_weights
+            if edge_weights.dim() == 3:  # segment d's step m is step d * M + m
+                steps = (starts + m).clamp(max=edge_weights.size(1) - 1)  # past T - 1: unused
+                weights = edge_weights[:, steps]
+            state, memory = self.step(state, edge_index, weights, memory)
             predictions.append(state)
         # predictions[m][:, d] is the prediction of step d * M + m + 1.
         out = torch.stack(predictions, dim=2).reshape(num_nodes, -1, num_features)
@@ -252,9 +288,13 @@ class NRIDecoder(NRIMessagePassing):
         (or, without burn-in, for :math:`t \equiv 0 \pmod{every}`) and the
         previous prediction otherwise. With ``dynamic_graph``, the graph is
         re-inferred before each step after burn-in from the last ``window``
-        inputs. Returns the predictions ``[N, num_inputs - first, F]``."""
+        inputs. Per-step ``edge_weights`` ``[E, T_z, K]`` give step :math:`t`
+        the weights ``edge_weights[:, t]``. Returns the predictions
+        ``[N, num_inputs - first, F]``."""
         if dynamic_graph is not None and burn_in is None:
             raise ValueError("'dynamic_graph' needs 'burn_in'")
+        if dynamic_graph is not None and edge_weights.dim() == 3:
+            raise ValueError("give either per-step 'edge_weights' or 'dynamic_graph'")
         edge_index_all = edge_index
         edges = self.message_edges(edge_index, edge_weights, int(self.skip_first))
         memory: Any = None
@@ -276,7 +316,10 @@ class NRIDecoder(NRIMessagePassing):
                 check_edge_weights(weights, edge_index_all.size(1), self.num_edge_types,
                                    name="dynamic_graph(window, edge_index)")
                 edges = self.message_edges(edge_index_all, weights, int(self.skip_first))
-            prediction, memory = self.step(current, *edges, memory)
+            message_index, weights = edges
+            if weights.dim() == 3:  # per-step weights: those of input step t
+                weights = weights[:, t]
+            prediction, memory = self.step(current, message_index, weights, memory)
             predictions.append(prediction)
         return torch.stack(predictions, dim=1)
 

@@ -45,7 +45,8 @@ class EdgeTypeMLP(Module):
 
     Shapes:
         - **input:** edge features :math:`(E, *, F_{in})`, edge weights
-          :math:`(E, K)`
+          :math:`(E, K)`, or :math:`(E, *, K)` for weights of each inner row
+          (the per-step weights of a dynamic graph)
         - **output:** messages :math:`(E, *, F_{out})`
     """
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
@@ -146,11 +147,13 @@ class EdgeTypeMLP(Module):
 
         # Weight each edge's messages by its types and sum over types, in the
         # messages' dtype (under autocast, bf16: no float32 copy of them).
-        weights = edge_weights[:, int(self.skip_first):].t().to(msg.dtype)
+        # Weights [E, K] are shared by all inner rows; [E, *inner, K] are per row.
+        weights = edge_weights[..., int(self.skip_first):].movedim(-1, 0).to(msg.dtype)
         if self.average_types:
             weights = weights / num_types
         msg = msg.view(num_types, num_edges, inner, self.out_channels)
-        out = (msg * weights.view(num_types, num_edges, 1, 1)).sum(dim=0)
+        rows = 1 if edge_weights.dim() == 2 else inner
+        out = (msg * weights.reshape(num_types, num_edges, rows, 1)).sum(dim=0)
         return out.view(*shape, self.out_channels)
 
     def __repr__(self) -> str:

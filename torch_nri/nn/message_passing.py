@@ -428,7 +428,8 @@ def default_message_width(message: MessageFn, channels: int) -> int:
 def drop_silent_edges(edge_index: Tensor, edge_weights: Tensor,
                       first_message_type: int) -> Tuple[Tensor, Tensor]:
     r"""Removes the edges whose weights of all message-passing types
-    (``edge_weights[:, first_message_type:]``) are exactly zero, such as hard
+    (``edge_weights[..., first_message_type:]``; of every step for per-step
+    weights ``[E, T, K]``) are exactly zero, such as hard
     samples of the "no edge" type 0. They send zero messages, so with sum
     aggregation the decoder's output is unchanged, and their per-edge work is
     saved. Their weights get no gradient: exact for evaluation, and with
@@ -439,5 +440,6 @@ def drop_silent_edges(edge_index: Tensor, edge_weights: Tensor,
     Returns:
         (torch.Tensor, torch.Tensor): The kept ``edge_index`` and ``edge_weights``.
     """
-    keep = edge_weights[:, first_message_type:].ne(0).any(dim=-1)
+    # Per-step weights [E, T, K]: an edge is silent only if it is at every step.
+    keep = edge_weights[..., first_message_type:].ne(0).flatten(1).any(dim=-1)
     return edge_index[:, keep], edge_weights[keep]

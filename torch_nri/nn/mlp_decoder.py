@@ -72,9 +72,11 @@ class MLPDecoder(NRIDecoder):
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
-          :math:`(2, E)`, edge weights :math:`(E, K)`
+          :math:`(2, E)`, edge weights :math:`(E, K)` or, per step (a
+          dynamic graph, see :class:`NRIDecoder`), :math:`(E, T_z, K)`
         - **output:** predictions of steps :math:`2..T`, :math:`(N, T - 1, F)`
     """
+    step_weights = True
     renamed_parameters = {"lin1": "head.mlp.lins.0", "lin2": "head.mlp.lins.1",
                           "lin3": "head.mlp.lins.2"}
 

@@ -72,10 +72,12 @@ class RNNDecoder(NRIDecoder):
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
-          :math:`(2, E)`, edge weights :math:`(E, K)`
+          :math:`(2, E)`, edge weights :math:`(E, K)` or, per step (a
+          dynamic graph, see :class:`NRIDecoder`), :math:`(E, T_z, K)`
         - **output:** predictions of steps :math:`2..T`, :math:`(N, T - 1, F)`
     """
     feeding = "burn_in"
+    step_weights = True
     renamed_parameters = {"lin_out1": "head.mlp.lins.0", "lin_out2": "head.mlp.lins.1",
                           "lin_out3": "head.mlp.lins.2"}
 

@@ -112,7 +112,8 @@ class FixedSizeLoader:
         # One candidate graph for all systems (the fully connected one): batched once.
         self.shared_graph = bool((edge_index == edge_index[:1]).all())
         self.edge_index = (edge_index[:1] if self.shared_graph else edge_index).to(device)
-        self.edge_type = (store.edge_type.view(S, num_edges).to(device)
+        # [E] per system, or [E, T] for relations that change over time.
+        self.edge_type = (store.edge_type.view(S, num_edges, *store.edge_type.shape[1:]).to(device)
                           if "edge_type" in data.slices else None)
         self.indices = indices
         self.batch_size = batch_size
@@ -164,7 +165,8 @@ class FixedSizeLoader:
             yield FixedSizeBatch(
                 x=self.x[systems].flatten(0, 1), edge_index=self._batched_graph(systems),
                 batch=self._batch_vector(systems.numel()), nodes_per_graph=self.num_nodes,
-                edge_type=None if self.edge_type is None else self.edge_type[systems].flatten())
+                edge_type=None if self.edge_type is None
+                else self.edge_type[systems].flatten(0, 1))
 
 
 def make_loader(dataset: Dataset, batch_size: int, device: Union[str, torch.device] = "cpu",

@@ -68,6 +68,10 @@ def check_data(config: TrainConfig, splits: Sequence[Dataset]) -> int:
                 raise ValueError(f"model={config.model!r} needs the true relations, but the "
                                  f"{name} split of {source} has none ('edges')")
             continue
+        if model.needs_relations and split[0].edge_type.dim() > 1:
+            raise ValueError(f"model={config.model!r} takes one graph per system, but the "
+                             f"relations of {source} change over time ([num_edges, "
+                             f"num_steps]); use model='dnri' or model='nri'")
         largest = int(split.edge_type.max()) if split.edge_type.numel() else 0
         if (model.uses_encoder or model.needs_relations) \
                 and largest >= config.num_edge_types:

@@ -36,7 +36,7 @@ _REALS = dict(tau=(0, None, True, False), variance=(0, None, True, False),
               symmetry_weight=(0, None, False, False), lr=(0, None, True, False),
               gamma=(0, 1, True, False))
 _OPTIONAL_REALS = dict(dropout=(0, 1, False, True), max_seconds=(0, None, True, False))
-_STRINGS = ("system", "data_root", "graph", "model", "encoder", "decoder", "sequence_model",
+_STRINGS = ("system", "data_root", "graph", "model", "decoder", "sequence_model",
             "device", "precision", "out")
 
 
@@ -81,7 +81,10 @@ class TrainConfig:
     the same loop: ``"supervised"`` (the encoder alone on the true relations,
     :class:`~torch_nri.models.SupervisedEncoder`), ``"full-graph"`` and
     ``"true-graph"`` (the decoder alone on a given graph,
-    :class:`~torch_nri.models.FixedGraphModel`); ``decoder="sim"`` is NRI
+    :class:`~torch_nri.models.FixedGraphModel`), and ``"dnri"``, a graph per
+    time step with a learned prior (:class:`~torch_nri.models.DNRI`, with
+    its own ``encoder="dnri"``, the default for it, and a decoder that
+    takes a graph per step: ``"mlp"`` or ``"rnn"``); ``decoder="sim"`` is NRI
     (sim.), the springs simulator as decoder
     (:class:`~torch_nri.nn.SpringsSimulationDecoder`). ``max_seconds`` ends
     training after the first epoch that passes this much training time (a
@@ -122,7 +125,7 @@ class TrainConfig:
     data_seed: Optional[int] = None
     # model
     model: str = "nri"
-    encoder: str = "mlp"
+    encoder: Optional[str] = None
     decoder: str = "mlp"
     encoder_hidden: int = 256
     decoder_hidden: int = 256
@@ -174,6 +177,8 @@ class TrainConfig:
         self._check_values()
         if self.dropout is None and self.model in MODELS:
             self.dropout = MODELS[self.model].dropout  # the paper's, per model
+        if self.encoder is None:
+            self.encoder = MODELS[self.model].encoder if self.model in MODELS else "mlp"
         known_parts = self.encoder in ENCODERS and self._decoder_known()
         checks = [
             (known_parts or _READING_RUN.get(),
@@ -245,7 +250,7 @@ class TrainConfig:
         for name in _STRINGS:
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"'{name}' must be a string, got {getattr(self, name)!r}")
-        for name in ("data", "decoder_sequence_model"):
+        for name in ("data", "encoder", "decoder_sequence_model"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise ValueError(f"'{name}' must be a string or None, got "
                                  f"{getattr(self, name)!r}")

@@ -12,8 +12,9 @@ from torch_geometric.loader import DataLoader
 
 from torch_nri._validation import value_checks
 from torch_nri.device import resolve_device
-from torch_nri.metrics import (accuracy_from_confusion, asymmetry_counts, best_type_permutation,
-                               edge_auroc, edge_confusion, edge_presence_scores)
+from torch_nri.metrics import (accuracy_from_confusion, align_steps, asymmetry_counts,
+                               best_type_permutation, edge_auroc, edge_confusion,
+                               edge_presence_scores, f1_from_confusion, step_confusion)
 from torch_nri.models import ConfigurableModel, load_model
 from torch_nri.protocol import OBSERVED_STEPS, protocol_steps, static_squared_error
 from torch_nri.training import distributed
@@ -21,7 +22,7 @@ from torch_nri.training.batching import make_loader
 from torch_nri.training.builders import build_datasets
 from torch_nri.training.config import TrainConfig
 from torch_nri.training.distributed import Context
-from torch_nri.training.plots import plot_graph, plot_trajectories
+from torch_nri.training.plots import plot_graph, plot_graph_over_time, plot_trajectories
 
 
 def relations_of(model: ConfigurableModel, batch) -> Dict[str, Any]:
@@ -29,6 +30,14 @@ def relations_of(model: ConfigurableModel, batch) -> Dict[str, Any]:
     that takes them (:attr:`~torch_nri.models.ConfigurableModel.uses_relations`),
     nothing for one that infers them."""
     return {"edge_type": batch.edge_type} if model.uses_relations else {}
+
+
+def window_relations(edge_type: Tensor, observed_steps: int) -> Tensor:
+    r"""The true relations of the encoder's window: all of them where they
+    are one per edge, the first ``observed_steps`` steps where they change
+    over time (``[E, T]``), so that a static graph and a graph per step are
+    scored on the same steps."""
+    return edge_type[:, :observed_steps] if edge_type.dim() == 2 else edge_type
 
 
 def model_accuracy(model: ConfigurableModel, confusion: Tensor,
@@ -56,6 +65,10 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
     true state, or burnt in on all of them, as the decoder declares), steps
     the encoder never saw. Edge accuracy uses the encoder's most probable
     type, permutation-invariant (type ``no_edge_type`` fixed).
+    Where the relations change over time (``edge_type`` ``[E, T]``), edges
+    are scored at every step of the window (:func:`window_relations`): a
+    graph per step (:class:`~torch_nri.models.DNRI`) step by step, a static
+    graph at each step.
 
     With ``dynamic_graph``, the graph is re-inferred at every predicted step
     from a window of the decoder's own last ``observed_steps`` inputs.
@@ -72,9 +85,13 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
     them return the metrics of the whole split.
 
     Returns:
-        dict: ``accuracy``, ``auroc`` (where the model infers edges and the
-        data has true relations with both edges and non-edges; type 0 as
-        "no edge"), ``asymmetry`` (where it infers edges), ``mse`` (where it
+        dict: ``accuracy``, ``f1`` (of "edge vs no edge", true type 0
+        meaning no edge, with the accuracy's type matching), where the
+        relations change over time ``accuracy_per_step`` and ``f1_per_step``
+        (lists over the window's steps, the types matched over all steps),
+        ``auroc`` (where the model infers edges and the data has true
+        relations with both edges and non-edges; type 0 as "no edge"),
+        ``asymmetry`` (where it infers edges), ``mse`` (where it
         has a decoder; a list, one value per predicted step), ``mse_static``
         (the same for the static baseline that repeats the last observed
         state, the paper's "Static" row) and ``num_examples``.
@@ -83,6 +100,8 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
     model.eval()
     num_types = model.num_edge_types
     confusion = torch.zeros(num_types, num_types, dtype=torch.long)
+    # Of each step of the window, where the relations change over time.
+    confusion_steps = torch.zeros(observed_steps, num_types, num_types, dtype=torch.long)
     probs: List[Tensor] = []  # scored for AUROC once the type matching is known
     present: List[Tensor] = []
     squared_error = torch.zeros(horizon, dtype=torch.float64)
@@ -107,13 +126,19 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
                      asymmetry_counts(logits, edge_index, x.size(0)))
         counts += torch.tensor([x.size(0), batch.num_graphs, *asymmetry], dtype=torch.float64)
         if "edge_type" in batch and logits is not None:
-            confusion += edge_confusion(logits, batch.edge_type, num_types).cpu()
-            probs.append(logits.softmax(-1).cpu())
-            present.append((batch.edge_type != 0).cpu())
+            edge_type = window_relations(batch.edge_type, observed_steps)
+            confusion += edge_confusion(logits, edge_type, num_types).cpu()
+            if edge_type.dim() == 2:
+                per_step = step_confusion(logits, edge_type, num_types).cpu()
+                confusion_steps[:per_step.size(0)] += per_step
+            step_probs, step_types = align_steps(logits.softmax(-1), edge_type, pred_dims=1)
+            probs.append(step_probs.cpu())
+            present.append((step_types != 0).cpu())
     totals = distributed.all_reduce_sum(
         torch.cat([squared_error, static_error, counts]).to(ctx.device), ctx).cpu()
     squared_error, static_error, counts = totals.split([horizon, horizon, 4])
     confusion = distributed.all_reduce_sum(confusion.to(ctx.device), ctx).cpu()
+    confusion_steps = distributed.all_reduce_sum(confusion_steps.to(ctx.device), ctx).cpu()
     num_nodes, num_examples, asymmetric, paired = counts.tolist()
     result: Dict[str, Any] = {"num_examples": int(num_examples),
                               "mse_static": (static_error / num_nodes).tolist()}
@@ -125,6 +150,16 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
     present = distributed.all_gather_list(present, ctx)
     if probs:
         result["accuracy"] = model_accuracy(model, confusion, no_edge_type)
+        result["f1"] = f1_from_confusion(confusion, not model.uses_relations, no_edge_type)
+        scored = confusion_steps.flatten(1).sum(1) > 0
+        if scored.any():  # per step, with the types matched over all steps
+            invariant = not model.uses_relations
+            perm = best_type_permutation(confusion, no_edge_type) if invariant else None
+            result["accuracy_per_step"] = [
+                accuracy_from_confusion(c, invariant, permutation=perm)
+                for c in confusion_steps[scored]]
+            result["f1_per_step"] = [f1_from_confusion(c, invariant, permutation=perm)
+                                     for c in confusion_steps[scored]]
         present_all = torch.cat(present)
         if present_all.any() and not present_all.all():
             # The type standing for "no edge" is the one the accuracy matched to it.
@@ -179,7 +214,8 @@ def plot_example(model: ConfigurableModel, data, observed_steps: int, horizon: i
                  no_edge_type: Optional[int], run_dir: str) -> None:
     r"""Draws ``trajectories.png`` (the forecast of one system beside the
     truth) and ``graph.png`` (its most probable graph beside the truth, the
-    types matched) in ``run_dir``."""
+    types matched; for a graph that changes over time, each edge's type at
+    each step of the window) in ``run_dir``."""
     model.eval()
     window, known, targets = protocol_steps(data.x, observed_steps, horizon)
     relations = relations_of(model, data)
@@ -192,9 +228,16 @@ def plot_example(model: ConfigurableModel, data, observed_steps: int, horizon: i
     if logits is None:
         return  # a given graph: nothing inferred to draw
     inferred, truth = logits.argmax(-1), getattr(data, "edge_type", None)
+    if truth is not None:
+        truth = window_relations(truth, observed_steps)
     if truth is not None and not model.uses_relations:
         perm = best_type_permutation(edge_confusion(logits, truth, model.num_edge_types),
                                      no_edge_type)
         inferred = perm[inferred]
+    if inferred.dim() == 2 or (truth is not None and truth.dim() == 2):
+        # A graph that changes over time (inferred, true or both): per step.
+        plot_graph_over_time(data.edge_index, inferred, truth,
+                             os.path.join(run_dir, "graph.png"))
+        return
     plot_graph(data.edge_index, inferred, truth, data.x.size(0),
                os.path.join(run_dir, "graph.png"))

@@ -7,6 +7,7 @@ the figures of the session (a notebook's, say) alone."""
 from typing import Dict, List, Optional
 
 import numpy as np
+import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from torch import Tensor
@@ -71,5 +72,34 @@ def plot_graph(edge_index: Tensor, inferred: Tensor, truth: Optional[Tensor], nu
         ax.set_title(f"{title} edge types")
         ax.set_xlabel("receiver")
         ax.set_ylabel("sender")
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
+    fig.savefig(path, dpi=110)
+
+
+def plot_graph_over_time(edge_index: Tensor, inferred: Tensor, truth: Optional[Tensor],
+                         path: str, max_edges: int = 60) -> None:
+    r"""The edge types of a graph that changes over time, one row per edge
+    and one column per step: inferred (``[E, T]``, or ``[E]`` for a static
+    graph, drawn at every step) beside the truth (``[E, T]`` or ``[E]``).
+    The first ``max_edges`` edges whose type ever differs from 0 (in
+    either) are drawn, labelled ``i->j``."""
+    num_steps = max(t.size(1) for t in (inferred, truth) if t is not None and t.dim() == 2)
+    panels = [("inferred", inferred)] + ([("true", truth)] if truth is not None else [])
+    panels = [(title, (t[:, None].expand(-1, num_steps) if t.dim() == 1 else t).cpu())
+              for title, t in panels]
+    active = torch.stack([t.ne(0).any(1) for _, t in panels]).any(0)
+    rows = active.nonzero().flatten()[:max_edges]
+    if rows.numel() == 0:
+        rows = torch.arange(min(edge_index.size(1), max_edges))
+    labels = [f"{int(i)}->{int(j)}" for i, j in edge_index[:, rows].cpu().t()]
+    vmax = max(max(int(t.max()) if t.numel() else 0 for _, t in panels), 1)
+    fig = Figure(figsize=(4.5 * len(panels), 1.2 + 0.25 * len(rows)))
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    for ax, (title, types) in zip(axes[0], panels):
+        image = ax.imshow(types[rows].numpy(), aspect="auto", interpolation="nearest",
+                          vmin=0, vmax=vmax, cmap="viridis")
+        ax.set_title(f"{title} edge types over time")
+        ax.set_xlabel("step")
+        ax.set_yticks(range(len(rows)), labels, fontsize=7)
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
     fig.savefig(path, dpi=110)

@@ -13,8 +13,8 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from torch_nri.datasets import SpringsDataset, get_system
 from torch_nri.models.base import layer_name
-from torch_nri.nn import (CNNBlock, CNNEncoder, MLPDecoder, MLPEncoder, NRIDecoder, RIEncoder,
-                          RNNDecoder, SpringsSimulationDecoder, STDecoder)
+from torch_nri.nn import (CNNBlock, CNNEncoder, DNRIEncoder, MLPDecoder, MLPEncoder, NRIDecoder,
+                          RIEncoder, RNNDecoder, SpringsSimulationDecoder, STDecoder)
 
 # (config, training dataset, number of edge types) -> the layer's keyword arguments.
 KwargsFn = Callable[[Any, Any, int], Dict[str, Any]]
@@ -77,6 +77,12 @@ def _checkpointing(config) -> Dict[str, Any]:
                 checkpoint_memory=config.checkpoint_memory)
 
 
+def _dnri_encoder(config, train_set, num_edge_types):
+    return dict(in_channels=train_set.num_features, hidden_channels=config.encoder_hidden,
+                num_edge_types=num_edge_types, dropout=config.dropout,
+                batch_norm=config.batch_norm)
+
+
 def _memory(config) -> Dict[str, Any]:
     return dict(**_checkpointing(config), skip_no_edges=config.skip_no_edges)
 
@@ -130,6 +136,8 @@ ENCODERS: Dict[str, Part] = {
     "cnn": Part(CNNEncoder, _cnn_encoder, ("factor",), min_window=CNNBlock.min_steps),
     "ri": Part(RIEncoder, _ri_encoder, ("batch_norm", "sequence_model", "intra", "inter",
                                         "inter_scope") + _CHECKPOINTING, fixed_window=True),
+    # A graph per step, with its learned prior: the encoder of model="dnri" only.
+    "dnri": Part(DNRIEncoder, _dnri_encoder, ("batch_norm",), min_window=2),
 }
 
 DECODERS: Dict[str, Part] = {
@@ -247,6 +255,8 @@ class ModelSpec:
         dropout (float, optional): The model's dropout where the
             configuration gives none: the paper's (0.5 for the supervised
             encoder, NRI supplement D.1.1; none for the NRI models).
+        encoder (str, optional): The encoder where the configuration names
+            none. (default: ``"mlp"``)
     """
     config: Callable[[Any, Any], Dict[str, Any]]
     needs_relations: bool = False
@@ -254,6 +264,7 @@ class ModelSpec:
     uses_encoder: bool = True
     check: Optional[Callable[[Any], None]] = None
     dropout: float = 0.0
+    encoder: str = "mlp"
 
 
 def _spec(table: Dict[str, Part], name: str, config, train_set,
@@ -270,6 +281,33 @@ def _nri(config, train_set):
             "num_edge_types": K, "tau": config.tau, "hard": config.hard, "prior": config.prior,
             "variance": config.variance, "symmetry_weight": config.symmetry_weight,
             "hard_symmetry": config.hard_symmetry}
+
+
+def _dnri(config, train_set):
+    K = config.num_edge_types
+    return {"model": "DNRI", "encoder": _spec(ENCODERS, config.encoder, config, train_set, K),
+            "decoder": _spec(DECODERS, config.decoder, config, train_set, K),
+            "num_edge_types": K, "tau": config.tau, "hard": config.hard,
+            "variance": config.variance, "prior": config.prior}
+
+
+def _check_static_encoder(config) -> None:
+    if config.encoder == "dnri":
+        raise ValueError(f"encoder='dnri' infers a graph per step with its prior; it is the "
+                         f"encoder of model='dnri', not of model={config.model!r}")
+
+
+def _check_dnri(config) -> None:
+    if config.encoder != "dnri":
+        raise ValueError(f"model='dnri' infers its graphs with encoder='dnri', got "
+                         f"encoder={config.encoder!r}")
+    if config.decoder in DECODERS and not DECODERS[config.decoder].cls.step_weights:
+        raise ValueError(f"model='dnri' decodes a graph per step; decoder={config.decoder!r} "
+                         f"takes one graph (decoders that take a graph per step: "
+                         f"{[n for n, p in DECODERS.items() if p.cls.step_weights]})")
+    for option in ("symmetry_weight", "hard_symmetry"):
+        if getattr(config, option):
+            raise ValueError(f"'{option}' is an option of model='nri', not of model='dnri'")
 
 
 def _supervised(config, train_set):
@@ -294,8 +332,10 @@ def _check_full_graph(config) -> None:
 
 
 MODELS: Dict[str, ModelSpec] = {
-    "nri": ModelSpec(_nri, infers_graph=True),
-    "supervised": ModelSpec(_supervised, needs_relations=True, dropout=0.5),
+    "nri": ModelSpec(_nri, infers_graph=True, check=_check_static_encoder),
+    "dnri": ModelSpec(_dnri, check=_check_dnri, encoder="dnri"),
+    "supervised": ModelSpec(_supervised, needs_relations=True, dropout=0.5,
+                            check=_check_static_encoder),
     "full-graph": ModelSpec(_given_graph("full"), uses_encoder=False, check=_check_full_graph),
     "true-graph": ModelSpec(_given_graph("true"), needs_relations=True, uses_encoder=False),
 }

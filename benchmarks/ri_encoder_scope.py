@@ -61,7 +61,7 @@ def measure(args: argparse.Namespace, kind: str, scope: str, size: int) -> str:
         lines = done.stderr.strip().splitlines()
         return f"{row}  failed: {lines[-1] if lines else done.returncode}"
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    return (f"{row}{result['num_edges']:>10}{result['seconds']:>10.2f}"
+    return (f"{row}{result['num_edges']:>10}{result['seconds']:>10.4f}"
             f"{result['peak_gb']:>10.2f}")
 
 

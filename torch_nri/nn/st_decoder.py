@@ -114,12 +114,16 @@ class STDecoder(NRIDecoder):
                                                    node_memory)
         return self.head(x, node_hidden), (edge_memory, node_memory)
 
-    def edge_width(self) -> int:
+    def edge_width(self, history: int = 0) -> int:
         r"""The elements per row of edges that a checkpointed chunk holds at
         once: the message MLPs' (:meth:`EdgeTypeMLP.transient_width`) and
         :math:`12 H` for :math:`S_{edge}` (its gates, state and gradients;
-        measured in ``tests/nn/test_st_decoder.py``)."""
-        return self.edge_mlp.transient_width() + 12 * self.hidden_channels
+        measured in ``tests/nn/test_st_decoder.py``), plus, for temporal
+        attention over a history of ``history`` steps, :math:`4 (m + 1) H`
+        for the stacked keys and values of the :math:`m + 1` entries and
+        their gradients."""
+        attention = 4 * (history + 1) if self.sequence_model == "attention" else 0
+        return self.edge_mlp.transient_width() + (12 + attention) * self.hidden_channels
 
     def _edges(self, x: Tensor, receivers: Tuple[int, int], edge_index: Tensor,
                edge_weights: Tensor, edge_memory: Any) -> Tuple[Tensor, Any]:
@@ -135,8 +139,10 @@ class STDecoder(NRIDecoder):
         num_edges = edge_index.size(1)
         chunk = self.checkpoint_chunk_size
         if chunk is None:
+            history = 0 if edge_memory is None or self.sequence_model != "attention" else len(
+                edge_memory[0])
             # A mean over part of a receiver's edges is not part of its mean.
-            chunk = (self.chunk_rows(math.prod(x.shape[1:-1]) * self.edge_width()
+            chunk = (self.chunk_rows(math.prod(x.shape[1:-1]) * self.edge_width(history)
                                      * x.element_size()) if self.aggr == "sum" else num_edges)
         chunk = max(min(chunk, num_edges), 1)
         num_chunks = max(math.ceil(num_edges / chunk), 1)

@@ -297,9 +297,10 @@ class NRIMessagePassing(MessagePassing):
         activations are recomputed in the backward pass, so only its inputs
         and outputs are kept), plainly otherwise. A generator, so that the
         caller can reduce each output before the next chunk runs. Dropout
-        masks are replayed in the recomputation. On the CPU the first checkpointed chunk sets glibc's
-        mmap threshold, so that the freed chunk buffers go back to the
-        system (:func:`torch_nri._allocator.limit_mmap_threshold`)."""
+        masks are replayed in the recomputation. The first checkpointed
+        chunk of the process sets glibc's mmap threshold, so that freed
+        chunk buffers in host memory go back to the system
+        (:func:`torch_nri._allocator.limit_mmap_threshold`)."""
         if not torch.is_grad_enabled():
             for chunk in chunks:
                 yield fn(*shared, *chunk)

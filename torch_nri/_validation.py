@@ -76,6 +76,12 @@ def parameter_dtype(module: torch.nn.Module) -> Optional[torch.dtype]:
     return next((p.dtype for p in module.parameters() if p.is_floating_point()), None)
 
 
+def parameter_device(module: torch.nn.Module) -> Optional[torch.device]:
+    """The device of a module's first parameter (:obj:`None` for a module
+    without one)."""
+    return next((p.device for p in module.parameters()), None)
+
+
 def check_batch(batch: Optional[Tensor], num_nodes: int, name: str = "batch") -> None:
     """Checks a PyG ``batch`` vector (the graph of each node) is a long tensor
     of shape ``[num_nodes]``; where values are checked, also that it is sorted

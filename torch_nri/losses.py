@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from torch_nri._validation import check_int, check_real
+from torch_nri._validation import check_int, check_real, values_checked
 from torch_nri.graphs import reverse_edge_index
 
 Prior = Union[Tensor, Sequence[float]]
@@ -86,7 +86,10 @@ def kl_categorical(edge_logits: Tensor, num_nodes: int, prior: Optional[Prior] =
         prior (torch.Tensor or sequence of float, optional): Prior
             probabilities of the :math:`K` types, e.g.
             ``[0.91, 0.03, 0.03, 0.03]`` for a sparsity prior with type 0 as
-            "no edge". (default: uniform)
+            "no edge". A tensor is used where it is (a model keeps its prior
+            as a buffer on its device, so a training step copies nothing from
+            the host); its values are checked where values are checked
+            (:func:`~torch_nri.value_checks`). (default: uniform)
     """
     if not isinstance(edge_logits, Tensor) or edge_logits.dim() not in (2, 3):
         raise ValueError(f"'edge_logits' must have shape [num_edges, num_edge_types] (or "
@@ -96,8 +99,14 @@ def kl_categorical(edge_logits: Tensor, num_nodes: int, prior: Optional[Prior] =
     log_q = F.log_softmax(edge_logits, dim=-1)
     num_types = edge_logits.size(-1)
     if prior is None:
-        log_prior = torch.full((num_types,), -math.log(num_types),
-                               dtype=log_q.dtype, device=log_q.device)
+        log_prior: Union[float, Tensor] = -math.log(num_types)
+    elif isinstance(prior, Tensor):
+        if prior.shape != (num_types,):
+            raise ValueError(f"'prior' must have one probability per edge type "
+                             f"({num_types}), got shape {tuple(prior.shape)}")
+        if values_checked():
+            check_prior(prior, num_types)
+        log_prior = prior.to(log_q.dtype).log()
     else:
         log_prior = torch.as_tensor(check_prior(prior, num_types), dtype=log_q.dtype,
                                     device=log_q.device).log()
@@ -131,11 +140,13 @@ def symmetry_kl(edge_probs: Tensor, edge_index: Tensor,
         num_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 1
     check_int(num_nodes, "num_nodes", 1)
     reverse = reverse_edge_index(edge_index, num_nodes)
-    paired = reverse >= 0
     # A floor keeps log 0 finite; probabilities that small add nothing.
     log_q = edge_probs.clamp_min(torch.finfo(edge_probs.dtype).tiny).log()
-    q_transposed, log_q_transposed = edge_probs[reverse[paired]], log_q[reverse[paired]]
-    return (q_transposed * (log_q_transposed - log_q[paired])).sum() / num_nodes
+    # Every edge reads a partner (itself where it has no reverse) and the
+    # unpaired ones are zeroed: no mask of data-dependent size, so no host read.
+    partner = reverse.clamp(min=0)
+    terms = edge_probs[partner] * (log_q[partner] - log_q)
+    return torch.where((reverse >= 0).unsqueeze(-1), terms, 0.0).sum() / num_nodes
 
 
 class ELBO(NamedTuple):

@@ -93,8 +93,19 @@ def edge_confusion(edge_pred: Tensor, edge_type: Tensor, num_edge_types: int) ->
             raise ValueError(f"'{name}' holds types in [{int(labels.min())}, "
                              f"{int(labels.max())}], out of range for "
                              f"num_edge_types={num_edge_types}")
-    counts = torch.bincount(true * num_edge_types + pred, minlength=num_edge_types ** 2)
-    return counts.view(num_edge_types, num_edge_types)
+    return count_values(true * num_edge_types + pred, num_edge_types ** 2).view(
+        num_edge_types, num_edge_types)
+
+
+def count_values(index: Tensor, size: int) -> Tensor:
+    r"""How often each value of ``index`` occurs, ``[size]`` (as
+    :func:`torch.bincount` with ``minlength=size``), as a sum of ones into a
+    tensor of fixed size: no value is read back to the host (``bincount``
+    reads the largest index to size its result), so the training loop adds
+    up its epoch's confusion matrices on the device. Values of ``index``
+    must lie in ``[0, size)``."""
+    return torch.zeros(size, dtype=torch.long, device=index.device).scatter_add_(
+        0, index, torch.ones_like(index))
 
 
 def best_type_permutation(confusion: Tensor, no_edge_type: Optional[int] = None) -> Tensor:
@@ -156,8 +167,8 @@ def step_confusion(edge_pred: Tensor, edge_type: Tensor, num_edge_types: int) ->
     num_steps = pred.numel() // max(edge_type.size(0), 1)
     # align_steps flattens [E, T'] row by row: entry m is of step m mod T'.
     step = torch.arange(pred.numel(), device=pred.device) % max(num_steps, 1)
-    counts = torch.bincount((step * num_edge_types + true.long()) * num_edge_types
-                            + pred.long(), minlength=num_steps * num_edge_types ** 2)
+    counts = count_values((step * num_edge_types + true.long()) * num_edge_types + pred.long(),
+                         num_steps * num_edge_types ** 2)
     return counts.view(num_steps, num_edge_types, num_edge_types)
 
 

@@ -6,7 +6,8 @@ from torch import Tensor
 from torch.nn import Module
 
 from torch_nri._validation import (check_batch, check_edge_index, check_node_features,
-                                   check_real, parameter_dtype)
+                                   check_real, parameter_dtype, values_checked)
+from torch_nri.graphs import GraphSizes
 from torch_nri.losses import Objective, gaussian_nll
 from torch_nri.models.base import ConfigurableModel, NRIOutput
 
@@ -65,11 +66,11 @@ class FixedGraphModel(ConfigurableModel):
         self.decoder.reset_parameters()
 
     def infer_edges(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
-                    hard: bool = True, edge_type: Optional[Tensor] = None
-                    ) -> Tuple[None, Tensor]:
+                    hard: bool = True, sizes: Optional[GraphSizes] = None,
+                    edge_type: Optional[Tensor] = None) -> Tuple[None, Tensor]:
         r"""No logits (nothing is inferred) and the given edge weights
         ``[E, K]``: ones for the full graph, the one-hot true relations
-        ``edge_type`` otherwise. ``x``, ``batch`` and ``hard`` are unused;
+        ``edge_type`` otherwise. ``x``, ``batch``, ``hard`` and ``sizes`` are unused;
         they make the call the same as :meth:`NRI.infer_edges
         <torch_nri.models.NRI.infer_edges>`."""
         num_edges = edge_index.size(1)
@@ -80,21 +81,23 @@ class FixedGraphModel(ConfigurableModel):
         if edge_type.shape != (num_edges,):
             raise ValueError(f"'edge_type' must have one entry per edge, shape "
                              f"[{num_edges}], got {tuple(edge_type.shape)}")
-        if num_edges and (int(edge_type.min()) < 0
-                          or int(edge_type.max()) >= self.num_edge_types):
+        if num_edges and values_checked() and (int(edge_type.min()) < 0
+                                               or int(edge_type.max()) >= self.num_edge_types):
             raise ValueError(f"'edge_type' must lie in [0, {self.num_edge_types - 1}] "
                              f"(num_edge_types={self.num_edge_types}), got values in "
                              f"[{int(edge_type.min())}, {int(edge_type.max())}]")
         return None, F.one_hot(edge_type, self.num_edge_types).to(x.dtype)
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
-                edge_type: Optional[Tensor] = None, **decoder_kwargs: Any) -> NRIOutput:
+                edge_type: Optional[Tensor] = None, sizes: Optional[GraphSizes] = None,
+                **decoder_kwargs: Any) -> NRIOutput:
         r"""Decodes ``x`` on the given graph.
 
         Args:
             x (torch.Tensor): Trajectories ``[N, T, F]``.
             edge_index (torch.Tensor): Candidate edges ``[2, E]``.
             batch (torch.Tensor, optional): Unused (the graph is given).
+            sizes (GraphSizes, optional): Unused.
             edge_type (torch.Tensor, optional): The true relation of each
                 candidate edge ``[E]``; needed with ``graph="true"``.
             **decoder_kwargs: Passed to the decoder, e.g. ``prediction_steps``.

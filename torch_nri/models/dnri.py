@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module
 
-from torch_nri._validation import check_edge_index, check_node_features
+from torch_nri._validation import check_edge_index, check_node_features, parameter_device
+from torch_nri.graphs import GraphSizes
 from torch_nri.losses import Objective, Prior, gaussian_nll, kl_categorical
 from torch_nri.models.base import ConfigurableModel, NRIOutput
 
@@ -124,14 +125,27 @@ class DNRI(ConfigurableModel):
         self.hard = hard
         self.hard_in_eval = hard_in_eval
         self.variance = variance
-        self.prior = None if prior is None else list(map(float, prior))
+        self.prior = prior
+
+    @property
+    def prior(self) -> Optional[List[float]]:
+        r"""The prior over edge types (:obj:`None`: uniform). It is kept as
+        the buffer ``prior_probs`` on the model's device, so that a training
+        step copies nothing from the host; setting it sets the buffer."""
+        return None if self.prior_probs is None else self.prior_probs.tolist()
+
+    @prior.setter
+    def prior(self, prior: Optional[Prior]) -> None:
+        probs = None if prior is None else torch.tensor(
+            list(map(float, prior)), dtype=torch.float64, device=parameter_device(self))
+        self.register_buffer("prior_probs", probs, persistent=False)
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()
         self.decoder.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
-                **decoder_kwargs: Any) -> DNRIOutput:
+                sizes: Optional[GraphSizes] = None, **decoder_kwargs: Any) -> DNRIOutput:
         r"""Encodes, samples a graph per step and decodes steps
         :math:`2..T`, each on the graph of the step before.
 
@@ -140,6 +154,7 @@ class DNRI(ConfigurableModel):
             edge_index (torch.Tensor): Candidate edges ``[2, E]``.
             batch (torch.Tensor, optional): The graph of each node ``[N]``;
                 not needed (every layer works on the disjoint union).
+            sizes (GraphSizes, optional): Not needed either.
             **decoder_kwargs: Passed to the decoder, e.g.
                 ``burn_in_steps=...`` (:meth:`training_kwargs`).
         """
@@ -162,7 +177,8 @@ class DNRI(ConfigurableModel):
         return F.gumbel_softmax(logits, tau=self.tau, hard=hard, dim=-1)
 
     def infer_edges(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
-                    hard: bool = True, **relations: Any) -> Tuple[Tensor, Tensor]:
+                    hard: bool = True, sizes: Optional[GraphSizes] = None,
+                    **relations: Any) -> Tuple[Tensor, Tensor]:
         r"""The posterior logits of every step of ``x``, ``[E, T, K]``, and a
         sample of them, ``[E, T, K]``: the graph of each observed step."""
         logits = self.encoder(x, edge_index)[1].float()
@@ -177,7 +193,7 @@ class DNRI(ConfigurableModel):
         nll = gaussian_nll(output.predictions, output.targets, self.variance)
         kl = categorical_kl(output.edge_logits, output.prior_logits, num_nodes)
         if self.prior is not None:
-            kl = (kl + kl_categorical(output.edge_logits, num_nodes, self.prior)) / 2
+            kl = (kl + kl_categorical(output.edge_logits, num_nodes, self.prior_probs)) / 2
         return Objective(nll + kl, nll, kl)
 
     def training_kwargs(self, num_steps: int, prediction_steps: int,

@@ -1,12 +1,13 @@
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module
 
 from torch_nri._validation import (check_batch, check_edge_index, check_node_features,
-                                   check_real, parameter_dtype)
-from torch_nri.graphs import symmetric_lead
+                                   check_real, parameter_device, parameter_dtype)
+from torch_nri.graphs import GraphSizes, symmetric_lead
 from torch_nri.losses import ELBO, Objective, Prior, check_prior, elbo
 from torch_nri.models.base import ConfigurableModel, NRIOutput, encode_edges
 from torch_nri.nn.decoder import DynamicGraph
@@ -74,17 +75,31 @@ class NRI(ConfigurableModel):
         self.tau = tau
         self.hard = hard
         self.hard_in_eval = hard_in_eval
-        self.prior = None if prior is None else check_prior(prior, num_edge_types)
+        self.prior = prior
         self.variance = variance
         self.symmetry_weight = symmetry_weight
         self.hard_symmetry = hard_symmetry
+
+    @property
+    def prior(self) -> Optional[List[float]]:
+        r"""The prior over edge types (:obj:`None`: uniform). It is kept as
+        the buffer ``prior_probs`` on the model's device, so that a training
+        step copies nothing from the host; setting it sets the buffer."""
+        return None if self.prior_probs is None else self.prior_probs.tolist()
+
+    @prior.setter
+    def prior(self, prior: Optional[Prior]) -> None:
+        probs = None if prior is None else torch.tensor(
+            check_prior(prior, self.num_edge_types), dtype=torch.float64,
+            device=parameter_device(self))
+        self.register_buffer("prior_probs", probs, persistent=False)
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()
         self.decoder.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
-                **decoder_kwargs: Any) -> NRIOutput:
+                sizes: Optional[GraphSizes] = None, **decoder_kwargs: Any) -> NRIOutput:
         r"""Encodes, samples edges and decodes.
 
         Args:
@@ -94,6 +109,9 @@ class NRI(ConfigurableModel):
                 in a PyG batch; passed to the encoder (the
                 :class:`~torch_nri.nn.RIEncoder` needs it for a batch of
                 several systems). (default: one graph)
+            sizes (GraphSizes, optional): The batch's sizes, for an encoder
+                that reads them (:class:`~torch_nri.nn.RIEncoder`); without
+                them it reads them back from the tensors.
             **decoder_kwargs: Passed to the decoder, e.g.
                 ``prediction_steps=10`` or ``burn_in_steps=...``.
         """
@@ -101,18 +119,20 @@ class NRI(ConfigurableModel):
         check_edge_index(edge_index, x.size(0))
         check_batch(batch, x.size(0))
         hard = self.hard if self.training else self.hard_in_eval
-        edge_logits, edges = self.infer_edges(x, edge_index, batch, hard)
+        edge_logits, edges = self.infer_edges(x, edge_index, batch, hard, sizes)
         predictions = self.decoder(x, edge_index, edges, **decoder_kwargs).float()
         return NRIOutput(edge_logits=edge_logits, edge_probs=edge_logits.softmax(dim=-1),
                          edges=edges, predictions=predictions, targets=x[:, 1:],
                          edge_index=edge_index)
 
     def infer_edges(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
-                    hard: bool = True, **relations: Any) -> Tuple[Tensor, Tensor]:
+                    hard: bool = True, sizes: Optional[GraphSizes] = None,
+                    **relations: Any) -> Tuple[Tensor, Tensor]:
         r"""Encodes ``x`` and samples edges (:meth:`sample_edges`); returns
         the logits ``[E, K]`` and the sample ``[E, K]``. (NRI is given no
         relations; ``relations`` is for the same call as the baselines'.)"""
-        edge_logits = encode_edges(self.encoder, x, edge_index, batch, self.num_edge_types)
+        edge_logits = encode_edges(self.encoder, x, edge_index, batch, self.num_edge_types,
+                                   sizes)
         return self.sample_edges(edge_logits, edge_index, x.size(0), hard)
 
     def dynamic_graph(self, batch: Optional[Tensor] = None,
@@ -140,7 +160,8 @@ class NRI(ConfigurableModel):
         symmetry weight, per node, with its terms; training minimises
         ``-model.elbo(output).elbo``."""
         return elbo(output.predictions, output.targets, output.edge_logits,
-                    prior=self.prior, variance=self.variance, edge_index=output.edge_index,
+                    prior=self.prior_probs, variance=self.variance,
+                    edge_index=output.edge_index,
                     symmetry_weight=self.symmetry_weight)
 
     def objective(self, output: NRIOutput) -> Objective:

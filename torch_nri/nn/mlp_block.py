@@ -1,9 +1,11 @@
 from typing import List, Optional, Tuple
 
 import torch
+import torch.distributed as dist
+import torch.distributed.nn as dist_nn
 import torch.nn.functional as F
 from torch import Tensor
-from torch.nn import BatchNorm1d, Linear, Module
+from torch.nn import BatchNorm1d, Linear, Module, SyncBatchNorm
 
 
 class MLPBlock(Module):
@@ -84,8 +86,11 @@ class MLPBlock(Module):
     def chunk_moments(x: Tensor) -> Tensor:
         r"""Rows, mean and sum of squared deviations of the rows of one chunk
         ``[*, C] -> [3, C]``, combined over chunks by
-        :meth:`batch_statistics`."""
-        x = x.reshape(-1, x.size(-1))
+        :meth:`batch_statistics`. In float32 whatever the input's dtype, as
+        the batch normalisation of one pass computes its statistics: under
+        :func:`torch.autocast` a bf16 count is inexact above 256 rows and an
+        fp16 one infinite above 65,504."""
+        x = x.reshape(-1, x.size(-1)).float()
         mean = x.mean(dim=0)
         return torch.stack([torch.full_like(mean, x.size(0)), mean,
                             (x - mean).square().sum(dim=0)])
@@ -101,22 +106,36 @@ class MLPBlock(Module):
             \mu = \frac{1}{n} \sum_c n_c \mu_c, \qquad
             \sigma^2 = \frac{1}{n} \sum_c \big(M_c + n_c (\mu_c - \mu)^2\big)
         """
-        counts, means, squares = torch.stack(moments).unbind(dim=1)
-        rows = counts.sum(dim=0)
-        mean = (counts * means).sum(dim=0) / rows
-        var = (squares + counts * (means - mean).square()).sum(dim=0) / rows
+        total = _combine_moments(torch.stack(moments))
         norm = self.norm
+        if isinstance(norm, SyncBatchNorm) and dist.is_available() and dist.is_initialized():
+            # The global batch of every process, as SyncBatchNorm's own pass
+            # would normalise (differentiable: the gradients cross too).
+            total = _combine_moments(torch.stack(
+                dist_nn.all_gather(total, group=norm.process_group or dist.group.WORLD)))
+        rows, mean, squares = total
+        var = squares / rows
         if norm is not None and norm.track_running_stats:
             with torch.no_grad():
                 norm.num_batches_tracked += 1
-                factor = (1.0 / float(norm.num_batches_tracked) if norm.momentum is None
+                # A tensor factor where it depends on the count: no host read.
+                factor = (1.0 / norm.num_batches_tracked if norm.momentum is None
                           else norm.momentum)
                 unbiased = var * rows / (rows - 1).clamp(min=1)
-                norm.running_mean.lerp_(mean.detach(), factor)
-                norm.running_var.lerp_(unbiased.detach(), factor)
+                norm.running_mean.lerp_(mean.to(norm.running_mean.dtype), factor)
+                norm.running_var.lerp_(unbiased.to(norm.running_var.dtype), factor)
         return mean, var
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, "
                 f"{self.hidden_channels}, {self.out_channels}, dropout={self.dropout}, "
                 f"batch_norm={self.norm is not None})")
+
+
+def _combine_moments(moments: Tensor) -> Tensor:
+    # [parts, 3, C] of (rows, mean, sum of squared deviations) -> [3, C] of
+    # all parts (Chan et al.'s pairwise update).
+    counts, means, squares = moments.unbind(dim=1)
+    rows = counts.sum(dim=0)
+    mean = (counts * means).sum(dim=0) / rows
+    return torch.stack([rows, mean, (squares + counts * (means - mean).square()).sum(dim=0)])

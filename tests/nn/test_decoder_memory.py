@@ -108,14 +108,19 @@ def test_memory_options_reject_mean_aggregation(name):
 
 
 def chunk_sizes(decoder):
-    """Records the edges of every chunk that the decoder's message passing runs."""
-    sizes, run = [], decoder._aggregate_messages
+    """Records the edges of every chunk of edges that the decoder runs."""
+    sizes, run = [], decoder.run_chunks
 
-    def recording(message, edge_features, x, receivers, edge_index, *args):
-        sizes.append(edge_index.size(1))
-        return run(message, edge_features, x, receivers, edge_index, *args)
+    def recording(fn, chunks, *shared):
+        def counted():
+            for chunk in chunks:
+                index = chunk[0]
+                if index.dtype == torch.long and index.dim() == 2 and index.size(0) == 2:
+                    sizes.append(index.size(1))  # a chunk of edges, not of nodes
+                yield chunk
+        return run(fn, counted(), *shared)
 
-    decoder._aggregate_messages = recording
+    decoder.run_chunks = recording
     return sizes
 
 

@@ -26,9 +26,8 @@ def test_chunked_encoder_gives_identical_results(factor, batch_norm, chunk, memo
                          **memory).train()
     chunked.load_state_dict(plain.state_dict())
     x, edge_index = torch.randn(12, 5, 4, requires_grad=True), random_graph(12, 70)
-    if sort:  # each chunk aggregates at its own receivers only
+    if sort:  # edges in receiver order, as PyG batches of kNN graphs are
         edge_index = edge_index[:, edge_index[1].argsort(stable=True)]
-        assert sum(c for _, c in chunked.receiver_ranges(edge_index, 13, 12)) < 24
     assert 1 < chunked.edge_chunk(70, 4) < 35  # several chunks
     out, grads = gradients(plain, x, edge_index)
     out_chunked, grads_chunked = gradients(chunked, x, edge_index)

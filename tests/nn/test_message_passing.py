@@ -117,14 +117,29 @@ def test_automatic_chunks_need_sum_aggregation():
         assert seen == ([7] if aggr == "mean" else [1] * 7)
 
 
-def test_receiver_ranges_are_compact_on_receiver_sorted_edges():
-    edge_index = torch.tensor([[5, 0, 3, 1, 2, 4, 0],
-                               [0, 1, 1, 2, 4, 5, 5]])
-    assert NRIMessagePassing.receiver_ranges(edge_index, 3, 6) == [(0, 2), (2, 4), (5, 1)]
-    # Receivers that every chunk spreads over: partials of all nodes.
-    spread = edge_index[:, [0, 6, 1, 5, 2, 4, 3]]
-    assert NRIMessagePassing.receiver_ranges(spread, 2, 6) == [(0, 6)] * 4
-    assert NRIMessagePassing.receiver_ranges(edge_index[:, :0], 3, 6) == [(0, 6)]
+def test_chunks_are_summed_in_place_keeping_only_their_receivers():
+    layer = NRIMessagePassing()
+    edge_index = random_graph(10, 40)
+    messages = torch.randn(40, 3, 5, requires_grad=True)
+    saved = []
+
+    def pack(tensor):
+        saved.append(tensor.numel() * tensor.element_size())
+        return tensor
+
+    parts = zip(edge_index.split(9, dim=1), (m * 1 for m in messages.split(9)))
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        got = layer.aggregate_chunks(parts, 10)
+    expected = layer.edge_to_node(messages, edge_index, 10)
+    assert torch.allclose(got, expected, atol=1e-6)
+    # The backward pass keeps each chunk's receivers, not its messages.
+    assert sum(saved) == 40 * 8
+    grad = torch.randn(10, 3, 5)
+    assert torch.allclose(torch.autograd.grad(got, messages, grad)[0], grad[edge_index[1]])
+    # A mean takes one chunk of all edges.
+    mean = NRIMessagePassing(aggr="mean")
+    assert torch.allclose(mean.aggregate_chunks([(edge_index, messages)], 10),
+                          mean.edge_to_node(messages, edge_index, 10))
 
 
 @pytest.mark.parametrize("sort", [True, False])

@@ -1,6 +1,6 @@
 import math
 from numbers import Real
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -8,7 +8,6 @@ from torch import Tensor
 from torch.nn import Module
 from torch.utils.checkpoint import checkpoint as run_checkpointed
 from torch_geometric.nn import MessagePassing
-from torch_geometric.utils import scatter
 
 from torch_nri._allocator import limit_mmap_threshold
 
@@ -166,66 +165,54 @@ class NRIMessagePassing(MessagePassing):
         # PyG's source_to_target flow: x_j is the sender, x_i the receiver.
         return torch.cat([x_j, x_i], dim=-1)
 
-    def edge_to_node(self, edge_attr: Tensor, edge_index: Tensor,
-                     num_nodes: int, first: int = 0) -> Tensor:
+    def edge_to_node(self, edge_attr: Tensor, edge_index: Tensor, num_nodes: int) -> Tensor:
         r"""Aggregates edge features at their receivers:
-        ``[E, ..., F] -> [num_nodes, ..., F]``, for receivers
-        ``first, ..., first + num_nodes - 1`` (the receivers of a chunk of
-        edges, :meth:`receiver_ranges`)."""
-        if first:
-            edge_index = torch.stack([edge_index[0], edge_index[1] - first])
+        ``[E, ..., F] -> [num_nodes, ..., F]``."""
         return self.propagate(edge_index, edge_attr=edge_attr,
                               size=(num_nodes, num_nodes))
 
-    @staticmethod
-    def receiver_ranges(edge_index: Tensor, chunk: int,
-                        num_nodes: int) -> List[Tuple[int, int]]:
-        r"""The receivers that each chunk of ``chunk`` edges aggregates at,
-        as (first, count): from its smallest to its largest receiver where
-        these ranges add up to at most :math:`2N` (edges sorted by receiver,
-        as the package's graphs and PyG batches of them are), else all
-        :math:`N` nodes for every chunk. A chunk then returns a partial
-        aggregate of its own range, not of all nodes: with :math:`E / c`
-        chunks, node-sized partials would cost :math:`O(N E / c)` time per
-        step, which at :math:`10^5` objects outweighed the edges' own work.
-        One host synchronisation for all chunks."""
-        receivers = edge_index[1]
-        num_edges = receivers.numel()
-        if num_edges == 0:
-            return [(0, num_nodes)]
-        whole = num_edges // chunk * chunk
-        bounds = []
-        if whole:
-            bounds.append(torch.stack(receivers[:whole].view(-1, chunk).aminmax(dim=1), 1))
-        if whole < num_edges:
-            bounds.append(torch.stack(receivers[whole:].aminmax()).view(1, 2))
-        ranges = [(low, high - low + 1) for low, high in torch.cat(bounds).tolist()]
-        if sum(count for _, count in ranges) > 2 * num_nodes:
-            return [(0, num_nodes)] * len(ranges)
-        return ranges
-
-    @staticmethod
-    def combine_ranges(parts: Iterable[Tensor], ranges: List[Tuple[int, int]],
-                       num_nodes: int) -> Tensor:
-        r"""The aggregate of all nodes from the chunks' partial aggregates of
-        their :meth:`receiver_ranges`: one scatter of all partials (their
-        total size is at most :math:`2N` rows), or, for node-sized partials,
-        a running sum (so that no two are kept)."""
-        if all(count == num_nodes for _, count in ranges):
-            return sum_parts(parts)
-        parts = list(parts)
-        index = torch.cat([torch.arange(first, first + count, device=parts[0].device)
-                           for first, count in ranges])
-        return scatter(torch.cat(parts), index, dim=0, dim_size=num_nodes, reduce="sum")
+    def aggregate_chunks(self, parts: Iterable[Tuple[Tensor, Tensor]], num_nodes: int) -> Tensor:
+        r"""The aggregate at their receivers of the per-edge outputs of
+        chunks of edges, ``[N, ...]``, from pairs (``edge_index`` of the
+        chunk ``[2, c]``, its output ``[c, ...]``). With ``aggr="sum"`` each
+        chunk's output is added into one result in place as it comes
+        (:meth:`torch.Tensor.index_put_` with ``accumulate=True``, whose
+        backward pass keeps only the receivers, where ``index_add_`` would
+        keep the chunk's output too), so that one chunk's per-edge output
+        exists at a time; no chunk builds a node-sized
+        partial (with :math:`E / c` chunks that would be :math:`O(N E / c)`
+        work per step, which at :math:`10^5` objects outweighed the edges'
+        own) and none needs its receivers' range read back to the host, so
+        the edges may come in any order. Any other aggregation takes one
+        chunk of all edges: a mean over part of a receiver's edges is not a
+        part of its mean."""
+        if self.aggr != "sum":
+            (edge_index, part), = parts
+            return self.edge_to_node(part, edge_index, num_nodes)
+        out: Optional[Tensor] = None
+        for edge_index, part in parts:
+            if out is None:
+                out = part.new_zeros((num_nodes, *part.shape[1:]))
+            out.index_put_((edge_index[1],), part, accumulate=True)
+        assert out is not None, "no chunks"
+        return out
 
     def message_edges(self, edge_index: Tensor, edge_weights: Tensor,
                       first_message_type: int) -> Tuple[Tensor, Tensor]:
         r"""The edges that pass messages and their weights: all of them, or
         with ``skip_no_edges=True`` those with a non-zero weight on a type from
-        ``first_message_type`` on (:func:`drop_silent_edges`)."""
+        ``first_message_type`` on (:func:`drop_silent_edges`). How many edges
+        remain is known only from their weights' values: on the CPU, where
+        reading it costs nothing, they are dropped; on other devices, and
+        while :func:`torch.compile` traces, every edge stays with the silent
+        ones' weights detached (:func:`silence_edges`), so that a step reads
+        nothing back and keeps the shapes of the graph. Outputs and gradients
+        are the same either way; only the CPU saves the work."""
         if not self.skip_no_edges:
             return edge_index, edge_weights
-        return drop_silent_edges(edge_index, edge_weights, first_message_type)
+        if edge_weights.device.type == "cpu" and not torch.compiler.is_compiling():
+            return drop_silent_edges(edge_index, edge_weights, first_message_type)
+        return edge_index, silence_edges(edge_weights, first_message_type)
 
     def aggregate_messages(self, message: MessageFn, x: Tensor, edge_index: Tensor,
                            edge_weights: Tensor,
@@ -273,22 +260,20 @@ class NRIMessagePassing(MessagePassing):
         num_nodes, num_edges = x.size(0), edge_index.size(1)
         edge_features = edge_features or self.node_to_edge
         if not self.checkpoint:
-            return self._aggregate_messages(message, edge_features, x, (0, num_nodes),
-                                            edge_index, edge_weights)
+            return self.edge_to_node(message(edge_features(x, edge_index), edge_weights),
+                                     edge_index, num_nodes)
         chunk = self.checkpoint_chunk_size
         if chunk is None:
             # A mean over a chunk of a receiver's edges is not a part of its mean.
             chunk = (self._automatic_chunk(message, edge_features, x, edge_index,
                                            edge_weights, message_width)
-                     if self.aggr == "sum" else num_edges)
-        ranges = self.receiver_ranges(edge_index, chunk, num_nodes)
+                     if self.aggr == "sum" else max(num_edges, 1))
         # split, not slices: one gradient of the edge weights for all chunks
         # (a slice's backward would write a zero-filled [E, K] per chunk).
-        parts = self.run_chunks(self._aggregate_messages,
-                                zip(ranges, edge_index.split(chunk, dim=1),
-                                    edge_weights.split(chunk)),
-                                message, edge_features, x)
-        return self.combine_ranges(parts, ranges, num_nodes)
+        index_chunks = edge_index.split(chunk, dim=1)
+        messages = self.run_chunks(_edge_messages, zip(index_chunks, edge_weights.split(chunk)),
+                                   message, edge_features, x)
+        return self.aggregate_chunks(zip(index_chunks, messages), num_nodes)
 
     def run_chunks(self, fn: Callable[..., Any], chunks: Iterable[Sequence[Any]],
                    *shared: Any) -> Iterator[Any]:
@@ -305,7 +290,9 @@ class NRIMessagePassing(MessagePassing):
             for chunk in chunks:
                 yield fn(*shared, *chunk)
             return
-        limit_mmap_threshold()
+        if not torch.compiler.is_compiling() and any(
+                isinstance(t, Tensor) and t.device.type == "cpu" for t in shared):
+            limit_mmap_threshold()  # host memory only; a C call that compiled code cannot hold
         for chunk in chunks:
             yield run_checkpointed(fn, *shared, *chunk, use_reentrant=False)
 
@@ -384,13 +371,6 @@ class NRIMessagePassing(MessagePassing):
         return self.chunk_edges(self.checkpoint_memory, math.prod(probe.shape[1:-1]), channels,
                                 message_width, edge_weights.size(-1), probe.element_size())
 
-    def _aggregate_messages(self, message: MessageFn, edge_features: EdgeFeaturesFn,
-                            x: Tensor, receivers: Tuple[int, int], edge_index: Tensor,
-                            edge_weights: Tensor) -> Tensor:
-        first, count = receivers
-        return self.edge_to_node(message(edge_features(x, edge_index), edge_weights),
-                                 edge_index, count, first)
-
     def message(self, edge_attr: Tensor) -> Tensor:
         return edge_attr
 
@@ -399,14 +379,10 @@ class NRIMessagePassing(MessagePassing):
 
 
 
-def sum_parts(parts: Iterable[Tensor]) -> Tensor:
-    r"""The sum of the chunks' node-sized parts, each added as it comes (so
-    that no two are kept)."""
-    out: Optional[Tensor] = None
-    for part in parts:
-        out = part if out is None else out + part
-    assert out is not None, "no chunks"
-    return out
+def _edge_messages(message: MessageFn, edge_features: EdgeFeaturesFn, x: Tensor,
+                   edge_index: Tensor, edge_weights: Tensor) -> Tensor:
+    # One chunk of aggregate_messages: the messages of its edges.
+    return message(edge_features(x, edge_index), edge_weights)
 
 
 def default_message_width(message: MessageFn, channels: int) -> int:
@@ -441,6 +417,21 @@ def drop_silent_edges(edge_index: Tensor, edge_weights: Tensor,
     Returns:
         (torch.Tensor, torch.Tensor): The kept ``edge_index`` and ``edge_weights``.
     """
-    # Per-step weights [E, T, K]: an edge is silent only if it is at every step.
-    keep = edge_weights[..., first_message_type:].ne(0).flatten(1).any(dim=-1)
+    keep = _sending(edge_weights, first_message_type)
     return edge_index[:, keep], edge_weights[keep]
+
+
+def silence_edges(edge_weights: Tensor, first_message_type: int) -> Tensor:
+    r"""The edge weights of :func:`drop_silent_edges` without dropping
+    anything: the weights of silent edges are detached, so that they get no
+    gradient, as dropped edges would not, while every edge stays. The
+    decoder's output and every gradient are those of
+    :func:`drop_silent_edges`; the shapes do not depend on the values, so
+    there is nothing to read back to the host (but no work is saved)."""
+    return torch.where(_sending(edge_weights, first_message_type).view(
+        -1, *[1] * (edge_weights.dim() - 1)), edge_weights, edge_weights.detach())
+
+
+def _sending(edge_weights: Tensor, first_message_type: int) -> Tensor:
+    # Per-step weights [E, T, K]: an edge is silent only if it is at every step.
+    return edge_weights[..., first_message_type:].ne(0).flatten(1).any(dim=-1)

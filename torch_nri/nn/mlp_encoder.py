@@ -179,10 +179,10 @@ class MLPEncoder(NRIMessagePassing):
         first = self.pair_projection(h, self.edge_mlp1.lin1.weight, self.edge_mlp1.lin1.bias)
         stats1 = self._statistics(self.edge_mlp1, _edge_skip_input, chunks, seed, self, first)
         if self.factor:
-            ranges = self.receiver_ranges(edge_index, chunk, num_nodes)
-            aggregated = self.combine_ranges(self.run_chunks(
-                _aggregated_edge_skip, [(*c, r) for c, r in zip(chunks, ranges)], seed, self,
-                first, stats1), ranges, num_nodes)
+            aggregated = self.aggregate_chunks(
+                zip((index for _, index in chunks),
+                    self.run_chunks(_seeded_edge_skip, chunks, seed, self, first, stats1)),
+                num_nodes)
             second = self.pair_projection(self.node_mlp2(aggregated),
                                           self.edge_mlp2.lin1.weight, self.edge_mlp2.lin1.bias)
             inputs = (self, first, stats1, second)
@@ -253,11 +253,10 @@ def _edge_skip(enc: MLPEncoder, first: Tensor, stats1: Any, index: Tensor) -> Te
     return enc.edge_mlp1.from_first_layer(enc.gather_pairs(first, index), stats1)
 
 
-def _aggregated_edge_skip(seed: Optional[int], enc: MLPEncoder, first: Tensor, stats1: Any,
-                          number: int, index: Tensor, receivers: Tuple[int, int]) -> Tensor:
+def _seeded_edge_skip(seed: Optional[int], enc: MLPEncoder, first: Tensor, stats1: Any,
+                      number: int, index: Tensor) -> Tensor:
     with _chunk_seed(seed, number, index.device):
-        lowest, count = receivers
-        return enc.edge_to_node(_edge_skip(enc, first, stats1, index), index, count, lowest)
+        return _edge_skip(enc, first, stats1, index)
 
 
 def _factor_input(enc: MLPEncoder, first: Tensor, stats1: Any, second: Tensor,

@@ -108,8 +108,8 @@ class STDecoder(NRIDecoder):
         if self.checkpoint:
             messages, edge_memory = self._chunked_edges(x, edge_index, edge_weights, edge_memory)
         else:
-            messages, edge_memory = self._edges(x, (0, x.size(0)), edge_index, edge_weights,
-                                                edge_memory)
+            edge_hidden, edge_memory = self._edges(x, edge_index, edge_weights, edge_memory)
+            messages = self.edge_to_node(edge_hidden, edge_index, x.size(0))
         node_hidden, node_memory = self.node_model(torch.cat([messages, x], dim=-1),
                                                    node_memory)
         return self.head(x, node_hidden), (edge_memory, node_memory)
@@ -125,14 +125,11 @@ class STDecoder(NRIDecoder):
         attention = 4 * (history + 1) if self.sequence_model == "attention" else 0
         return self.edge_mlp.transient_width() + (12 + attention) * self.hidden_channels
 
-    def _edges(self, x: Tensor, receivers: Tuple[int, int], edge_index: Tensor,
-               edge_weights: Tensor, edge_memory: Any) -> Tuple[Tensor, Any]:
-        # MSG^t_j at receivers first..first + count - 1 and the new memory
-        # of S_edge (eqs. 22-23).
-        first, count = receivers
+    def _edges(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
+               edge_memory: Any) -> Tuple[Tensor, Any]:
+        # The new state of S_edge on each edge and its memory (eqs. 22-23).
         typed = self.edge_mlp(self.node_to_edge(x, edge_index), edge_weights)
-        edge_hidden, edge_memory = self.edge_model(typed, edge_memory)
-        return self.edge_to_node(edge_hidden, edge_index, count, first), edge_memory
+        return self.edge_model(typed, edge_memory)
 
     def _chunked_edges(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
                        edge_memory: Any) -> Tuple[Tensor, Any]:
@@ -147,17 +144,16 @@ class STDecoder(NRIDecoder):
         chunk = max(min(chunk, num_edges), 1)
         num_chunks = max(math.ceil(num_edges / chunk), 1)
         memories = self.edge_model.split_memory(edge_memory, chunk, num_chunks)
-        ranges = self.receiver_ranges(edge_index, chunk, x.size(0))
+        index_chunks = edge_index.split(chunk, dim=1)
         new_memories = []
 
-        def messages():  # each chunk's partial aggregate, its memory set aside
+        def edge_states():  # each chunk's new states, its memory set aside
             for part, part_memory in self.run_chunks(
-                    self._edges, zip(ranges, edge_index.split(chunk, dim=1),
-                                     edge_weights.split(chunk), memories), x):
+                    self._edges, zip(index_chunks, edge_weights.split(chunk), memories), x):
                 new_memories.append(part_memory)
                 yield part
 
-        aggregated = self.combine_ranges(messages(), ranges, x.size(0))
+        aggregated = self.aggregate_chunks(zip(index_chunks, edge_states()), x.size(0))
         return aggregated, self.edge_model.merge_memory(new_memories, edge_memory)
 
     def __repr__(self) -> str:

@@ -3,7 +3,7 @@
 Edges follow PyG's direction convention: ``edge_index[0]`` holds the senders,
 ``edge_index[1]`` the receivers.
 """
-from typing import Callable, Optional, Sequence, Tuple, Union
+from typing import Callable, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -107,6 +107,53 @@ def reverse_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None) -> T
         torch.Tensor: A long tensor of shape :math:`(E,)`.
     """
     return edge_positions(edge_index, edge_index.flip(0), num_nodes)
+
+
+class GraphSizes(NamedTuple):
+    r"""The sizes of a batch of candidate graphs that a layer must know as
+    numbers, to pad sets of nodes or edges into dense tensors (the sequence
+    models of :class:`~torch_nri.nn.RIEncoder`). Computed from the tensors
+    (:func:`graph_sizes`) they take a read back to the host, a
+    synchronisation on a GPU; the training loop's batches of equal-sized
+    systems know them without one (computed once per candidate graph,
+    :class:`~torch_nri.training.batching.FixedSizeLoader`) and pass them in.
+    Larger values than the true ones are allowed (more padding); smaller
+    ones are not.
+
+    Attributes:
+        num_graphs (int): The graphs of the batch.
+        max_graph_size (int): The nodes of its largest graph.
+        max_in_degree (int): The most candidate edges into one node.
+    """
+    num_graphs: int
+    max_graph_size: int
+    max_in_degree: int
+
+
+def graph_sizes(edge_index: Tensor, num_nodes: int,
+                batch: Optional[Tensor] = None) -> GraphSizes:
+    r"""The :class:`GraphSizes` of a batch of graphs (one read back to the
+    host).
+
+    Args:
+        edge_index (torch.Tensor): The candidate edges ``[2, E]``.
+        num_nodes (int): The nodes of the batch.
+        batch (torch.Tensor, optional): The graph of each node ``[N]``.
+            (default: one graph)
+    """
+    if num_nodes == 0:
+        return GraphSizes(0, 0, 0)
+    counts = torch.zeros(2, num_nodes, dtype=torch.long, device=edge_index.device)
+    counts[0].scatter_add_(0, edge_index[1], torch.ones_like(edge_index[1]))  # in-degrees
+    if batch is None:
+        counts[1, 0] = num_nodes
+        batch = counts.new_zeros(1)
+    else:
+        counts[1].scatter_add_(0, batch, torch.ones_like(batch))  # graph sizes
+    # One read of all three: the last graph index (graphs are consecutive), the sizes.
+    num_graphs, max_graph_size, max_in_degree = torch.stack(
+        [batch[-1] + 1, counts[1].max(), counts[0].max()]).tolist()
+    return GraphSizes(num_graphs, max_graph_size, max_in_degree)
 
 
 def _positions(pos: Tensor) -> np.ndarray:

@@ -16,6 +16,7 @@ from torch.nn import Module
 
 from torch_nri import __version__
 from torch_nri._validation import check_int
+from torch_nri.graphs import GraphSizes
 from torch_nri.io import atomic_torch_save
 from torch_nri.losses import Objective
 from torch_nri.nn.decoder import DynamicGraph, NRIDecoder
@@ -57,10 +58,15 @@ class NRIOutput:
 
 
 def encode_edges(encoder: Module, x: Tensor, edge_index: Tensor, batch: Optional[Tensor],
-                 num_edge_types: int) -> Tensor:
-    r"""The encoder's logits ``[E, K]`` in float32, with their shape checked."""
+                 num_edge_types: int, sizes: Optional[GraphSizes] = None) -> Tensor:
+    r"""The encoder's logits ``[E, K]`` in float32, with their shape checked.
+    ``sizes`` (:class:`~torch_nri.graphs.GraphSizes`) go to an encoder that
+    declares ``uses_graph_sizes``."""
     # Encoders of other packages may not take 'batch'; pass it only when given.
-    edge_logits = encoder(x, edge_index, **({} if batch is None else {"batch": batch}))
+    options: Dict[str, Any] = {} if batch is None else {"batch": batch}
+    if sizes is not None and getattr(encoder, "uses_graph_sizes", False):
+        options["sizes"] = sizes
+    edge_logits = encoder(x, edge_index, **options)
     if edge_logits.shape != (edge_index.size(1), num_edge_types):
         raise ValueError(f"the encoder must return logits of shape [num_edges, "
                          f"num_edge_types] = [{edge_index.size(1)}, {num_edge_types}], "
@@ -155,11 +161,13 @@ class ConfigurableModel(Module):
         return model
 
     def infer_edges(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
-                    hard: bool = True, **relations: Any) -> Tuple[Optional[Tensor],
-                                                                  Optional[Tensor]]:
+                    hard: bool = True, sizes: Optional[GraphSizes] = None,
+                    **relations: Any) -> Tuple[Optional[Tensor], Optional[Tensor]]:
         r"""The edge logits ``[E, K]`` (:obj:`None` where nothing is
         inferred) and the edge weights ``[E, K]`` fed to the decoder
-        (:obj:`None` without a decoder) for trajectories ``x``."""
+        (:obj:`None` without a decoder) for trajectories ``x``. ``sizes``
+        (:class:`~torch_nri.graphs.GraphSizes`) spare an encoder that needs
+        them a read back to the host; :meth:`forward` takes them too."""
         raise NotImplementedError
 
     def objective(self, output: NRIOutput) -> Objective:

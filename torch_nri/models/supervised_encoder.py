@@ -7,6 +7,7 @@ from torch.nn import Module
 
 from torch_nri._validation import (check_batch, check_edge_index, check_node_features,
                                    parameter_dtype)
+from torch_nri.graphs import GraphSizes
 from torch_nri.losses import Objective
 from torch_nri.models.base import ConfigurableModel, NRIOutput, encode_edges
 
@@ -51,22 +52,23 @@ class SupervisedEncoder(ConfigurableModel):
         self.encoder.reset_parameters()
 
     def infer_edges(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
-                    hard: bool = True, edge_type: Optional[Tensor] = None
-                    ) -> Tuple[Tensor, None]:
+                    hard: bool = True, sizes: Optional[GraphSizes] = None,
+                    edge_type: Optional[Tensor] = None) -> Tuple[Tensor, None]:
         r"""The encoder's logits ``[E, K]`` and no sample (there is no
         decoder to feed). ``edge_type`` and ``hard`` are unused."""
-        logits = encode_edges(self.encoder, x, edge_index, batch, self.num_edge_types)
+        logits = encode_edges(self.encoder, x, edge_index, batch, self.num_edge_types, sizes)
         return logits, None
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
-                edge_type: Optional[Tensor] = None, **unused: Any) -> NRIOutput:
+                edge_type: Optional[Tensor] = None, sizes: Optional[GraphSizes] = None,
+                **unused: Any) -> NRIOutput:
         r"""Encodes ``x``; ``edge_type`` (the true relations ``[E]``) is kept
         for :meth:`objective`. Decoder options (``**unused``) are ignored,
         so the training loop calls every model the same way."""
         check_node_features(x, "x", ndim=3, dtype=parameter_dtype(self))
         check_edge_index(edge_index, x.size(0))
         check_batch(batch, x.size(0))
-        logits, _ = self.infer_edges(x, edge_index, batch)
+        logits, _ = self.infer_edges(x, edge_index, batch, sizes=sizes)
         return NRIOutput(edge_logits=logits, edge_probs=logits.softmax(-1), edges=None,
                          predictions=None, targets=None, edge_index=edge_index,
                          edge_type=edge_type)

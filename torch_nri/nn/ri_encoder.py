@@ -6,7 +6,8 @@ from torch import Tensor
 from torch.nn import Linear
 from torch_geometric.utils import scatter
 
-from torch_nri._validation import check_batch
+from torch_nri._validation import check_batch, values_checked
+from torch_nri.graphs import GraphSizes, graph_sizes
 from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.mlp_encoder import MLPEncoder
 from torch_nri.nn.set_sequence_model import SetSequenceModel
@@ -131,36 +132,56 @@ class RIEncoder(MLPEncoder):
             if module is not None:
                 module.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None) -> Tensor:
+    #: The encoder reads :class:`~torch_nri.graphs.GraphSizes` (``sizes``).
+    uses_graph_sizes = True
+
+    def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
+                sizes: Optional[GraphSizes] = None) -> Tensor:
+        r"""Edge logits ``[E, K]``. ``sizes`` (the batch's
+        :class:`~torch_nri.graphs.GraphSizes`: graphs, largest graph, largest
+        in-degree) pad the sets of the sequence models; without them they are
+        read from the tensors (:func:`~torch_nri.graphs.graph_sizes`), a
+        synchronisation on a GPU."""
         edges = self.edge_embeddings(x, edge_index)
         num_nodes, receivers = x.size(0), edge_index[1]
         check_batch(batch, num_nodes)
+        if sizes is None and (self.intra_model is not None or self.inter_model is not None):
+            sizes = graph_sizes(edge_index, num_nodes, batch)
         if self.intra_model is not None:
-            edges = self.intra_model(edges, receivers, num_nodes)
+            edges = self.intra_model(edges, receivers, num_nodes,
+                                     max_group_size=sizes.max_in_degree)
         parts = [edges]
         if self.inter_model is not None:
             if batch is None:
                 batch = receivers.new_zeros(num_nodes)
             nodes = scatter(edges, receivers, dim=0, dim_size=num_nodes, reduce="mean")
             if self.inter_scope == "graph":
-                nodes = self.inter_model(nodes, batch)
+                nodes = self.inter_model(nodes, batch, sizes.num_graphs,
+                                         max_group_size=sizes.max_graph_size)
             else:
-                nodes = self._inter_over_neighbourhoods(nodes, edge_index)
+                nodes = self._inter_over_neighbourhoods(nodes, edge_index, sizes)
             parts.append(nodes[receivers])
         h = F.elu(self.lin_interaction(torch.cat(parts, dim=-1)))
         return self.lin_out(h)
 
-    def _inter_over_neighbourhoods(self, nodes: Tensor, edge_index: Tensor) -> Tensor:
+    def _inter_over_neighbourhoods(self, nodes: Tensor, edge_index: Tensor,
+                                   sizes: GraphSizes) -> Tensor:
         # One set per receiver: itself first (so its outputs are the first N)
-        # and its senders, self loops dropped so that it appears once; read
-        # in order of node index, as the graph scope reads a graph's nodes.
+        # and its senders, read in order of node index, as the graph scope
+        # reads a graph's nodes. A self loop would list a node in its own set
+        # twice: the candidate graphs have none (refused where values are
+        # checked; dropping them would cost a read of how many there are).
         num_nodes = nodes.size(0)
         senders, receivers = edge_index
-        loops = senders == receivers
+        if values_checked() and bool((senders == receivers).any()):
+            raise ValueError("inter_scope='neighbourhood' needs a candidate graph without "
+                             "self loops (a node is in its own set already), got "
+                             f"{int((senders == receivers).sum())} self loop(s)")
         own = torch.arange(num_nodes, device=nodes.device)
-        members = torch.cat([own, senders[~loops]])
-        group = torch.cat([own, receivers[~loops]])
-        out = self.inter_model(nodes[members], group, num_nodes, position=members)
+        members = torch.cat([own, senders])
+        group = torch.cat([own, receivers])
+        out = self.inter_model(nodes[members], group, num_nodes, position=members,
+                               max_group_size=sizes.max_in_degree + 1)
         return out[:num_nodes]
 
     def __repr__(self) -> str:

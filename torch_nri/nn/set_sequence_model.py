@@ -3,7 +3,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 from torch.nn import GRU, Module, MultiheadAttention
-from torch_geometric.utils import to_dense_batch
+
+from torch_nri._validation import values_checked
 
 
 class SetSequenceModel(Module):
@@ -17,10 +18,14 @@ class SetSequenceModel(Module):
     run on every set (group) of items at once. The items of each group are
     put in an order :math:`\pi` (random in training with ``shuffle=True``,
     otherwise the order of their ``position``, or their input order without
-    one), padded into one dense batch
-    (:func:`torch_geometric.utils.to_dense_batch`), passed through the
-    sequence model :math:`S` with the padding masked out, and mapped back to
-    the input order by :math:`\pi^{-1}`.
+    one), padded into one dense batch of ``max_group_size`` items per group,
+    passed through the sequence model :math:`S` with the padding masked out,
+    and mapped back to the input order by :math:`\pi^{-1}`. The padding is
+    done here rather than by :func:`torch_geometric.utils.to_dense_batch`,
+    which, even given the sizes, copies its fill value from the host on
+    every call: given ``num_groups`` and ``max_group_size``
+    (:class:`~torch_nri.graphs.GraphSizes`), this model reads nothing back
+    and copies nothing over.
 
     With ``kind="gru"`` (the paper's choice, eqs. A4-A7), :math:`S` is a GRU
     from a zero state, which is permutation equivariant only approximately
@@ -70,18 +75,23 @@ class SetSequenceModel(Module):
             self.model._reset_parameters()
 
     def forward(self, x: Tensor, group: Tensor, num_groups: Optional[int] = None,
-                position: Optional[Tensor] = None) -> Tensor:
+                position: Optional[Tensor] = None,
+                max_group_size: Optional[int] = None) -> Tensor:
         r"""
         Args:
             x (torch.Tensor): The items.
             group (torch.Tensor): The group (set) of each item.
             num_groups (int, optional): The number of groups. (default: the
-                largest group index plus one)
+                largest group index plus one, read back to the host)
             position (torch.Tensor, optional): Where the not shuffled items
                 stand in their group's sequence: each group is read in
                 increasing ``position``, ties in input order (e.g. node
                 indices, to read some of a graph's nodes in the order of the
                 whole graph). (default: the input order)
+            max_group_size (int, optional): At least the number of items of
+                the largest group: the length the groups are padded to.
+                Given with ``num_groups``, nothing is read back to the host
+                (:class:`~torch_nri.graphs.GraphSizes`). (default: read back)
         """
         if x.dim() != 2 or x.size(1) != self.channels:
             raise ValueError(f"'x' must have shape [num_items, {self.channels}], "
@@ -104,18 +114,35 @@ class SetSequenceModel(Module):
         else:
             first = torch.arange(x.size(0), device=x.device)
         order = first[torch.sort(group[first], stable=True).indices]
-        dense, mask = to_dense_batch(x[order], group[order], batch_size=num_groups)
-        present = mask.any(dim=1)  # groups without items have nothing to attend to
-        dense, mask = dense[present], mask[present]
+        sorted_group = group[order]
+        # Each item's place in its group's sequence: its rank after the
+        # items of the groups before.
+        sizes = torch.zeros(num_groups, dtype=torch.long, device=x.device)
+        sizes.scatter_add_(0, sorted_group, torch.ones_like(sorted_group))
+        place = torch.arange(x.size(0), device=x.device) - (sizes.cumsum(0) - sizes)[sorted_group]
+        if max_group_size is None:
+            max_group_size = int(sizes.max())
+        elif values_checked() and int(sizes.max()) > max_group_size:
+            raise ValueError(f"'max_group_size' must be at least the size of the largest "
+                             f"group ({int(sizes.max())}), got {max_group_size}")
+        dense = x.new_zeros(num_groups, max_group_size, self.channels)
+        dense[sorted_group, place] = x[order]
         if self.kind == "gru":
             # Padding comes after each group's items, so it never reaches them.
             out, _ = self.model(dense)
         else:
-            attended, _ = self.model(dense, dense, dense, key_padding_mask=~mask,
+            padding = torch.ones(num_groups, max_group_size, dtype=torch.bool,
+                                 device=x.device)
+            padding[sorted_group, place] = False
+            # A group without items attends to its zero padding (its output is
+            # not read): a row with nothing to attend to would be NaN, also
+            # in the gradients of the shared weights.
+            padding[:, 0] = False
+            attended, _ = self.model(dense, dense, dense, key_padding_mask=padding,
                                      need_weights=False)
             out = dense + attended
         result = torch.empty_like(x)
-        result[order] = out[mask]  # pi^{-1}
+        result[order] = out[sorted_group, place]  # pi^{-1}
         return result
 
     def __repr__(self) -> str:

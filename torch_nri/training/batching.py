@@ -11,14 +11,17 @@ once per batch size. Its batches are those of
 element; :func:`make_loader` falls back to that loader for anything else
 (systems of different sizes, a dataset transform).
 """
+import copy
 from dataclasses import dataclass
-from typing import Dict, Iterator, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset, RandomSampler, Sampler, Subset
 from torch_geometric.data import InMemoryDataset
 from torch_geometric.loader import DataLoader
+
+from torch_nri.graphs import GraphSizes
 
 
 @dataclass
@@ -33,6 +36,7 @@ class FixedSizeBatch:
     batch: Tensor
     nodes_per_graph: int
     edge_type: Optional[Tensor] = None
+    max_in_degree: Optional[int] = None
 
     @property
     def num_graphs(self) -> int:
@@ -42,13 +46,24 @@ class FixedSizeBatch:
     def num_nodes(self) -> int:
         return self.x.size(0)
 
+    @property
+    def sizes(self) -> Optional[GraphSizes]:
+        r"""The batch's :class:`~torch_nri.graphs.GraphSizes`, known without
+        a read of the tensors (:obj:`None` without ``max_in_degree``)."""
+        if self.max_in_degree is None:
+            return None
+        return GraphSizes(self.num_graphs, self.nodes_per_graph, self.max_in_degree)
+
     def __contains__(self, key: str) -> bool:
         return getattr(self, key, None) is not None
 
-    def to(self, device: Union[str, torch.device]) -> "FixedSizeBatch":
-        return FixedSizeBatch(self.x.to(device), self.edge_index.to(device),
-                              self.batch.to(device), self.nodes_per_graph,
-                              None if self.edge_type is None else self.edge_type.to(device))
+    def to(self, device: Union[str, torch.device], non_blocking: bool = False
+           ) -> "FixedSizeBatch":
+        def move(tensor: Optional[Tensor]) -> Optional[Tensor]:
+            return None if tensor is None else tensor.to(device, non_blocking=non_blocking)
+
+        return FixedSizeBatch(move(self.x), move(self.edge_index), move(self.batch),
+                              self.nodes_per_graph, move(self.edge_type), self.max_in_degree)
 
 
 def _in_memory(dataset: Dataset):
@@ -111,7 +126,12 @@ class FixedSizeLoader:
         edge_index = store.edge_index.view(2, S, num_edges).transpose(0, 1)
         # One candidate graph for all systems (the fully connected one): batched once.
         self.shared_graph = bool((edge_index == edge_index[:1]).all())
-        self.edge_index = (edge_index[:1] if self.shared_graph else edge_index).to(device)
+        graphs = edge_index[:1] if self.shared_graph else edge_index
+        # The largest in-degree of every system, once: the batches' GraphSizes.
+        in_degree = torch.zeros(graphs.size(0), num_nodes, dtype=torch.long)
+        in_degree.scatter_add_(1, graphs[:, 1], torch.ones_like(graphs[:, 1]))
+        self.max_in_degree = int(in_degree.max()) if in_degree.numel() else 0
+        self.edge_index = graphs.to(device)
         # [E] per system, or [E, T] for relations that change over time.
         self.edge_type = (store.edge_type.view(S, num_edges, *store.edge_type.shape[1:]).to(device)
                           if "edge_type" in data.slices else None)
@@ -166,15 +186,32 @@ class FixedSizeLoader:
                 x=self.x[systems].flatten(0, 1), edge_index=self._batched_graph(systems),
                 batch=self._batch_vector(systems.numel()), nodes_per_graph=self.num_nodes,
                 edge_type=None if self.edge_type is None
-                else self.edge_type[systems].flatten(0, 1))
+                else self.edge_type[systems].flatten(0, 1), max_in_degree=self.max_in_degree)
+
+    def reordered(self, shuffle: bool = False, sampler: Optional[Sampler] = None,
+                  generator: Optional[torch.Generator] = None) -> "FixedSizeLoader":
+        r"""This loader in another order (a new epoch's sampler or shuffle
+        generator), sharing its tensors: the split is uploaded to the device
+        once per run, not once per epoch."""
+        other = copy.copy(self)
+        other.shuffle, other.sampler, other.generator = shuffle, sampler, generator
+        return other
 
 
 def make_loader(dataset: Dataset, batch_size: int, device: Union[str, torch.device] = "cpu",
                 shuffle: bool = False, sampler: Optional[Sampler] = None,
-                generator: Optional[torch.Generator] = None):
+                generator: Optional[torch.Generator] = None, previous: Any = None):
     r"""A :class:`FixedSizeLoader` where :func:`fixed_size` holds, else a
-    :class:`torch_geometric.loader.DataLoader` with the same arguments."""
+    :class:`torch_geometric.loader.DataLoader` with the same arguments, whose
+    batches are pinned in page-locked memory when ``device`` is CUDA, so
+    that they are copied to it asynchronously (``batch.to(device,
+    non_blocking=True)``). ``previous``, a loader of the same split from an
+    earlier epoch, keeps a :class:`FixedSizeLoader`'s tensors where they are
+    (:meth:`FixedSizeLoader.reordered`)."""
+    if isinstance(previous, FixedSizeLoader):
+        return previous.reordered(shuffle, sampler, generator)
     if fixed_size(dataset):
         return FixedSizeLoader(dataset, batch_size, device, shuffle, sampler, generator)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None,
-                      sampler=sampler, generator=generator)
+                      sampler=sampler, generator=generator,
+                      pin_memory=torch.device(device).type == "cuda")

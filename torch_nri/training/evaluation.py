@@ -110,12 +110,12 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
     # batch without reciprocal pairs does not make the split's rate NaN)
     counts = torch.zeros(4, dtype=torch.float64)
     for batch in loader:
-        batch = batch.to(ctx.device)
+        batch = batch.to(ctx.device, non_blocking=True)
         x, edge_index = batch.x, batch.edge_index
         window, known, targets = protocol_steps(x, observed_steps, horizon)
         relations = relations_of(model, batch)
         logits, edges = model.infer_edges(window, edge_index, batch=batch.batch, hard=True,
-                                          **relations)
+                                          sizes=getattr(batch, "sizes", None), **relations)
         if model.decoder is not None:
             predictions = model.forecast(known, edge_index, edges, horizon, batch=batch.batch,
                                          dynamic_graph=dynamic_graph, window=observed_steps,
@@ -204,8 +204,9 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
                            dynamic_graph=config.dynamic_graph, no_edge_type=no_edge_type,
                            ctx=ctx)
     results["run_dir"] = run_dir
-    if ctx.is_main:
-        plot_example(model.cpu(), test_set[0], observed, config.horizon, no_edge_type, run_dir)
+    if ctx.is_main:  # on the run's device: the model stays where it is
+        plot_example(model, test_set[0].to(ctx.device), observed, config.horizon, no_edge_type,
+                     run_dir)
     return results
 
 

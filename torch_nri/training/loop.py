@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, ContextManager, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -23,7 +23,8 @@ from torch_nri.device import warn_if_emulated
 from torch_nri.io import (atomic_torch_save, atomic_write_text, check_output_dir,
                           remove_temporaries)
 from torch_nri.metrics import edge_confusion
-from torch_nri.models import ConfigurableModel, read_checkpoint
+from torch_nri.losses import Objective
+from torch_nri.models import ConfigurableModel, NRIOutput, read_checkpoint
 from torch_nri.models.base import checkpoint_entries
 from torch_nri.training import distributed
 from torch_nri.training.batching import make_loader
@@ -49,57 +50,94 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
-def _autocast(precision: str, device: torch.device) -> torch.autocast:
+def _autocast(precision: str, device: torch.device) -> ContextManager:
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+class EpochMetrics:
+    r"""The sums behind an epoch's metrics, kept on the device and read once
+    per epoch (:meth:`read`): the NLL and KL summed over nodes, the squared
+    error over predicted values, and the confusion matrix of the edge types
+    where the relations are known, each added to with fixed-size operations
+    (no value read back per step). The counts they are divided by follow
+    from the shapes, on the host. Summed over the processes, so the metrics
+    do not depend on how the data is split."""
+
+    def __init__(self, num_edge_types: int, device: torch.device) -> None:
+        self.sums = torch.zeros(3, dtype=torch.float64, device=device)
+        self.counts = [0, 0]  # nodes, predicted values
+        self.confusion = torch.zeros(num_edge_types, num_edge_types, dtype=torch.long,
+                                     device=device)
+
+    def add(self, terms: Objective, out: NRIOutput, batch: Any) -> None:
+        num_nodes = batch.num_nodes
+        step = [terms.nll.detach() * num_nodes, terms.kl.detach() * num_nodes]
+        self.counts[0] += num_nodes
+        if out.predictions is not None:  # the supervised encoder predicts no paths
+            error = (out.predictions - out.targets).detach().pow(2)
+            step.append(error.sum())
+            self.counts[1] += error.numel()
+        self.sums[:len(step)] += torch.stack(step).double()
+        if out.edge_logits is not None and "edge_type" in batch:  # scored where known
+            self.confusion += edge_confusion(out.edge_logits.detach(), batch.edge_type,
+                                             self.confusion.size(0))
+
+    def read(self, model: ConfigurableModel, no_edge_type: Optional[int],
+             ctx: Context) -> Dict[str, float]:
+        r"""The epoch's NLL and KL per node, MSE and edge accuracy."""
+        sums = distributed.all_reduce_sum(torch.cat([self.sums, self.sums.new_tensor(
+            self.counts)]), ctx).cpu()
+        confusion = distributed.all_reduce_sum(self.confusion, ctx).cpu()
+        nll, kl, squared_error, nodes, values = sums.tolist()
+        return {"nll": nll / nodes, "kl": kl / nodes,
+                "mse": squared_error / values if values else float("nan"),
+                "accuracy": model_accuracy(model, confusion, no_edge_type)}
+
+
+def training_step(model: ConfigurableModel, forward: torch.nn.Module, batch: Any,
+                  decoder_kwargs: Dict[str, Any], optimizer: Optional[torch.optim.Optimizer],
+                  scaler: torch.amp.GradScaler, precision: str,
+                  metrics: EpochMetrics) -> None:
+    r"""One step of the loop on ``batch`` (already on the model's device):
+    the forward pass under the run's precision, the objective, and, given
+    an ``optimizer``, the backward pass and the update; its terms are added
+    to ``metrics``. Nothing is read back to the host (a test runs it on the
+    ``meta`` device, where any read fails), except fp16's
+    :class:`~torch.amp.GradScaler`, which reads its overflow flag.
+    ``forward`` is the model itself, or its DistributedDataParallel and/or
+    compiled wrapper."""
+    with _autocast(precision, batch.x.device):
+        out = forward(batch.x, batch.edge_index, batch=batch.batch,
+                      sizes=getattr(batch, "sizes", None),
+                      **relations_of(model, batch), **decoder_kwargs)
+    terms = model.objective(out)
+    if optimizer is not None:
+        optimizer.zero_grad()
+        scaler.scale(terms.loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    metrics.add(terms, out, batch)
 
 
 def _run_epoch(model: ConfigurableModel, forward: torch.nn.Module, loader,
                decoder_kwargs: Dict[str, Any], optimizer: Optional[torch.optim.Optimizer],
                scaler: torch.amp.GradScaler, precision: str, no_edge_type: Optional[int],
                ctx: Context, bar_desc: str, progress: bool) -> Dict[str, float]:
-    # `forward` is the model itself, or its DistributedDataParallel and/or
-    # compiled wrapper.
     training = optimizer is not None
     model.train(training)
-    # Sums over nodes (NLL, KL) and over predicted values (MSE), reduced over
-    # the processes, so the metrics do not depend on how the data is split.
-    # They stay on the device until the epoch ends: no host copy per step.
-    sums = torch.zeros(5, dtype=torch.float64, device=ctx.device)
-    confusion = torch.zeros(model.num_edge_types, model.num_edge_types, dtype=torch.long,
-                            device=ctx.device)
+    metrics = EpochMetrics(model.num_edge_types, ctx.device)
     # The bar is given the count, not the loader: tqdm.auto's wrapper would call
     # iter() on it once more, which draws a DataLoader's base seed an extra time.
     with torch.set_grad_enabled(training), tqdm(total=len(loader), desc=bar_desc,
                                                 leave=False, disable=not progress) as bar:
         for batch in loader:
             bar.update()
-            batch = batch.to(ctx.device)
-            with _autocast(precision, ctx.device):
-                out = forward(batch.x, batch.edge_index, batch=batch.batch,
-                              **relations_of(model, batch), **decoder_kwargs)
-            terms = model.objective(out)
-            if training:
-                optimizer.zero_grad()
-                scaler.scale(terms.loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            num_nodes = batch.num_nodes
-            step = [terms.nll.detach() * num_nodes, terms.kl.detach() * num_nodes,
-                    terms.nll.new_tensor(num_nodes)]
-            if out.predictions is not None:  # the supervised encoder predicts no paths
-                error = (out.predictions - out.targets).detach().pow(2)
-                step += [error.sum(), error.new_tensor(error.numel())]
-            sums[:len(step)] += torch.stack(step).double()
-            if out.edge_logits is not None and "edge_type" in batch:  # scored where known
-                confusion += edge_confusion(out.edge_logits.detach(), batch.edge_type,
-                                            model.num_edge_types)
-    sums = distributed.all_reduce_sum(sums, ctx).cpu()
-    confusion = distributed.all_reduce_sum(confusion, ctx).cpu()
-    nll, kl, nodes, squared_error, values = sums.tolist()
-    return {"nll": nll / nodes, "kl": kl / nodes,
-            "mse": squared_error / values if values else float("nan"),
-            "accuracy": model_accuracy(model, confusion, no_edge_type)}
+            training_step(model, forward, batch.to(ctx.device, non_blocking=True),
+                          decoder_kwargs, optimizer, scaler, precision, metrics)
+    return metrics.read(model, no_edge_type, ctx)
 
 
 def _selection_score(model: ConfigurableModel, metrics: Dict[str, float]) -> float:
@@ -266,6 +304,7 @@ def _train_epochs(config: TrainConfig, model: ConfigurableModel, forward: torch.
                   progress: bool):
     # The epochs of train(): training and validation, then the checkpoints
     # and the log of each. Returns the history and the best score.
+    train_loader = None
     for epoch in tqdm(range(start_epoch, config.epochs), desc="epochs", initial=start_epoch,
                       total=config.epochs, disable=not progress):
         if config.max_seconds and sum(row["seconds"] for row in history) >= config.max_seconds:
@@ -273,14 +312,16 @@ def _train_epochs(config: TrainConfig, model: ConfigurableModel, forward: torch.
         epoch_start = time.perf_counter()
         # Each process draws its own Gumbel noise and dropout, from its epoch's seed.
         torch.manual_seed(_epoch_seed(config.seed, epoch) + ctx.rank)
+        # The split is uploaded to the device with the first epoch's loader
+        # and kept there (previous=...).
         if sampler is not None:
             sampler.set_epoch(epoch)  # a new split of a new shuffle every epoch
             train_loader = make_loader(train_set, config.batch_size, ctx.device,
-                                       sampler=sampler)
+                                       sampler=sampler, previous=train_loader)
         else:
             generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
             train_loader = make_loader(train_set, config.batch_size, ctx.device, shuffle=True,
-                                       generator=generator)
+                                       generator=generator, previous=train_loader)
         lr = optimizer.param_groups[0]["lr"]
         train_metrics = _run_epoch(model, forward, train_loader, kwargs, optimizer, scaler,
                                    config.precision, no_edge_type, ctx, "train", progress)

@@ -3,6 +3,7 @@ import torch
 
 from torch_nri.device import is_device_name, resolve_device
 from torch_nri.training import TrainConfig
+from torch_nri.training.distributed import setup
 
 def cuda(test):
     r"""Marks a test for CUDA (``pytest -m cuda``); it skips without a device."""
@@ -20,6 +21,43 @@ def test_device_names():
     with pytest.raises(ValueError, match=r"'device' must be one of .*got 'gpu'"):
         TrainConfig(device="gpu")
     TrainConfig(device="cuda:3")  # the form is checked here, the machine where it runs
+
+
+def test_auto_and_cuda_take_the_current_gpu_by_its_index(fake_cuda, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    for name in ("auto", "cuda"):
+        assert resolve_device(name) == torch.device("cuda", 1)
+        assert setup(name).device == torch.device("cuda", 1)
+    assert fake_cuda == [torch.device("cuda", 1)] * 2  # set with its index: no ValueError
+
+
+def test_a_numbered_gpu_is_taken_when_the_machine_has_it(fake_cuda):
+    assert setup("cuda:1").device == torch.device("cuda", 1)
+    assert fake_cuda == [torch.device("cuda", 1)]
+    with pytest.raises(ValueError, match=r"device='cuda:2', but this machine has 2 CUDA "
+                                         r"devices \(cuda:0..cuda:1\)"):
+        setup("cuda:2")
+    assert len(fake_cuda) == 1
+
+
+def test_auto_without_cuda_stays_on_the_cpu(fake_cuda, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    assert setup("auto").device == torch.device("cpu") and fake_cuda == []
+
+
+def test_apple_mps_is_refused_with_the_reason(capsys):
+    from torch_nri.baselines import check_baseline_options
+    from torch_nri.cli import main
+
+    reason = r"device='mps': Apple's MPS is not supported \(untested, and .* float64, .*\); " \
+             r"use --device cpu"
+    for check in (resolve_device, lambda name: TrainConfig(device=name),
+                  lambda name: check_baseline_options(device=name)):
+        with pytest.raises(ValueError, match=reason):
+            check("mps")
+    assert main(["demo", "--device", "mps:0"]) == 2
+    assert "Apple's MPS is not supported" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

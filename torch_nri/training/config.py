@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 
 from torch_nri._validation import check_int, check_real, check_skip_first
 from torch_nri.datasets import get_system
-from torch_nri.device import DEVICES, is_device_name
+from torch_nri.device import check_device_name
 from torch_nri.graphs import check_candidate_graph
 from torch_nri.losses import check_prior
 from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
@@ -197,9 +197,6 @@ class TrainConfig:
              f"'sequence_model'), got {self.decoder_sequence_model!r}"),
             (self.precision in PRECISIONS, f"'precision' must be one of {PRECISIONS}, got "
              f"{self.precision!r}"),
-            # The form only: whether this machine has it is checked where training starts.
-            (is_device_name(self.device), f"'device' must be one of {DEVICES}, got "
-             f"{self.device!r}"),
             (not self.dynamic_graph or self.model not in MODELS
              or MODELS[self.model].infers_graph,
              f"'dynamic_graph' re-infers the graph with the encoder; model={self.model!r} "
@@ -211,6 +208,8 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        # The form only: whether this machine has it is checked where training starts.
+        check_device_name(self.device)
         check_skip_first(self.skip_first, self.num_edge_types)
         if self.prior is not None:
             self.prior = check_prior(self.prior, self.num_edge_types)

@@ -170,11 +170,11 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     torch.manual_seed(config.seed)
     # Rank 0 simulates and caches the data; the others wait, then read the cache.
     if not ctx.is_main:
-        distributed.barrier(ctx)
+        distributed.wait_for_data(ctx)
     splits = build_datasets(config)
     train_set, valid_set, test_set = splits
     if ctx.is_main:
-        distributed.barrier(ctx)
+        distributed.wait_for_data(ctx)
     # Checked before any training; the run records the test protocol's window.
     config = dataclasses.replace(config, observed_steps=check_data(config, splits))
     if ctx.is_main:

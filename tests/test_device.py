@@ -87,6 +87,35 @@ def test_training_and_evaluation_on_cuda(tmp_path):
     assert again["accuracy"] == pytest.approx(results["accuracy"], abs=0.05)
 
 
+def test_deterministic_sets_the_cublas_workspace_on_cuda_unless_given(fake_cuda,
+                                                                      monkeypatch):
+    import os
+
+    from torch_nri.training.loop import _deterministic
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    previous = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(False, warn_only=True)
+    try:
+        with _deterministic("auto"):
+            assert torch.are_deterministic_algorithms_enabled()
+            assert not torch.is_deterministic_algorithms_warn_only_enabled()
+            assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        assert not torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()  # as it was
+        assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+        with _deterministic("cpu"):  # the CPU does not read it
+            assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+        monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")  # the user's own
+        with pytest.raises(RuntimeError), _deterministic("cuda"):
+            assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+            raise RuntimeError  # restored after an error too
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False, warn_only=previous)
+
+
 def test_reduced_precision_without_hardware_support_warns(monkeypatch):
     from torch_nri.device import native_precision, warn_if_emulated
 
@@ -134,3 +163,29 @@ def test_reduced_precision_and_compiled_training_on_cuda(tmp_path, precision):
                          data_root=str(tmp_path / "data"))
     results = train(config)
     assert 0 <= results["accuracy"] <= 1 and all(v == v for v in results["mse"])
+
+
+@cuda
+def test_deterministic_cuda_runs_repeat_bit_for_bit(tmp_path):
+    from torch_nri.training import train
+
+    options = dict(device="cuda", deterministic=True, num_train=32, num_valid=8, num_test=8,
+                   encoder_hidden=8, decoder_hidden=8, batch_size=16, epochs=2,
+                   progress=False, data_root=str(tmp_path / "data"))
+    results = [train(TrainConfig(**options, out=str(tmp_path / name))) for name in "ab"]
+    a, b = (torch.load(tmp_path / name / "last.pt", weights_only=False) for name in "ab")
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert results[0]["mse"] == results[1]["mse"]
+
+
+@cuda
+@pytest.mark.parametrize("name", ["lstm-single", "lstm-correlation"])
+def test_the_lstm_baselines_run_on_cuda(tmp_path, name):
+    from torch_nri.baselines import run_baseline
+    from torch_nri.training import build_datasets
+
+    splits = build_datasets(TrainConfig(num_train=16, num_valid=8, num_test=8,
+                                        data_root=str(tmp_path)))
+    results = run_baseline(name, splits, hidden=8, epochs=1, device="cuda")
+    assert results["num_examples"] == 8

@@ -268,3 +268,30 @@ def test_a_run_killed_by_sigkill_resumes_to_the_uninterrupted_result(tmp_path, d
         assert torch.equal(a["model"][key], b["model"][key]), key
     assert [r["valid_mse"] for r in a["history"]] == [r["valid_mse"] for r in b["history"]]
     assert not [name for name in os.listdir(killed) if name.startswith(".tmp-")]
+
+
+def test_deterministic_algorithms_are_on_for_the_run_and_restored_after(tmp_path, data_root,
+                                                                        monkeypatch):
+    from torch_nri.cli import build_parser
+    from torch_nri.training import loop
+
+    seen = []
+
+    def recording(function):
+        def recorded(*args, **kwargs):
+            seen.append(torch.are_deterministic_algorithms_enabled())
+            return function(*args, **kwargs)
+        return recorded
+
+    monkeypatch.setattr(loop, "_run_epoch", recording(loop._run_epoch))
+    monkeypatch.setattr(loop, "evaluate_run", recording(loop.evaluate_run))
+    out = str(tmp_path / "run")
+    train(TrainConfig(epochs=1, out=out, data_root=data_root, **TINY))
+    assert seen == [False] * 3  # training, validation, test
+    # A setting a resumed run may change; the test evaluation runs under it too.
+    train(TrainConfig(epochs=2, deterministic=True, out=out, data_root=data_root, **TINY),
+          resume=True)
+    assert seen[3:] == [True] * 3 and not torch.are_deterministic_algorithms_enabled()
+    assert torch.load(os.path.join(out, "last.pt"), weights_only=False)["train_config"][
+        "deterministic"]
+    assert build_parser().parse_args(["train", "--deterministic"]).deterministic

@@ -69,9 +69,12 @@ class TrainConfig:
     sparse candidate graphs);
     ``symmetry_weight`` and ``hard_symmetry`` its symmetry prior.
     ``device`` is ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or
-    ``"cuda:N"``; ``compile`` runs the training and validation steps through
-    :func:`torch.compile`; ``tf32`` lets CUDA multiply float32 matrices in
-    TF32. ``checkpoint``, ``checkpoint_chunk_size`` and ``checkpoint_memory``
+    ``"cuda:N"`` (not Apple's ``"mps"``); ``compile`` runs the training and
+    validation steps through :func:`torch.compile`; ``tf32`` lets CUDA
+    multiply float32 matrices in TF32; ``deterministic`` runs with
+    :func:`torch.use_deterministic_algorithms`, so that a seed repeats a
+    CUDA run bit for bit (slower; CPU runs repeat without it).
+    ``checkpoint``, ``checkpoint_chunk_size`` and ``checkpoint_memory``
     (bytes) are the memory options of the encoder and the decoder
     (:class:`~torch_nri.nn.MLPEncoder`, :class:`~torch_nri.nn.MLPDecoder`),
     ``skip_no_edges`` the decoder's;
@@ -149,6 +152,7 @@ class TrainConfig:
     device: str = "auto"
     compile: bool = False
     tf32: bool = False
+    deterministic: bool = False
     checkpoint: bool = False
     checkpoint_chunk_size: Optional[int] = None
     checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY

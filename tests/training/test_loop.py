@@ -10,8 +10,10 @@ import torch
 from torch_nri.models import NRI, FixedGraphModel, SupervisedEncoder, load_model
 from torch_nri.training import TrainConfig, evaluate_run, train
 
+# On the CPU on any machine: a seed repeats a CPU run bit for bit (on CUDA
+# only with deterministic=True), and these tests compare runs number for number.
 TINY = dict(num_train=64, num_valid=16, num_test=16, encoder_hidden=16, decoder_hidden=16,
-            batch_size=16, progress=False, threads=1)
+            batch_size=16, progress=False, threads=1, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def test_run_directory_and_load(tmp_path, data_root):
     model = NRI.load(str(tmp_path / "best.pt"))  # no arguments repeated
     assert model.encoder.in_channels == 49 * 4 and model.decoder.in_channels == 4
     assert TrainConfig.load(str(tmp_path)).epochs == 2
-    again = evaluate_run(str(tmp_path))
+    again = evaluate_run(str(tmp_path), device="cpu")
     assert again["accuracy"] == results["accuracy"]
 
 
@@ -134,7 +136,7 @@ def test_decoder_alone_on_a_given_graph(tmp_path, data_root, model):
     assert loaded.decoder.num_edge_types == (1 if model == "full-graph" else 2)
     row = torch.load(tmp_path / "last.pt", weights_only=False)["history"][0]
     assert row["train_kl"] == 0 and np.isnan(row["train_accuracy"])
-    assert evaluate_run(str(tmp_path))["mse"] == results["mse"]
+    assert evaluate_run(str(tmp_path), device="cpu")["mse"] == results["mse"]
 
 
 def test_nri_with_the_springs_simulator_as_decoder(tmp_path, data_root):

@@ -89,7 +89,7 @@ def synchronize(device: torch.device) -> None:
 def training_step(method: str, model: ConfigurableModel, num_nodes: int, batch: int, num_steps: int,
                   k: int = 10, prediction_steps: int = 10, precision: str = "fp32",
                   device: str = "cpu", compile_mode: Optional[str] = None,
-                  ) -> Callable[[], None]:
+                  sync: bool = True) -> Callable[[], None]:
     """A closure running forward + backward of one training step (the ELBO of
     the paper, gradients of every parameter) on random trajectories, as the
     training loop runs it: on ``device``, under autocast for ``precision``
@@ -97,7 +97,8 @@ def training_step(method: str, model: ConfigurableModel, num_nodes: int, batch: 
     data once), and through ``torch.compile(mode=compile_mode)`` when a mode
     is given (``"default"``, ``"reduce-overhead"``, ...). ``"tf32"`` is
     float32 with TF32 matrix multiplies (CUDA). The closure returns after
-    the device has finished the step."""
+    the device has finished the step, or with ``sync=False`` as soon as the
+    step is queued (for many steps timed as a whole, as the loop runs them)."""
     device = torch.device(device)
     model.to(device)
     edge_index = candidate_graph(method, num_nodes, k).to(device)
@@ -130,8 +131,30 @@ def training_step(method: str, model: ConfigurableModel, num_nodes: int, batch: 
         with value_checks(False), autocast:
             loss = forward(x)
         (-loss).backward()
-        synchronize(device)
+        if sync:
+            synchronize(device)
     return step
+
+
+def adam_update(step: Callable[[], None], model: torch.nn.Module, precision: str = "fp32",
+                device: str = "cpu", sync: bool = True) -> Callable[[], None]:
+    """A closure running :func:`training_step`'s ``step`` as the training
+    loop does: gradients zeroed, the step, then an Adam update (learning
+    rate 5e-4) through a :class:`~torch.amp.GradScaler` (on for ``"fp16"``).
+    It returns after the device has finished, or with ``sync=False`` as soon
+    as the update is queued."""
+    device = torch.device(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+    def update():
+        optimizer.zero_grad(set_to_none=True)
+        step()
+        scaler.step(optimizer)
+        scaler.update()
+        if sync:
+            synchronize(device)
+    return update
 
 
 def median_seconds(fn: Callable[[], object], repeats: int,

@@ -46,8 +46,9 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (AUTOCAST_DTYPES, NUM_EDGE_TYPES, NUM_FEATURES, batched,  # noqa: E402
-                    build_model, median_seconds, segments, synchronize, training_step)
+from common import (AUTOCAST_DTYPES, NUM_EDGE_TYPES, NUM_FEATURES, adam_update,  # noqa: E402
+                    batched, build_model, median_seconds, segments, synchronize,
+                    training_step)
 from torch_nri.device import resolve_device  # noqa: E402
 from torch_nri.graphs import fully_connected_edge_index  # noqa: E402
 
@@ -133,15 +134,7 @@ def settings_table(args, device: torch.device, peaks: dict, hidden: int) -> dict
         mode = {"compiled": "default", "cudagraphs": "reduce-overhead"}.get(option)
         step = training_step(method, model, 5, args.batch, args.steps, precision=precision,
                              device=str(device), compile_mode=mode)
-        optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
-        scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-
-        def train_step(step=step, optimizer=optimizer, scaler=scaler):
-            optimizer.zero_grad(set_to_none=True)
-            step()
-            scaler.step(optimizer)
-            scaler.update()
-            synchronize(device)
+        train_step = adam_update(step, model, precision, str(device))
         start = time.perf_counter()
         for _ in range(3 if mode is not None else 1):  # compile, then settle
             train_step()

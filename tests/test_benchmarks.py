@@ -1,5 +1,6 @@
 """The benchmark scripts run end to end on a tiny size (they are not timed here)."""
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -106,3 +107,35 @@ def test_scaling_measures_a_dnri_step(tmp_path):
     (row,) = list(csv.DictReader(open(tmp_path / "s.csv")))
     assert row["series"] == "knn+dnri" and row["status"] == "ok"
     assert row["num_edges"] == str(6 * 3)
+
+
+def test_gpu_check_runs_every_part_on_the_cpu(tmp_path):
+    # The plumbing of what a session lent a GPU runs, on the CPU at tiny sizes.
+    script = os.path.join(ROOT, "benchmarks", "gpu_check.sh")
+    assert subprocess.run(["bash", "-n", script]).returncode == 0
+    env = dict(os.environ, OUT=str(tmp_path / "out"), GPU_CHECK_STATE=str(tmp_path / "state"),
+               GPU_CHECK_DEVICE="cpu", PYTHON=sys.executable,
+               GPU_CHECK_TESTS="tests/test_device.py -k device_names",
+               SPEED_FLAGS="--settings fp32 tf32 --hidden 8 --batch 4 --timesteps 12 "
+                           "--warmup 1 --steps 2",
+               PAPER_FLAGS="--num-train 32 --num-valid 8 --num-test 8 --encoder-hidden 8 "
+                           "--decoder-hidden 8 --batch-size 16 --epochs 2 --threads 1",
+               PAPER_SECONDS="60")
+    done = subprocess.run(["bash", script, "all"], env=env, capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # At most 8 files come back from a device call, none in a folder.
+    assert sorted(os.listdir(tmp_path / "out")) == [
+        "environment.txt", "log.csv", "speed.log", "summary.json", "summary.txt", "tests.log",
+        "train.log"]
+    table = (tmp_path / "out" / "summary.txt").read_text()
+    assert "target: >= 220 training steps/s" in table
+    assert "1 passed, 0 failed, 0 skipped" in table
+    assert "fp32 examples/s" in table and "tf32 examples/s" in table
+    assert "training steps/s (loop, batch 16)" in table
+    assert "500 epochs x 50k systems" in table and "min validation" in table
+    paper = json.loads((tmp_path / "out" / "summary.json").read_text())["paper"]
+    assert paper["epochs"] == 2 and paper["steps_per_epoch"] == 2 and paper["num_valid"] == 8
+    assert paper["paper_training_minutes"] > 0
+    usage = subprocess.run(["bash", script], env=env, capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage:" in usage.stderr

@@ -3,6 +3,7 @@ import torch
 
 from torch_nri.device import is_device_name, resolve_device
 from torch_nri.training import TrainConfig
+from torch_nri.training.distributed import setup
 
 def cuda(test):
     r"""Marks a test for CUDA (``pytest -m cuda``); it skips without a device."""
@@ -20,6 +21,43 @@ def test_device_names():
     with pytest.raises(ValueError, match=r"'device' must be one of .*got 'gpu'"):
         TrainConfig(device="gpu")
     TrainConfig(device="cuda:3")  # the form is checked here, the machine where it runs
+
+
+def test_auto_and_cuda_take_the_current_gpu_by_its_index(fake_cuda, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    for name in ("auto", "cuda"):
+        assert resolve_device(name) == torch.device("cuda", 1)
+        assert setup(name).device == torch.device("cuda", 1)
+    assert fake_cuda == [torch.device("cuda", 1)] * 2  # set with its index: no ValueError
+
+
+def test_a_numbered_gpu_is_taken_when_the_machine_has_it(fake_cuda):
+    assert setup("cuda:1").device == torch.device("cuda", 1)
+    assert fake_cuda == [torch.device("cuda", 1)]
+    with pytest.raises(ValueError, match=r"device='cuda:2', but this machine has 2 CUDA "
+                                         r"devices \(cuda:0..cuda:1\)"):
+        setup("cuda:2")
+    assert len(fake_cuda) == 1
+
+
+def test_auto_without_cuda_stays_on_the_cpu(fake_cuda, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    assert setup("auto").device == torch.device("cpu") and fake_cuda == []
+
+
+def test_apple_mps_is_refused_with_the_reason(capsys):
+    from torch_nri.baselines import check_baseline_options
+    from torch_nri.cli import main
+
+    reason = r"device='mps': Apple's MPS is not supported \(untested, and .* float64, .*\); " \
+             r"use --device cpu"
+    for check in (resolve_device, lambda name: TrainConfig(device=name),
+                  lambda name: check_baseline_options(device=name)):
+        with pytest.raises(ValueError, match=reason):
+            check("mps")
+    assert main(["demo", "--device", "mps:0"]) == 2
+    assert "Apple's MPS is not supported" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -47,6 +85,35 @@ def test_training_and_evaluation_on_cuda(tmp_path):
     results = train(config)
     again = evaluate_run(config.out, device="cpu")  # the checkpoint loads on any device
     assert again["accuracy"] == pytest.approx(results["accuracy"], abs=0.05)
+
+
+def test_deterministic_sets_the_cublas_workspace_on_cuda_unless_given(fake_cuda,
+                                                                      monkeypatch):
+    import os
+
+    from torch_nri.training.loop import _deterministic
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    previous = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(False, warn_only=True)
+    try:
+        with _deterministic("auto"):
+            assert torch.are_deterministic_algorithms_enabled()
+            assert not torch.is_deterministic_algorithms_warn_only_enabled()
+            assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        assert not torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()  # as it was
+        assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+        with _deterministic("cpu"):  # the CPU does not read it
+            assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+        monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")  # the user's own
+        with pytest.raises(RuntimeError), _deterministic("cuda"):
+            assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+            raise RuntimeError  # restored after an error too
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False, warn_only=previous)
 
 
 def test_reduced_precision_without_hardware_support_warns(monkeypatch):
@@ -96,3 +163,29 @@ def test_reduced_precision_and_compiled_training_on_cuda(tmp_path, precision):
                          data_root=str(tmp_path / "data"))
     results = train(config)
     assert 0 <= results["accuracy"] <= 1 and all(v == v for v in results["mse"])
+
+
+@cuda
+def test_deterministic_cuda_runs_repeat_bit_for_bit(tmp_path):
+    from torch_nri.training import train
+
+    options = dict(device="cuda", deterministic=True, num_train=32, num_valid=8, num_test=8,
+                   encoder_hidden=8, decoder_hidden=8, batch_size=16, epochs=2,
+                   progress=False, data_root=str(tmp_path / "data"))
+    results = [train(TrainConfig(**options, out=str(tmp_path / name))) for name in "ab"]
+    a, b = (torch.load(tmp_path / name / "last.pt", weights_only=False) for name in "ab")
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert results[0]["mse"] == results[1]["mse"]
+
+
+@cuda
+@pytest.mark.parametrize("name", ["lstm-single", "lstm-correlation"])
+def test_the_lstm_baselines_run_on_cuda(tmp_path, name):
+    from torch_nri.baselines import run_baseline
+    from torch_nri.training import build_datasets
+
+    splits = build_datasets(TrainConfig(num_train=16, num_valid=8, num_test=8,
+                                        data_root=str(tmp_path)))
+    results = run_baseline(name, splits, hidden=8, epochs=1, device="cuda")
+    assert results["num_examples"] == 8

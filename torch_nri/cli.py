@@ -117,6 +117,8 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
              "device": "auto (CUDA when available), cpu, cuda or cuda:N",
              "compile": "run the training and validation steps through torch.compile",
              "tf32": "TF32 matrix multiplies on CUDA",
+             "deterministic": "deterministic algorithms only, so that a seed repeats a CUDA "
+                              "run bit for bit (slower; CPU runs repeat without it)",
              "inter_scope": "the ri encoder's inter-edge sets: each graph's nodes (the "
                             "paper's) or each receiver's senders and itself (large sparse "
                             "graphs)",

@@ -14,25 +14,51 @@ def is_device_name(device: str) -> bool:
     return kind == "cuda" and index.isdigit()
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    r"""The device a name means: ``"auto"`` (CUDA when available, else the
-    CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; a clear error for a CUDA
-    device this machine does not have."""
+def check_device_name(device: str) -> None:
+    r"""Raises a :class:`ValueError` unless ``device`` is a device name
+    (:data:`DEVICES`), whether or not this machine has that device. Apple's
+    ``"mps"`` is refused with the reason: it is untested here, and the loop
+    sums its metrics in float64, which MPS does not have."""
+    if str(device).partition(":")[0] == "mps":
+        raise ValueError(f"device={device!r}: Apple's MPS is not supported (untested, and "
+                         f"the training metrics are summed in float64, which MPS lacks); "
+                         f"use --device cpu")
     if not is_device_name(device):
         raise ValueError(f"'device' must be one of {DEVICES}, got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            build = "a CPU build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}"
-            raise ValueError(f"device={device!r}, but CUDA is not available here (torch "
-                             f"{torch.__version__}, {build}); use --device cpu or auto")
-        count = torch.cuda.device_count()
-        if resolved.index is not None and resolved.index >= count:
-            raise ValueError(f"device={device!r}, but this machine has {count} CUDA "
-                             f"device{'s' if count != 1 else ''} (cuda:0..cuda:{count - 1})")
-    return resolved
+
+
+def uses_cuda(device: str) -> bool:
+    r"""Whether the device name ``device`` means CUDA on this machine:
+    ``"cuda"`` and ``"cuda:N"``, and ``"auto"`` where PyTorch sees a GPU.
+    Raises a :class:`ValueError` for a name that is not a device
+    (:func:`check_device_name`) and for CUDA on a machine without it."""
+    check_device_name(device)
+    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
+        return False
+    if not torch.cuda.is_available():
+        build = "a CPU build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}"
+        raise ValueError(f"device={device!r}, but CUDA is not available here (torch "
+                         f"{torch.__version__}, {build}); use --device cpu or auto")
+    return True
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    r"""The device a name means: ``"auto"`` (CUDA when available, else the
+    CPU), ``"cpu"``, ``"cuda"`` (the current CUDA device) or ``"cuda:N"``.
+    A CUDA device always has its index (``cuda:0``, never ``cuda``), as
+    :func:`torch.cuda.set_device` needs. Raises a clear
+    :class:`ValueError` for a name that is not a device
+    (:func:`check_device_name`) and for a CUDA device this machine does not
+    have."""
+    if not uses_cuda(device):
+        return torch.device("cpu")
+    if device in ("auto", "cuda"):
+        return torch.device("cuda", torch.cuda.current_device())
+    index, count = int(device.partition(":")[2]), torch.cuda.device_count()
+    if index >= count:
+        raise ValueError(f"device={device!r}, but this machine has {count} CUDA "
+                         f"device{'s' if count != 1 else ''} (cuda:0..cuda:{count - 1})")
+    return torch.device("cuda", index)
 
 
 def native_precision(precision: str, device: torch.device) -> bool:

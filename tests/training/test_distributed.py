@@ -1,5 +1,6 @@
 """Training under torch.distributed (gloo, 2 processes spawned by the test),
-against one process on the same global batch."""
+against one process on the same global batch; the set-up under torchrun
+with torch.distributed and CUDA mocked."""
 import csv
 import os
 import shutil
@@ -7,13 +8,17 @@ import socket
 
 import pytest
 import torch
+import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from torch_nri.training import TrainConfig, train
+from torch_nri.training.distributed import (DATA_TIMEOUT, barrier, setup,
+                                            wait_for_data)
 
+# On the CPU (gloo) on any machine: runs compared number for number.
 TINY = dict(num_train=8, num_valid=4, num_test=4, encoder_hidden=8, decoder_hidden=8,
-            batch_norm=False, progress=False, threads=1)
+            batch_norm=False, progress=False, threads=1, device="cpu")
 
 
 def deterministic_gumbel_softmax(logits, tau=1.0, hard=False, dim=-1):
@@ -129,3 +134,68 @@ def test_dnri_takes_the_same_step_under_two_processes(tmp_path):
     one, two = load(tmp_path / "single"), load(tmp_path / "two")
     for key, value in one["model"].items():
         assert torch.allclose(value, two["model"][key], atol=1e-6), key
+
+
+@pytest.fixture
+def fake_torchrun(fake_cuda, monkeypatch):
+    """Rank 1 of 2 under torchrun (LOCAL_RANK 1) on a machine with two GPUs
+    (``fake_cuda``), torch.distributed's set-up and barriers recorded instead
+    of run."""
+    calls = {"set_device": fake_cuda, "barrier": []}
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+
+    def new_group(**kwargs):
+        calls["new_group"] = kwargs
+        return "data group"
+
+    monkeypatch.setattr(dist, "is_initialized", lambda: "init" in calls)
+    monkeypatch.setattr(dist, "init_process_group", lambda **kwargs: calls.update(init=kwargs))
+    monkeypatch.setattr(dist, "new_group", new_group)
+    monkeypatch.setattr(dist, "get_rank", lambda: 1)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(dist, "barrier", lambda **kwargs: calls["barrier"].append(kwargs))
+    return calls
+
+
+@pytest.mark.parametrize("device", ["cuda", "auto"])
+def test_torchrun_gives_each_process_its_local_gpu_and_nccl(fake_torchrun, device):
+    ctx = setup(device)
+    assert (ctx.rank, ctx.world_size, ctx.device) == (1, 2, torch.device("cuda", 1))
+    assert fake_torchrun["set_device"] == [torch.device("cuda", 1)]
+    assert fake_torchrun["init"] == {"backend": "nccl"}
+    # The wait for the data has a gloo group of its own, with a long timeout;
+    # the training collectives stay on the main group and its default timeout.
+    assert fake_torchrun["new_group"] == {"backend": "gloo", "timeout": DATA_TIMEOUT}
+    assert DATA_TIMEOUT.total_seconds() >= 3600
+    wait_for_data(ctx)
+    barrier(ctx)
+    assert fake_torchrun["barrier"] == [{"group": "data group"}, {}]
+
+
+def test_torchrun_on_the_cpu_uses_gloo(fake_torchrun, monkeypatch):
+    assert setup("cpu").device == torch.device("cpu")
+    assert fake_torchrun["init"] == {"backend": "gloo"} and fake_torchrun["set_device"] == []
+    del fake_torchrun["init"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert setup("auto").device == torch.device("cpu")
+    assert fake_torchrun["init"] == {"backend": "gloo"}
+    assert fake_torchrun["new_group"] == {"backend": "gloo", "timeout": DATA_TIMEOUT}
+
+
+def test_torchrun_refuses_a_numbered_gpu_and_a_local_rank_beyond_the_gpus(fake_torchrun,
+                                                                          monkeypatch):
+    with pytest.raises(ValueError, match=r"device='cuda:1' under torchrun \(WORLD_SIZE=2\): "
+                                         r"each process takes cuda:LOCAL_RANK; give --device "
+                                         r"cuda or auto"):
+        setup("cuda:1")
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    with pytest.raises(ValueError, match=r"LOCAL_RANK=2, but this machine has 2 CUDA devices "
+                                         r".*torchrun --nproc-per-node 2"):
+        setup("cuda")
+    monkeypatch.setenv("LOCAL_RANK", "one")
+    with pytest.raises(ValueError, match=r"LOCAL_RANK='one' in the environment must be an "
+                                         r"integer"):
+        setup("auto")
+    assert "init" not in fake_torchrun and fake_torchrun["set_device"] == []

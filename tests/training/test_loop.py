@@ -10,8 +10,10 @@ import torch
 from torch_nri.models import NRI, FixedGraphModel, SupervisedEncoder, load_model
 from torch_nri.training import TrainConfig, evaluate_run, train
 
+# On the CPU on any machine: a seed repeats a CPU run bit for bit (on CUDA
+# only with deterministic=True), and these tests compare runs number for number.
 TINY = dict(num_train=64, num_valid=16, num_test=16, encoder_hidden=16, decoder_hidden=16,
-            batch_size=16, progress=False, threads=1)
+            batch_size=16, progress=False, threads=1, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def test_run_directory_and_load(tmp_path, data_root):
     model = NRI.load(str(tmp_path / "best.pt"))  # no arguments repeated
     assert model.encoder.in_channels == 49 * 4 and model.decoder.in_channels == 4
     assert TrainConfig.load(str(tmp_path)).epochs == 2
-    again = evaluate_run(str(tmp_path))
+    again = evaluate_run(str(tmp_path), device="cpu")
     assert again["accuracy"] == results["accuracy"]
 
 
@@ -134,7 +136,7 @@ def test_decoder_alone_on_a_given_graph(tmp_path, data_root, model):
     assert loaded.decoder.num_edge_types == (1 if model == "full-graph" else 2)
     row = torch.load(tmp_path / "last.pt", weights_only=False)["history"][0]
     assert row["train_kl"] == 0 and np.isnan(row["train_accuracy"])
-    assert evaluate_run(str(tmp_path))["mse"] == results["mse"]
+    assert evaluate_run(str(tmp_path), device="cpu")["mse"] == results["mse"]
 
 
 def test_nri_with_the_springs_simulator_as_decoder(tmp_path, data_root):
@@ -268,3 +270,30 @@ def test_a_run_killed_by_sigkill_resumes_to_the_uninterrupted_result(tmp_path, d
         assert torch.equal(a["model"][key], b["model"][key]), key
     assert [r["valid_mse"] for r in a["history"]] == [r["valid_mse"] for r in b["history"]]
     assert not [name for name in os.listdir(killed) if name.startswith(".tmp-")]
+
+
+def test_deterministic_algorithms_are_on_for_the_run_and_restored_after(tmp_path, data_root,
+                                                                        monkeypatch):
+    from torch_nri.cli import build_parser
+    from torch_nri.training import loop
+
+    seen = []
+
+    def recording(function):
+        def recorded(*args, **kwargs):
+            seen.append(torch.are_deterministic_algorithms_enabled())
+            return function(*args, **kwargs)
+        return recorded
+
+    monkeypatch.setattr(loop, "_run_epoch", recording(loop._run_epoch))
+    monkeypatch.setattr(loop, "evaluate_run", recording(loop.evaluate_run))
+    out = str(tmp_path / "run")
+    train(TrainConfig(epochs=1, out=out, data_root=data_root, **TINY))
+    assert seen == [False] * 3  # training, validation, test
+    # A setting a resumed run may change; the test evaluation runs under it too.
+    train(TrainConfig(epochs=2, deterministic=True, out=out, data_root=data_root, **TINY),
+          resume=True)
+    assert seen[3:] == [True] * 3 and not torch.are_deterministic_algorithms_enabled()
+    assert torch.load(os.path.join(out, "last.pt"), weights_only=False)["train_config"][
+        "deterministic"]
+    assert build_parser().parse_args(["train", "--deterministic"]).deterministic

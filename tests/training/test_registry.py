@@ -12,8 +12,9 @@ from torch_nri.training.registry import Part
 # A decoder of a user's own: its layers and step(), nothing else.
 from tests.nn.test_decoder import LinearDecoder as UserDecoder
 
+# On the CPU on any machine: runs and evaluations are compared number for number.
 TINY = dict(num_train=32, num_valid=8, num_test=8, encoder_hidden=8, decoder_hidden=8,
-            batch_size=16, progress=False, threads=1, epochs=1)
+            batch_size=16, progress=False, threads=1, epochs=1, device="cpu")
 
 
 @pytest.fixture
@@ -31,10 +32,10 @@ def test_a_user_decoder_trains_and_evaluates_through_train(tmp_path, registered)
     assert isinstance(model, NRI) and isinstance(model.decoder, UserDecoder)
     assert model.decoder.hidden_channels == 8
     assert model.config["decoder"]["name"] == "tests.nn.test_decoder:LinearDecoder"
-    assert evaluate_run(str(tmp_path / "run"))["mse"] == results["mse"]
+    assert evaluate_run(str(tmp_path / "run"), device="cpu")["mse"] == results["mse"]
     # The dynamic graph works with it too: the forecast changes, the edges do not.
     dynamic = evaluate_run(str(tmp_path / "run"), config=dataclasses.replace(
-        TrainConfig.load(str(tmp_path / "run")), dynamic_graph=True))
+        TrainConfig.load(str(tmp_path / "run")), dynamic_graph=True), device="cpu")
     assert dynamic["mse"] != results["mse"] and dynamic["accuracy"] == results["accuracy"]
 
 
@@ -44,7 +45,7 @@ def test_dynamic_graph_changes_the_forecast_of_every_decoder(tmp_path, decoder):
                          data_root=str(tmp_path / "data"), **TINY)
     static = train(config)
     dynamic = evaluate_run(config.out, config=dataclasses.replace(
-        TrainConfig.load(config.out), dynamic_graph=True))
+        TrainConfig.load(config.out), dynamic_graph=True), device="cpu")
     assert dynamic["mse"] != static["mse"] and np.isfinite(dynamic["mse"]).all()
     assert dynamic["accuracy"] == static["accuracy"]  # the edges of the observed steps
 

@@ -13,7 +13,7 @@ from torch_nri.baselines.lstm_correlation import LSTMCorrelationBaseline
 from torch_nri.baselines.lstm_path import LSTMPathBaseline
 from torch_nri.baselines.static import static_mse
 from torch_nri.protocol import HORIZON, check_protocol
-from torch_nri.device import DEVICES, is_device_name, resolve_device
+from torch_nri.device import check_device_name, resolve_device
 
 #: The baselines of NRI's Tables 1 and 2 that are not NRI models (those are
 #: trained by ``torch-nri train --model``): edge recovery, then path prediction.
@@ -35,8 +35,7 @@ def check_baseline_options(hidden: int = 256, epochs: int = 10, lr: Optional[flo
     check_real(max_seconds, "max_seconds", 0, optional=True)
     check_int(observed_steps, "observed_steps", 1, optional=True)
     check_int(horizon, "horizon", 1)
-    if not is_device_name(device):
-        raise ValueError(f"'device' must be one of {DEVICES}, got {device!r}")
+    check_device_name(device)
 
 
 def run_baseline(name: str, splits: Sequence[Dataset], hidden: int = 256, epochs: int = 10,

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 
 from torch_nri._validation import check_int, check_real, check_skip_first
 from torch_nri.datasets import get_system
-from torch_nri.device import DEVICES, is_device_name
+from torch_nri.device import check_device_name
 from torch_nri.graphs import check_candidate_graph
 from torch_nri.losses import check_prior
 from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
@@ -69,9 +69,12 @@ class TrainConfig:
     sparse candidate graphs);
     ``symmetry_weight`` and ``hard_symmetry`` its symmetry prior.
     ``device`` is ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or
-    ``"cuda:N"``; ``compile`` runs the training and validation steps through
-    :func:`torch.compile`; ``tf32`` lets CUDA multiply float32 matrices in
-    TF32. ``checkpoint``, ``checkpoint_chunk_size`` and ``checkpoint_memory``
+    ``"cuda:N"`` (not Apple's ``"mps"``); ``compile`` runs the training and
+    validation steps through :func:`torch.compile`; ``tf32`` lets CUDA
+    multiply float32 matrices in TF32; ``deterministic`` runs with
+    :func:`torch.use_deterministic_algorithms`, so that a seed repeats a
+    CUDA run bit for bit (slower; CPU runs repeat without it).
+    ``checkpoint``, ``checkpoint_chunk_size`` and ``checkpoint_memory``
     (bytes) are the memory options of the encoder and the decoder
     (:class:`~torch_nri.nn.MLPEncoder`, :class:`~torch_nri.nn.MLPDecoder`),
     ``skip_no_edges`` the decoder's;
@@ -149,6 +152,7 @@ class TrainConfig:
     device: str = "auto"
     compile: bool = False
     tf32: bool = False
+    deterministic: bool = False
     checkpoint: bool = False
     checkpoint_chunk_size: Optional[int] = None
     checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY
@@ -197,9 +201,6 @@ class TrainConfig:
              f"'sequence_model'), got {self.decoder_sequence_model!r}"),
             (self.precision in PRECISIONS, f"'precision' must be one of {PRECISIONS}, got "
              f"{self.precision!r}"),
-            # The form only: whether this machine has it is checked where training starts.
-            (is_device_name(self.device), f"'device' must be one of {DEVICES}, got "
-             f"{self.device!r}"),
             (not self.dynamic_graph or self.model not in MODELS
              or MODELS[self.model].infers_graph,
              f"'dynamic_graph' re-infers the graph with the encoder; model={self.model!r} "
@@ -211,6 +212,8 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        # The form only: whether this machine has it is checked where training starts.
+        check_device_name(self.device)
         check_skip_first(self.skip_first, self.num_edge_types)
         if self.prior is not None:
             self.prior = check_prior(self.prior, self.num_edge_types)

@@ -37,7 +37,7 @@ from torch_nri.training.plots import plot_curves
 # The settings a resumed run may change: the budget, and where and how fast
 # it runs; they do not change what is computed.
 RESUMABLE = ("epochs", "max_seconds", "progress", "out", "data_root", "device", "compile",
-             "tf32", "threads")
+             "tf32", "deterministic", "threads")
 # What last.pt holds beyond a model checkpoint, to continue the run.
 _RESUME_ENTRIES = ("train_config", "epoch", "optimizer", "scheduler", "history", "best_score")
 LOG_FIELDS = ["epoch", "lr", "seconds", "train_nll", "train_kl", "train_mse", "train_accuracy",
@@ -175,17 +175,31 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
 
     With ``resume=True`` an interrupted run continues from ``last.pt``; every
     epoch draws its randomness from a seed of its own, so the result equals
-    that of an uninterrupted run. Only the budget and where and how fast the
-    run goes (``RESUMABLE``) may differ from the saved configuration;
-    any other difference is refused with the list of them. Without a
+    that of an uninterrupted run (on CUDA with ``config.deterministic``,
+    whose scatter sums otherwise add atomically, in no fixed order). Only the
+    budget and where and how fast the run goes (``RESUMABLE``) may differ
+    from the saved configuration; any other difference is refused with the
+    list of them. Without a
     ``last.pt`` the run starts fresh (and says so). Temporary files that a
     run killed mid-write left in ``config.out`` are removed.
+
+    With ``config.deterministic`` the whole run, the test evaluation
+    included, uses :func:`torch.use_deterministic_algorithms` (restored
+    after), and on CUDA ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` unless the
+    environment sets it: cuBLAS needs it for repeatable results, and reads
+    it when the process first multiplies matrices on the GPU.
 
     Returns:
         dict: The test results (see :func:`~torch_nri.training.evaluate`)
         with ``run_dir``, ``train_seconds`` and ``epochs`` (those trained in
         all, resumed runs included).
     """
+    with _deterministic(config.device) if config.deterministic else contextlib.nullcontext():
+        return _train(config, resume)
+
+
+def _train(config: TrainConfig, resume: bool) -> Dict[str, Any]:
+    # The run of train(), inside its deterministic setting.
     config.check_protocol()  # before any simulation or training
     out = config.out
     last_path = os.path.join(out, "last.pt")
@@ -208,11 +222,11 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     torch.manual_seed(config.seed)
     # Rank 0 simulates and caches the data; the others wait, then read the cache.
     if not ctx.is_main:
-        distributed.barrier(ctx)
+        distributed.wait_for_data(ctx)
     splits = build_datasets(config)
     train_set, valid_set, test_set = splits
     if ctx.is_main:
-        distributed.barrier(ctx)
+        distributed.wait_for_data(ctx)
     # Checked before any training; the run records the test protocol's window.
     config = dataclasses.replace(config, observed_steps=check_data(config, splits))
     if ctx.is_main:
@@ -358,3 +372,23 @@ def _tf32():
         yield
     finally:
         torch.set_float32_matmul_precision(previous)
+
+
+@contextlib.contextmanager
+def _deterministic(device: str):
+    # Deterministic algorithms inside the block, and, where the run may use
+    # CUDA, the cuBLAS workspace that deterministic matrix multiplies need
+    # (unless the user set one); then both as they were.
+    previous = (torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled())
+    workspace = (device != "cpu" and torch.cuda.is_available()
+                 and "CUBLAS_WORKSPACE_CONFIG" not in os.environ)
+    if workspace:
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        if workspace:
+            del os.environ["CUBLAS_WORKSPACE_CONFIG"]

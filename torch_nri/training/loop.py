@@ -18,6 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 from tqdm.auto import tqdm
 
+from torch_nri._allocator import limit_mmap_threshold
 from torch_nri._validation import value_checks
 from torch_nri.device import warn_if_emulated
 from torch_nri.io import (atomic_torch_save, atomic_write_text, check_output_dir,
@@ -27,7 +28,7 @@ from torch_nri.losses import Objective
 from torch_nri.models import ConfigurableModel, NRIOutput, read_checkpoint
 from torch_nri.models.base import checkpoint_entries
 from torch_nri.training import distributed
-from torch_nri.training.batching import make_loader
+from torch_nri.training.batching import fixed_size, make_loader
 from torch_nri.training.builders import build_datasets, build_model, check_data
 from torch_nri.training.config import TrainConfig
 from torch_nri.training.distributed import Context
@@ -109,6 +110,9 @@ def training_step(model: ConfigurableModel, forward: torch.nn.Module, batch: Any
     :class:`~torch.amp.GradScaler`, which reads its overflow flag.
     ``forward`` is the model itself, or its DistributedDataParallel and/or
     compiled wrapper."""
+    # A new step for CUDA graphs (compile_step): the last step's outputs,
+    # read already, may be overwritten. Nothing is done without them.
+    torch.compiler.cudagraph_mark_step_begin()
     with _autocast(precision, batch.x.device):
         out = forward(batch.x, batch.edge_index, batch=batch.batch,
                       sizes=getattr(batch, "sizes", None),
@@ -138,6 +142,21 @@ def _run_epoch(model: ConfigurableModel, forward: torch.nn.Module, loader,
             training_step(model, forward, batch.to(ctx.device, non_blocking=True),
                           decoder_kwargs, optimizer, scaler, precision, metrics)
     return metrics.read(model, no_edge_type, ctx)
+
+
+def compile_step(module: torch.nn.Module, cuda_graphs: bool) -> torch.nn.Module:
+    r"""``module`` through :func:`torch.compile` for the loop's steps. With
+    ``cuda_graphs`` (the loop's choice for one process on CUDA whose batches
+    all have the same shapes: the fast path of
+    :class:`~torch_nri.training.batching.FixedSizeLoader`), CUDA graphs
+    (``mode="reduce-overhead"``: a step's kernels replayed in one launch,
+    which pays where the kernels are small, as NRI's are) and static shapes:
+    the last, smaller batch of an epoch compiles once more (its own graph),
+    so no data is dropped. Otherwise the default mode, in which the second
+    batch size seen makes the batch dimensions dynamic."""
+    if cuda_graphs:
+        return torch.compile(module, mode="reduce-overhead", dynamic=False)
+    return torch.compile(module)
 
 
 def _selection_score(model: ConfigurableModel, metrics: Dict[str, float]) -> float:
@@ -206,6 +225,8 @@ def _train(config: TrainConfig, resume: bool) -> Dict[str, Any]:
     if config.threads:
         torch.set_num_threads(config.threads)
     ctx = distributed.setup(config.device)
+    if config.checkpoint and ctx.device.type == "cpu":
+        limit_mmap_threshold()  # here too: compiled steps do not make the C call
     if ctx.is_main:
         check_output_dir(out)
         remove_temporaries(out)  # left by a run killed while it wrote a checkpoint
@@ -258,7 +279,8 @@ def _train(config: TrainConfig, resume: bool) -> Dict[str, Any]:
     forward = DistributedDataParallel(model) if ctx.distributed else model
     valid_forward = model
     if config.compile:  # the loop's own calls; the checkpoints hold the plain model
-        forward, valid_forward = torch.compile(forward), torch.compile(model)
+        graphs = ctx.device.type == "cuda" and not ctx.distributed and fixed_size(train_set)
+        forward, valid_forward = compile_step(forward, graphs), compile_step(model, graphs)
     kwargs = model.training_kwargs(num_steps, config.prediction_steps, config.burn_in_steps)
     no_edge_type = 0 if config.skip_first else None
     valid_loader = make_loader(distributed.shard(valid_set, ctx), config.batch_size, ctx.device)

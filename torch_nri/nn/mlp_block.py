@@ -1,8 +1,7 @@
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn as dist_nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import BatchNorm1d, Linear, Module, SyncBatchNorm
@@ -105,14 +104,18 @@ class MLPBlock(Module):
         .. math::
             \mu = \frac{1}{n} \sum_c n_c \mu_c, \qquad
             \sigma^2 = \frac{1}{n} \sum_c \big(M_c + n_c (\mu_c - \mu)^2\big)
+
+        Where the normalisation is a :class:`~torch.nn.SyncBatchNorm` (DDP on
+        GPUs) and a process group is initialised, the chunks of every
+        process are combined, so that the statistics are those of the global
+        batch, as SyncBatchNorm's own pass would take them.
         """
         total = _combine_moments(torch.stack(moments))
         norm = self.norm
         if isinstance(norm, SyncBatchNorm) and dist.is_available() and dist.is_initialized():
             # The global batch of every process, as SyncBatchNorm's own pass
             # would normalise (differentiable: the gradients cross too).
-            total = _combine_moments(torch.stack(
-                dist_nn.all_gather(total, group=norm.process_group or dist.group.WORLD)))
+            total = _combine_moments(_AllGather.apply(total, norm.process_group))
         rows, mean, squares = total
         var = squares / rows
         if norm is not None and norm.track_running_stats:
@@ -139,3 +142,23 @@ def _combine_moments(moments: Tensor) -> Tensor:
     rows = counts.sum(dim=0)
     mean = (counts * means).sum(dim=0) / rows
     return torch.stack([rows, mean, (squares + counts * (means - mean).square()).sum(dim=0)])
+
+
+class _AllGather(torch.autograd.Function):
+    # Every process's tensor, stacked [W, ...], and in the backward pass the
+    # sum of every process's gradient of its own part, as SyncBatchNorm sums
+    # them (DDP then averages the parameters' gradients). Written here
+    # because torch.distributed.nn.functional.all_gather warns that it is
+    # deprecated, for a private successor.
+    @staticmethod
+    def forward(ctx: Any, tensor: Tensor, group: Any) -> Tensor:
+        ctx.group = group
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size(group))]
+        dist.all_gather(parts, tensor.contiguous(), group=group)
+        return torch.stack(parts)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None]:
+        grad = grad.contiguous()
+        dist.all_reduce(grad, group=ctx.group)
+        return grad[dist.get_rank(ctx.group)], None

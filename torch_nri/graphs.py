@@ -119,14 +119,12 @@ class GraphSizes(NamedTuple):
     :class:`~torch_nri.training.batching.FixedSizeLoader`) and pass them in.
     Larger values than the true ones are allowed (more padding); smaller
     ones are not.
-
-    Attributes:
-        num_graphs (int): The graphs of the batch.
-        max_graph_size (int): The nodes of its largest graph.
-        max_in_degree (int): The most candidate edges into one node.
     """
+    #: The graphs of the batch.
     num_graphs: int
+    #: The nodes of its largest graph.
     max_graph_size: int
+    #: The most candidate edges into one node.
     max_in_degree: int
 
 

@@ -97,41 +97,52 @@ def test_skipped_edges_do_no_work():
 
 
 @pytest.mark.parametrize("name", DECODERS)
-def test_memory_options_reject_mean_aggregation(name):
-    make, _ = DECODERS[name]
+def test_skip_no_edges_rejects_mean_aggregation_and_chunks_take_it(name):
+    make, kwargs = DECODERS[name]
     with pytest.raises(ValueError, match="'skip_no_edges' needs aggr='sum'"):
         make(skip_no_edges=True, aggr="mean")
-    with pytest.raises(ValueError, match="'checkpoint_chunk_size' needs aggr='sum'"):
-        make(checkpoint=True, checkpoint_chunk_size=8, aggr="mean")
+    # Chunks of a mean: their sum over each receiver's in-degree.
+    plain = make(aggr="mean")
+    chunked = make(aggr="mean", checkpoint=True, checkpoint_chunk_size=8)
+    chunked.load_state_dict(plain.state_dict())
+    x, edge_index, logits = inputs()
+    out, grads = gradients(plain, kwargs, x, edge_index, logits)
+    out_chunked, grads_chunked = gradients(chunked, kwargs, x, edge_index, logits)
+    assert torch.allclose(out, out_chunked, atol=1e-6)
+    for g, g_chunked in zip(grads, grads_chunked):
+        assert torch.allclose(g, g_chunked, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="'checkpoint_chunk_size' must be at least 1"):
         make(checkpoint=True, checkpoint_chunk_size=0)
 
 
-def chunk_sizes(decoder):
-    """Records the edges of every chunk of edges that the decoder runs."""
-    sizes, run = [], decoder.run_chunks
+@pytest.fixture
+def chunk_sizes(monkeypatch):
+    """Records the edges of every chunk of edges that the layers run."""
+    from torch_nri.nn.chunking import Chunking
 
-    def recording(fn, chunks, *shared):
+    sizes, run = [], Chunking.run
+
+    def recording(self, fn, chunks, *shared):
         def counted():
             for chunk in chunks:
                 index = chunk[0]
                 if index.dtype == torch.long and index.dim() == 2 and index.size(0) == 2:
                     sizes.append(index.size(1))  # a chunk of edges, not of nodes
                 yield chunk
-        return run(fn, counted(), *shared)
+        return run(self, fn, counted(), *shared)
 
-    decoder.run_chunks = recording
+    monkeypatch.setattr(Chunking, "run", recording)
     return sizes
 
 
 @pytest.mark.parametrize("name", DECODERS)
-def test_automatic_chunks_give_identical_gradients(name):
+def test_automatic_chunks_give_identical_gradients(name, chunk_sizes):
     make, kwargs = DECODERS[name]
     plain = make().train()
     # A budget of a few edges' activations: many chunks.
     checkpointed = make(checkpoint=True, checkpoint_memory=2**14).train()
     checkpointed.load_state_dict(plain.state_dict())
-    sizes = chunk_sizes(checkpointed)
+    sizes = chunk_sizes
     x, edge_index, logits = inputs()
     out, grads = gradients(plain, kwargs, x, edge_index, logits)
     out_ckpt, grads_ckpt = gradients(checkpointed, kwargs, x, edge_index, logits)
@@ -178,10 +189,10 @@ def test_automatic_chunk_respects_its_budget(name, kwargs):
 
 
 @pytest.mark.parametrize("name", DECODERS)
-def test_an_explicit_chunk_size_wins_over_the_budget(name):
+def test_an_explicit_chunk_size_wins_over_the_budget(name, chunk_sizes):
     make, kwargs = DECODERS[name]
     decoder = make(checkpoint=True, checkpoint_chunk_size=16, checkpoint_memory=2**10)
-    sizes = chunk_sizes(decoder)
+    sizes = chunk_sizes
     x, edge_index, logits = inputs()
     decoder(x, edge_index, logits.softmax(-1), **kwargs).sum().backward()
     assert set(sizes) == {16, edge_index.size(1) % 16}

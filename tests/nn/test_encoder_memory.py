@@ -28,7 +28,7 @@ def test_chunked_encoder_gives_identical_results(factor, batch_norm, chunk, memo
     x, edge_index = torch.randn(12, 5, 4, requires_grad=True), random_graph(12, 70)
     if sort:  # edges in receiver order, as PyG batches of kNN graphs are
         edge_index = edge_index[:, edge_index[1].argsort(stable=True)]
-    assert 1 < chunked.edge_chunk(70, 4) < 35  # several chunks
+    assert 1 < chunked.chunking.rows(70, lambda: chunked.edge_bytes(4)) < 35  # several chunks
     out, grads = gradients(plain, x, edge_index)
     out_chunked, grads_chunked = gradients(chunked, x, edge_index)
     assert torch.allclose(out, out_chunked, atol=1e-5)

@@ -72,17 +72,19 @@ def test_aggregate_messages_on_a_pair_projection_equals_it_on_edge_features():
     assert torch.allclose(grad, torch.autograd.grad(expected.sum(), x)[0], atol=1e-5)
 
 
-def test_chunk_edges_follows_the_documented_formula():
+def test_edge_bytes_follows_the_documented_formula():
     from torch_nri.nn import EdgeTypeMLP
+    from torch_nri.nn.chunking import Chunking
 
     # N = 100 of docs/benchmarks.rst: R = 5 segment starts, C = 8, K = K' = 2, H = O = 256.
     width = EdgeTypeMLP(8, 256, 256, num_edge_types=2).transient_width()
     assert width == 8 + 2 * 256 + 256 + 3 * 2 * 256 == 2312
-    assert NRIMessagePassing.chunk_edges(256 * 2**20, 5, 8, width, 2, 4) == \
-        256 * 2**20 // (4 * (5 * 2312 + 4 * 2)) == 5801
+    per_edge = NRIMessagePassing.edge_bytes(5, 8, width, 2, 4)
+    assert per_edge == 4 * (5 * 2312 + 4 * 2)
+    assert Chunking(checkpoint=True).rows(79200, lambda: per_edge) == 5801
     # The gathering (3C) counts where it is wider than the message function.
-    assert NRIMessagePassing.chunk_edges(1000, 1, 100, 10, 1, 1) == 1000 // 304
-    assert NRIMessagePassing.chunk_edges(1, 5, 8, width, 2, 4) == 1  # at least one edge
+    assert NRIMessagePassing.edge_bytes(1, 100, 10, 1, 1) == 304
+    assert Chunking(checkpoint=True, memory=1).rows(50, lambda: per_edge) == 1  # at least one
 
 
 def test_default_message_width():
@@ -98,8 +100,9 @@ def test_default_message_width():
     assert default_message_width(lambda features, weights: features, 7) == 56
 
 
-def test_automatic_chunks_need_sum_aggregation():
-    # A mean over a chunk of a receiver's edges is not a part of its mean: one chunk.
+@pytest.mark.parametrize("aggr", ["sum", "mean"])
+def test_chunked_aggregation_of_either_kind_equals_one_pass(aggr):
+    # A mean in chunks: their sum divided by each receiver's in-degree.
     from torch_nri.nn import EdgeTypeMLP
 
     mlp = EdgeTypeMLP(2 * 5, 8, 6, num_edge_types=2)
@@ -108,38 +111,36 @@ def test_automatic_chunks_need_sum_aggregation():
     weights = torch.rand(7, 2).softmax(-1)
     seen = []
     mlp.register_forward_hook(lambda module, args, out: seen.append(args[0].size(0)))
-    for aggr in ("mean", "sum"):
-        mp = NRIMessagePassing(aggr=aggr, checkpoint=True, checkpoint_memory=1)
-        expected = NRIMessagePassing(aggr=aggr).aggregate_messages(mlp, x, edge_index, weights)
-        seen.clear()
-        got = mp.aggregate_messages(mlp, x, edge_index, weights)
-        assert torch.allclose(got, expected, atol=1e-6)
-        assert seen == ([7] if aggr == "mean" else [1] * 7)
-
-
-def test_chunks_are_summed_in_place_keeping_only_their_receivers():
-    layer = NRIMessagePassing()
-    edge_index = random_graph(10, 40)
-    messages = torch.randn(40, 3, 5, requires_grad=True)
-    saved = []
-
-    def pack(tensor):
-        saved.append(tensor.numel() * tensor.element_size())
-        return tensor
-
-    parts = zip(edge_index.split(9, dim=1), (m * 1 for m in messages.split(9)))
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        got = layer.aggregate_chunks(parts, 10)
-    expected = layer.edge_to_node(messages, edge_index, 10)
+    expected = NRIMessagePassing(aggr=aggr).aggregate_messages(mlp, x, edge_index, weights)
+    seen.clear()
+    layer = NRIMessagePassing(aggr=aggr, checkpoint=True, checkpoint_chunk_size=2)
+    got = layer.aggregate_messages(mlp, x, edge_index, weights)
     assert torch.allclose(got, expected, atol=1e-6)
-    # The backward pass keeps each chunk's receivers, not its messages.
-    assert sum(saved) == 40 * 8
-    grad = torch.randn(10, 3, 5)
-    assert torch.allclose(torch.autograd.grad(got, messages, grad)[0], grad[edge_index[1]])
-    # A mean takes one chunk of all edges.
-    mean = NRIMessagePassing(aggr="mean")
-    assert torch.allclose(mean.aggregate_chunks([(edge_index, messages)], 10),
-                          mean.edge_to_node(messages, edge_index, 10))
+    assert seen == [2, 2, 2, 1]
+
+
+def test_without_gradients_chunks_run_only_where_one_would_not_hold_every_edge():
+    # Inference is memory-bounded with no option: the budget of checkpoint_memory.
+    from torch_nri.nn import EdgeTypeMLP
+
+    mlp = EdgeTypeMLP(2 * 5, 8, 6, num_edge_types=2)
+    x, edge_index = torch.randn(10, 5), random_graph(10, 60)
+    weights = torch.rand(60, 2).softmax(-1)
+    seen = []
+    mlp.register_forward_hook(lambda module, args, out: seen.append(args[0].size(0)))
+    expected = NRIMessagePassing().aggregate_messages(mlp, x, edge_index, weights)
+    per_edge = NRIMessagePassing.edge_bytes(1, 10, mlp.transient_width(), 2, 4)
+    with torch.no_grad():
+        for memory, chunks in ((2**20, [60]), (25 * per_edge, [25, 25, 10])):
+            seen.clear()
+            layer = NRIMessagePassing(checkpoint_memory=memory)  # checkpoint=False
+            assert torch.allclose(layer.aggregate_messages(mlp, x, edge_index, weights),
+                                  expected, atol=1e-6)
+            assert seen == chunks
+    seen.clear()
+    NRIMessagePassing(checkpoint_memory=25 * per_edge).aggregate_messages(mlp, x, edge_index,
+                                                                          weights)
+    assert seen == [60]  # with gradients and without checkpoint=True: one pass
 
 
 @pytest.mark.parametrize("sort", [True, False])

@@ -1,4 +1,4 @@
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -42,21 +42,28 @@ class CNNEncoder(NRIMessagePassing):
         dropout (float, optional): Dropout probability. (default: :obj:`0.0`)
         aggr (str, optional): Edge-to-node aggregation, ``"sum"`` or
             ``"mean"``. (default: ``"sum"``)
+        position_features (sequence of int, optional): The features that
+            are coordinates: the convolutions then read
+            :math:`[\tilde{\mathbf{x}}_i, \tilde{\mathbf{x}}_j,
+            \mathbf{p}_j - \mathbf{p}_i]` over time, the positions zeroed in
+            :math:`\tilde{\mathbf{x}}` (:class:`NRIMessagePassing`), so that
+            the logits are invariant to a translation. (default: :obj:`None`)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices :math:`(2, E)`
         - **output:** edge logits :math:`(E, K)`
     """
     def __init__(self, in_channels: int, hidden_channels: int, num_edge_types: int,
-                 factor: bool = True, dropout: float = 0.0, aggr: str = "sum") -> None:
-        super().__init__(aggr=aggr)
+                 factor: bool = True, dropout: float = 0.0, aggr: str = "sum",
+                 position_features: Optional[Sequence[int]] = None) -> None:
+        super().__init__(aggr=aggr, position_features=position_features)
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.num_edge_types = num_edge_types
         self.factor = factor
         self.dropout = dropout
         hidden = hidden_channels
-        self.cnn = CNNBlock(2 * in_channels, hidden, hidden, dropout)
+        self.cnn = CNNBlock(self.pair_factor * in_channels, hidden, hidden, dropout)
         self.edge_mlp1 = MLPBlock(hidden, hidden, hidden, dropout)
         if factor:
             self.node_mlp = MLPBlock(hidden, hidden, hidden, dropout)
@@ -79,11 +86,12 @@ class CNNEncoder(NRIMessagePassing):
         if x.size(1) < CNNBlock.min_steps:
             raise ValueError(f"'x' must have at least {CNNBlock.min_steps} time steps "
                              f"for the CNN encoder's kernels, got shape {tuple(x.shape)}")
+        self.check_positions(x)
         check_edge_index(edge_index, x.size(0))
         check_batch(batch, x.size(0))
         check_batch_norm_sizes(x.size(0), edge_index.size(1), self.training)
 
-        series = self.node_to_edge(x, edge_index)  # [E, T, 2F]
+        series = self.pair_features(x, edge_index)  # [E, T, 2F] (3F with positions)
         edge_skip = self.edge_mlp1(self.cnn(series.transpose(1, 2)))
         if not self.factor:
             return self.lin_out(edge_skip)
@@ -91,6 +99,7 @@ class CNNEncoder(NRIMessagePassing):
         return self.lin_out(self.run_edge_mlp(self.edge_mlp2, h, edge_index, edge_attr=edge_skip))
 
     def __repr__(self) -> str:
+        options = [f"num_edge_types={self.num_edge_types}", f"factor={self.factor}",
+                   f"dropout={self.dropout}", f"aggr={self.aggr!r}", *self.memory_options()]
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
-                f"num_edge_types={self.num_edge_types}, factor={self.factor}, "
-                f"dropout={self.dropout}, aggr={self.aggr!r})")
+                f"{', '.join(options)})")

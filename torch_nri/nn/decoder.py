@@ -1,11 +1,12 @@
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
 from torch_nri._validation import (check_edge_index, check_edge_weights,
                                    check_node_features, check_skip_first, parameter_dtype)
-from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY, NRIMessagePassing
+from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY
+from torch_nri.nn.message_passing import NRIMessagePassing
 
 # The graph re-inferred during a rollout: (window [N, W, F], edge_index) -> [E, K].
 DynamicGraph = Callable[[Tensor, Tensor], Tensor]
@@ -74,6 +75,13 @@ class NRIDecoder(NRIMessagePassing):
             message-passing weights are all zero are dropped before a rollout
             (:func:`~torch_nri.nn.message_passing.drop_silent_edges`).
             (default: :obj:`False`)
+        position_features (sequence of int, optional): The features that
+            are coordinates: messages then see the pair's relative position
+            and the other features, the node update no absolute position
+            (:meth:`~NRIMessagePassing.pair_features`), so that a
+            translation of every position shifts the predictions by the same
+            and leaves the predicted changes as they are.
+            (default: :obj:`None`)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
@@ -97,9 +105,10 @@ class NRIDecoder(NRIMessagePassing):
                  aggr: str = "sum", checkpoint: bool = False,
                  checkpoint_chunk_size: Optional[int] = None,
                  skip_no_edges: bool = False,
-                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY,
+                 position_features: Optional[Sequence[int]] = None) -> None:
         super().__init__(aggr, checkpoint, checkpoint_chunk_size, skip_no_edges,
-                         checkpoint_memory)
+                         checkpoint_memory, position_features)
         if self.feeding not in FEEDINGS:
             raise ValueError(f"{type(self).__name__}.feeding must be one of {FEEDINGS}, "
                              f"got {self.feeding!r}")
@@ -238,6 +247,7 @@ class NRIDecoder(NRIMessagePassing):
         ``[E, K]``, or per step ``[E, T_z >= T - 1 + horizon, K]`` for a
         decoder with :attr:`step_weights` (one per step predicted from ``x``
         and, in a forecast, the ``horizon`` steps after)."""
+        self.check_positions(x)
         check_node_features(x, "x", ndim=3, num_features=self.in_channels,
                             dtype=parameter_dtype(self))
         if x.size(1) < min_steps:
@@ -329,15 +339,7 @@ class NRIDecoder(NRIMessagePassing):
             options.append("skip_first=True")
         if self.aggr != "sum":
             options.append(f"aggr={self.aggr!r}")
-        if self.checkpoint:
-            options.append("checkpoint=True")
-        if self.checkpoint_chunk_size is not None:
-            options.append(f"checkpoint_chunk_size={self.checkpoint_chunk_size}")
-        if self.checkpoint_memory != DEFAULT_CHECKPOINT_MEMORY:
-            options.append(f"checkpoint_memory={self.checkpoint_memory}")
-        if self.skip_no_edges:
-            options.append("skip_no_edges=True")
-        return ", ".join(options)
+        return ", ".join(options + self.memory_options())
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self._repr_options()})"

@@ -1,23 +1,19 @@
 import math
-from numbers import Real
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module
-from torch.utils.checkpoint import checkpoint as run_checkpointed
 from torch_geometric.nn import MessagePassing
 
-from torch_nri._allocator import limit_mmap_threshold
+from torch_nri.nn.chunking import (DEFAULT_CHECKPOINT_MEMORY, Chunking, mean_at_receivers,
+                                   sum_at_receivers)
 
 # An edge-type-weighted message function: (edge features, edge weights) -> messages.
 MessageFn = Callable[[Tensor, Tensor], Tensor]
 # Each edge's input from a node tensor: (node tensor, edge_index) -> edge features.
 EdgeFeaturesFn = Callable[[Tensor, Tensor], Tensor]
-
-#: The default ``checkpoint_memory``: 256 MiB of per-edge tensors per chunk.
-DEFAULT_CHECKPOINT_MEMORY = 256 * 2**20
 
 
 class NRIMessagePassing(MessagePassing):
@@ -35,7 +31,16 @@ class NRIMessagePassing(MessagePassing):
         e \rightarrow v:\quad \mathbf{h}_j = \bigoplus_{i \in \mathcal{N}(j)}
         \mathbf{h}_{(i,j)}
 
-    where :math:`\bigoplus` is a sum (the paper's choice) or a mean. The
+    where :math:`\bigoplus` is a sum (the paper's choice) or a mean. With
+    ``position_features`` declared, the pair's features are translation
+    invariant,
+
+    .. math::
+        \mathbf{h}_{(i,j)} = [\tilde{\mathbf{x}}_i, \tilde{\mathbf{x}}_j,
+        \mathbf{p}_j - \mathbf{p}_i]
+
+    where :math:`\tilde{\mathbf{x}}` are the features with the positions
+    :math:`\mathbf{p}` zeroed (:meth:`pair_features`). The
     paper's dense formulation multiplies by one-hot ``[E, N]`` receiver and
     sender matrices; here the node-to-edge step is a gather
     (:meth:`~torch_geometric.nn.conv.MessagePassing.edge_updater`) and the
@@ -67,37 +72,37 @@ class NRIMessagePassing(MessagePassing):
             (:func:`torch.utils.checkpoint.checkpoint`). (default: :obj:`False`)
         checkpoint_chunk_size (int, optional): With ``checkpoint=True``, the
             number of edges whose activations are recomputed at once; bounds
-            the transient memory by the chunk instead of the graph. Needs
-            ``aggr="sum"``. (default: chosen from ``checkpoint_memory``,
-            :meth:`chunk_edges`)
+            the transient memory by the chunk instead of the graph.
+            (default: chosen from ``checkpoint_memory``, :meth:`edge_bytes`)
         checkpoint_memory (int, optional): With ``checkpoint=True`` and no
             ``checkpoint_chunk_size``, the budget in bytes of the per-edge
             tensors of one chunk: the chunk size is chosen at each call from
-            the sizes of the tensors passed (:meth:`chunk_edges`), so that
+            the sizes of the tensors passed (:meth:`edge_bytes`), so that
             the transient memory of a step stays within it whatever the
-            graph. (default: :obj:`268435456`, 256 MiB)
+            graph; without gradients (evaluation) the same budget chunks the
+            work whatever ``checkpoint`` says
+            (:class:`~torch_nri.nn.chunking.Chunking`).
+            (default: :obj:`268435456`, 256 MiB)
         skip_no_edges (bool, optional): If set to :obj:`True`,
             :meth:`message_edges` drops the edges that send nothing. Needs
             ``aggr="sum"``. (default: :obj:`False`)
+        position_features (sequence of int, optional): The features that
+            are coordinates (e.g. ``[0, 1]`` for :math:`x, y`). Edge
+            functions then see each pair's relative position and the other
+            features (:meth:`pair_features`), node functions no absolute
+            position (:meth:`node_inputs`), so that the layer is invariant
+            to a translation of every position: a deviation from the papers,
+            whose springs and charges bounce off walls at fixed positions
+            (keep it off there). (default: :obj:`None`)
     """
     def __init__(self, aggr: str = "sum", checkpoint: bool = False,
                  checkpoint_chunk_size: Optional[int] = None,
                  skip_no_edges: bool = False,
-                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY,
+                 position_features: Optional[Sequence[int]] = None) -> None:
         if aggr not in ("sum", "mean"):
             raise ValueError(f"'aggr' must be 'sum' or 'mean', got {aggr!r}")
-        if (isinstance(checkpoint_memory, bool) or not isinstance(checkpoint_memory, Real)
-                or not 0 < checkpoint_memory < math.inf):
-            raise ValueError(f"'checkpoint_memory' must be a positive number of bytes "
-                             f"(default: {DEFAULT_CHECKPOINT_MEMORY}, 256 MiB), got "
-                             f"{checkpoint_memory!r}")
-        if checkpoint_chunk_size is not None:
-            if checkpoint_chunk_size < 1:
-                raise ValueError(f"'checkpoint_chunk_size' must be at least 1, "
-                                 f"got {checkpoint_chunk_size}")
-            # A mean over a chunk of a receiver's edges is not a part of its mean.
-            if aggr != "sum":
-                raise ValueError(f"'checkpoint_chunk_size' needs aggr='sum', got {aggr!r}")
+        Chunking(checkpoint, checkpoint_chunk_size, checkpoint_memory)  # checks them
         # Dropping zero-weight edges changes each receiver's count in a mean.
         if skip_no_edges and aggr != "sum":
             raise ValueError(f"'skip_no_edges' needs aggr='sum', got {aggr!r}")
@@ -106,13 +111,89 @@ class NRIMessagePassing(MessagePassing):
         self.checkpoint_chunk_size = checkpoint_chunk_size
         self.checkpoint_memory = checkpoint_memory
         self.skip_no_edges = skip_no_edges
+        self.position_features = check_position_features(position_features)
+        # On the layer's device, so that selecting them copies nothing from the host.
+        self.register_buffer("position_index", None if self.position_features is None
+                             else torch.tensor(self.position_features), persistent=False)
+
+    @property
+    def chunking(self) -> Chunking:
+        r"""The layer's :class:`~torch_nri.nn.chunking.Chunking`, from its
+        ``checkpoint``, ``checkpoint_chunk_size`` and ``checkpoint_memory``."""
+        return Chunking(self.checkpoint, self.checkpoint_chunk_size, self.checkpoint_memory)
+
+    def check_positions(self, x: Tensor, ndim: Optional[int] = None) -> None:
+        r"""Raises unless ``x`` has the features that ``position_features``
+        names (and, given ``ndim``, that many dimensions)."""
+        if self.position_features is None:
+            return
+        if ndim is not None and x.dim() != ndim:
+            raise ValueError(f"with 'position_features' {self.position_features}, 'x' must "
+                             f"have {ndim} dimensions (the features last), got shape "
+                             f"{tuple(x.shape)}")
+        if max(self.position_features) >= x.size(-1):
+            raise ValueError(f"'position_features' {self.position_features} name features "
+                             f"beyond the {x.size(-1)} of 'x' (shape {tuple(x.shape)})")
+
+    def memory_options(self) -> List[str]:
+        r"""The memory and input options that differ from their defaults, as
+        ``name=value`` for a layer's ``__repr__``."""
+        options = []
+        if self.checkpoint:
+            options.append("checkpoint=True")
+        if self.checkpoint_chunk_size is not None:
+            options.append(f"checkpoint_chunk_size={self.checkpoint_chunk_size}")
+        if self.checkpoint_memory != DEFAULT_CHECKPOINT_MEMORY:
+            options.append(f"checkpoint_memory={self.checkpoint_memory}")
+        if self.skip_no_edges:
+            options.append("skip_no_edges=True")
+        if self.position_features is not None:
+            options.append(f"position_features={self.position_features}")
+        return options
+
+    def node_inputs(self, x: Tensor) -> Tensor:
+        r"""What a node's own update may read of its features ``[N, ..., F]``:
+        all of them, or, with ``position_features``, all with the positions
+        zeroed (absolute positions say nothing in a translation-invariant
+        model; zeroing keeps the width :math:`F`, so layer sizes do not
+        depend on which features are positions)."""
+        if self.position_index is None:
+            return x
+        return x.index_fill(-1, self.position_index, 0.0)
+
+    def relative_positions(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        r"""Each edge's relative position :math:`\mathbf{p}_j - \mathbf{p}_i`
+        (receiver minus sender) as ``[E, ..., F]``: the position features
+        of the difference, every other feature zero. Needs
+        ``position_features``."""
+        positions = self.positions_of(x)
+        return positions.index_select(0, edge_index[1]) - positions.index_select(0, edge_index[0])
+
+    def pair_features(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        r"""The input of an edge function on :math:`i \rightarrow j`:
+        :math:`[\mathbf{x}_i, \mathbf{x}_j]` (:meth:`node_to_edge`),
+        ``[E, ..., 2F]``; with ``position_features``, translation invariant,
+        :math:`[\tilde{\mathbf{x}}_i, \tilde{\mathbf{x}}_j,
+        \mathbf{p}_j - \mathbf{p}_i]` (:meth:`node_inputs`,
+        :meth:`relative_positions`), ``[E, ..., 3F]``."""
+        if self.position_index is None:
+            return self.node_to_edge(x, edge_index)
+        return torch.cat([self.node_to_edge(self.node_inputs(x), edge_index),
+                          self.relative_positions(x, edge_index)], dim=-1)
+
+    @property
+    def pair_factor(self) -> int:
+        r"""The width of :meth:`pair_features` in node features: 2, or 3
+        with ``position_features``."""
+        return 2 if self.position_features is None else 3
 
     def node_to_edge(self, x: Tensor, edge_index: Tensor) -> Tensor:
         r"""Returns ``[x[senders], x[receivers]]`` concatenated along the last
         dimension: ``[N, ..., F] -> [E, ..., 2F]``."""
         return self.edge_updater(edge_index, x=x)
 
-    def pair_projection(self, x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+    def pair_projection(self, x: Tensor, weight: Tensor, bias: Optional[Tensor] = None,
+                        positions: Optional[Tensor] = None) -> Tensor:
         r"""The sender and receiver parts of a linear layer on
         :math:`[\mathbf{x}_i, \mathbf{x}_j]`, per node:
         ``[N, ..., C] -> [N, ..., 2, H]``, where ``[..., 0, :]`` is
@@ -120,13 +201,24 @@ class NRIMessagePassing(MessagePassing):
         :math:`\mathbf{W}_r \mathbf{x}`, for ``weight`` ``[H, 2C (+ C_e)]``
         whose first :math:`2C` columns are :math:`[\mathbf{W}_s, \mathbf{W}_r]`
         (the rest, for edge features, are not used here). Gathered onto the
-        edges by :meth:`gather_pairs`."""
+        edges by :meth:`gather_pairs`.
+
+        With ``positions`` :math:`\mathbf{P}` ``[N, ..., C_p]``, the next
+        :math:`C_p` columns :math:`\mathbf{W}_p` read the pair's relative
+        position :math:`\mathbf{P}_j - \mathbf{P}_i`, linear, so that it too
+        is computed per node: :math:`-\mathbf{W}_p \mathbf{P}` joins the
+        sender's part and :math:`\mathbf{W}_p \mathbf{P}` the receiver's
+        (no per-edge tensor of relative positions is ever built)."""
         channels, out_channels = x.size(-1), weight.size(0)
         # [H, 2C] -> [2H, C]: both parts in one matrix multiply.
         pair_weight = weight[:, :2 * channels].reshape(out_channels, 2, channels)
         pair_weight = pair_weight.transpose(0, 1).reshape(2 * out_channels, channels)
         pair_bias = None if bias is None else torch.cat([bias, torch.zeros_like(bias)])
-        return F.linear(x, pair_weight, pair_bias).unflatten(-1, (2, out_channels))
+        out = F.linear(x, pair_weight, pair_bias).unflatten(-1, (2, out_channels))
+        if positions is None:
+            return out
+        relative = F.linear(positions, weight[:, 2 * channels:2 * channels + positions.size(-1)])
+        return out + torch.stack([-relative, relative], dim=-2)
 
     def gather_pairs(self, projection: Tensor, edge_index: Tensor) -> Tensor:
         r"""Each edge's sum of its sender's and its receiver's part of a
@@ -136,7 +228,8 @@ class NRIMessagePassing(MessagePassing):
 
     def node_to_edge_linear(self, x: Tensor, edge_index: Tensor, weight: Tensor,
                             bias: Optional[Tensor] = None,
-                            edge_attr: Optional[Tensor] = None) -> Tensor:
+                            edge_attr: Optional[Tensor] = None,
+                            positions: Optional[Tensor] = None) -> Tensor:
         r"""A linear layer on each edge's features
         :math:`[\mathbf{x}_i, \mathbf{x}_j, \mathbf{e}_{ij}]` (``edge_attr``,
         optional, last), ``F.linear(torch.cat([node_to_edge(x), edge_attr],
@@ -147,19 +240,32 @@ class NRIMessagePassing(MessagePassing):
         The same result up to rounding, for :math:`O(N C H + E H)` work
         instead of :math:`O(E C H)`: faster where :math:`C` is a hidden size
         (measured in ``benchmarks/throughput.py``); for a few raw features the
-        concatenation is cheaper. ``[N, ..., C] -> [E, ..., H]``."""
-        out = self.gather_pairs(self.pair_projection(x, weight, bias), edge_index)
+        concatenation is cheaper. With ``positions``, the relative position
+        :math:`\mathbf{P}_j - \mathbf{P}_i` is read by the columns after
+        :math:`2C` and before those of ``edge_attr``
+        (:meth:`pair_projection`). ``[N, ..., C] -> [E, ..., H]``."""
+        out = self.gather_pairs(self.pair_projection(x, weight, bias, positions), edge_index)
         if edge_attr is not None:
-            out = out + F.linear(edge_attr, weight[:, 2 * x.size(-1):])
+            first = 2 * x.size(-1) + (0 if positions is None else positions.size(-1))
+            out = out + F.linear(edge_attr, weight[:, first:])
         return out
 
     def run_edge_mlp(self, mlp: Module, x: Tensor, edge_index: Tensor,
-                 edge_attr: Optional[Tensor] = None) -> Tensor:
+                     edge_attr: Optional[Tensor] = None,
+                     positions: Optional[Tensor] = None) -> Tensor:
         r"""An :class:`~torch_nri.nn.MLPBlock` on each edge's
-        :math:`[\mathbf{x}_i, \mathbf{x}_j, \mathbf{e}_{ij}]`, its first layer
-        computed by :meth:`node_to_edge_linear`."""
+        :math:`[\mathbf{x}_i, \mathbf{x}_j, \mathbf{e}_{ij}]` (and, with
+        ``positions``, the relative position), its first layer computed by
+        :meth:`node_to_edge_linear`."""
         return mlp.from_first_layer(self.node_to_edge_linear(
-            x, edge_index, mlp.lin1.weight, mlp.lin1.bias, edge_attr))
+            x, edge_index, mlp.lin1.weight, mlp.lin1.bias, edge_attr, positions))
+
+    def positions_of(self, x: Tensor) -> Optional[Tensor]:
+        r"""The position features of ``x`` ``[N, ..., F]`` with every other
+        feature zero (so the width stays :math:`F`), or :obj:`None` without
+        ``position_features``: what :meth:`pair_projection` takes as
+        ``positions``."""
+        return None if self.position_index is None else x - self.node_inputs(x)
 
     def edge_update(self, x_j: Tensor, x_i: Tensor) -> Tensor:
         # PyG's source_to_target flow: x_j is the sender, x_i the receiver.
@@ -170,32 +276,6 @@ class NRIMessagePassing(MessagePassing):
         ``[E, ..., F] -> [num_nodes, ..., F]``."""
         return self.propagate(edge_index, edge_attr=edge_attr,
                               size=(num_nodes, num_nodes))
-
-    def aggregate_chunks(self, parts: Iterable[Tuple[Tensor, Tensor]], num_nodes: int) -> Tensor:
-        r"""The aggregate at their receivers of the per-edge outputs of
-        chunks of edges, ``[N, ...]``, from pairs (``edge_index`` of the
-        chunk ``[2, c]``, its output ``[c, ...]``). With ``aggr="sum"`` each
-        chunk's output is added into one result in place as it comes
-        (:meth:`torch.Tensor.index_put_` with ``accumulate=True``, whose
-        backward pass keeps only the receivers, where ``index_add_`` would
-        keep the chunk's output too), so that one chunk's per-edge output
-        exists at a time; no chunk builds a node-sized
-        partial (with :math:`E / c` chunks that would be :math:`O(N E / c)`
-        work per step, which at :math:`10^5` objects outweighed the edges'
-        own) and none needs its receivers' range read back to the host, so
-        the edges may come in any order. Any other aggregation takes one
-        chunk of all edges: a mean over part of a receiver's edges is not a
-        part of its mean."""
-        if self.aggr != "sum":
-            (edge_index, part), = parts
-            return self.edge_to_node(part, edge_index, num_nodes)
-        out: Optional[Tensor] = None
-        for edge_index, part in parts:
-            if out is None:
-                out = part.new_zeros((num_nodes, *part.shape[1:]))
-            out.index_put_((edge_index[1],), part, accumulate=True)
-        assert out is not None, "no chunks"
-        return out
 
     def message_edges(self, edge_index: Tensor, edge_weights: Tensor,
                       first_message_type: int) -> Tuple[Tensor, Tensor]:
@@ -226,7 +306,8 @@ class NRIMessagePassing(MessagePassing):
 
         for a message function ``message(edge_features, edge_weights)``.
         ``edge_features(x, edge_index)`` builds the edge features from the
-        node tensor ``x``: :meth:`node_to_edge` by default, or
+        node tensor ``x``: :meth:`pair_features` by default (the pair, with
+        ``position_features`` translation invariant), or
         :meth:`gather_pairs` where ``x`` is a :meth:`pair_projection` (a
         message function that starts with that linear layer).
         With ``checkpoint=True``, everything of size :math:`E` in it (the
@@ -234,12 +315,14 @@ class NRIMessagePassing(MessagePassing):
         freed after the forward pass and recomputed in the backward pass,
         chunk by chunk, so that what is kept per step is of size :math:`N`
         (the result). The chunk is ``checkpoint_chunk_size`` edges, or else
-        as many as fit in ``checkpoint_memory`` (:meth:`chunk_edges`, from
+        as many as fit in ``checkpoint_memory`` (:meth:`edge_bytes`, from
         the shapes of the tensors passed and ``message_width``); without
-        gradients (evaluation) the edges run in the same chunks, with nothing
-        to recompute. Dropout masks are replayed, so gradients are identical
-        to those without checkpointing; chunks draw their masks chunk by
-        chunk (from the same distribution).
+        gradients (evaluation) the edges run in chunks of that budget
+        whatever ``checkpoint`` says, with nothing to recompute
+        (:class:`~torch_nri.nn.chunking.Chunking`). Dropout masks are
+        replayed, so gradients are identical to those without
+        checkpointing; chunks draw their masks chunk by chunk (from the same
+        distribution).
 
         Args:
             message (callable): The message function.
@@ -247,7 +330,7 @@ class NRIMessagePassing(MessagePassing):
             edge_index (torch.Tensor): Edges ``[2, E]``.
             edge_weights (torch.Tensor): Edge type weights ``[E, K]``.
             edge_features (callable, optional): Edge features from ``x``.
-                (default: :meth:`node_to_edge`)
+                (default: :meth:`pair_features`)
             message_width (int, optional): The elements per row of edge
                 features that ``message`` holds at once at the peak of a
                 chunk's backward pass, the gradient of its output included
@@ -258,74 +341,56 @@ class NRIMessagePassing(MessagePassing):
                 message function about as wide as its input)
         """
         num_nodes, num_edges = x.size(0), edge_index.size(1)
-        edge_features = edge_features or self.node_to_edge
-        if not self.checkpoint:
+        edge_features = edge_features or self.pair_features
+        chunk = self.chunking.rows(num_edges, lambda: self._edge_bytes(
+            message, edge_features, x, edge_weights, message_width))
+        if chunk is None:
             return self.edge_to_node(message(edge_features(x, edge_index), edge_weights),
                                      edge_index, num_nodes)
-        chunk = self.checkpoint_chunk_size
-        if chunk is None:
-            # A mean over a chunk of a receiver's edges is not a part of its mean.
-            chunk = (self._automatic_chunk(message, edge_features, x, edge_index,
-                                           edge_weights, message_width)
-                     if self.aggr == "sum" else max(num_edges, 1))
         # split, not slices: one gradient of the edge weights for all chunks
         # (a slice's backward would write a zero-filled [E, K] per chunk).
         index_chunks = edge_index.split(chunk, dim=1)
-        messages = self.run_chunks(_edge_messages, zip(index_chunks, edge_weights.split(chunk)),
-                                   message, edge_features, x)
-        return self.aggregate_chunks(zip(index_chunks, messages), num_nodes)
+        messages = self.chunking.run(_edge_messages, zip(index_chunks, edge_weights.split(chunk)),
+                                     message, edge_features, x)
+        return self.aggregate_chunks(zip(index_chunks, messages), num_nodes, edge_index[1])
 
-    def run_chunks(self, fn: Callable[..., Any], chunks: Iterable[Sequence[Any]],
-                   *shared: Any) -> Iterator[Any]:
-        r"""Yields ``fn(*shared, *chunk)`` for every chunk, each under
-        :func:`torch.utils.checkpoint.checkpoint` while gradients are on (its
-        activations are recomputed in the backward pass, so only its inputs
-        and outputs are kept), plainly otherwise. A generator, so that the
-        caller can reduce each output before the next chunk runs. Dropout
-        masks are replayed in the recomputation. The first checkpointed
-        chunk of the process sets glibc's mmap threshold, so that freed
-        chunk buffers in host memory go back to the system
-        (:func:`torch_nri._allocator.limit_mmap_threshold`)."""
-        if not torch.is_grad_enabled():
-            for chunk in chunks:
-                yield fn(*shared, *chunk)
-            return
-        if not torch.compiler.is_compiling() and any(
-                isinstance(t, Tensor) and t.device.type == "cpu" for t in shared):
-            limit_mmap_threshold()  # host memory only; a C call that compiled code cannot hold
-        for chunk in chunks:
-            yield run_checkpointed(fn, *shared, *chunk, use_reentrant=False)
+    def aggregate_chunks(self, parts: Iterable[Tuple[Tensor, Tensor]], num_nodes: int,
+                         receivers: Tensor) -> Tensor:
+        r"""The aggregate at their receivers of the per-edge outputs of
+        chunks of edges, ``[N, ...]``, from pairs (``edge_index`` of the
+        chunk ``[2, c]``, its output ``[c, ...]``), added in place one chunk
+        at a time: their sum (:func:`~torch_nri.nn.chunking.sum_at_receivers`),
+        or mean, the sum divided by each node's in-degree among
+        ``receivers`` (every chunk's, ``edge_index[1]``;
+        :func:`~torch_nri.nn.chunking.mean_at_receivers`)."""
+        if self.aggr == "sum":
+            return sum_at_receivers(parts, num_nodes)
+        return mean_at_receivers(parts, receivers, num_nodes)
 
     def map_nodes(self, fn: Callable[..., Tensor], tensors: Sequence[Tensor],
                   width: int) -> Tensor:
         r"""``fn(*tensors)`` for a node-wise ``fn`` (each node's output
-        depends on its own rows only) over node tensors ``[N, *, C_i]``; with
-        ``checkpoint=True`` in checkpointed chunks of nodes
-        (:meth:`run_chunks`), each within ``checkpoint_memory`` at ``width``
+        depends on its own rows only) over node tensors ``[N, *, C_i]``, in
+        chunks of nodes where the layer's :attr:`chunking` runs any (with
+        ``checkpoint=True`` checkpointed, so that only the inputs and the
+        output are kept; without gradients within the budget), at ``width``
         elements per row (what ``fn`` holds at once per row, its gradients
-        included), so that only the inputs and the output are kept. The
-        decoders' output MLPs run so: on 10^6 objects their activations over
-        a rollout would not fit in memory. With dropout, chunks draw their
-        masks chunk by chunk."""
-        if not self.checkpoint:
-            return fn(*tensors)
+        included). The decoders' output MLPs run so: on 10^6 objects their
+        activations over a rollout would not fit in memory. With dropout,
+        chunks draw their masks chunk by chunk."""
         first = tensors[0]
-        rows = math.prod(first.shape[1:-1])
-        chunk = self.chunk_rows(rows * width * first.element_size())
-        return torch.cat(list(self.run_chunks(fn, zip(*(t.split(chunk) for t in tensors)))))
-
-    def chunk_rows(self, bytes_per_row: float) -> int:
-        r"""The rows (edges or nodes) of one chunk whose tensors take
-        ``bytes_per_row`` each: as many as fit in ``checkpoint_memory``, at
-        least one."""
-        return max(1, int(self.checkpoint_memory // max(bytes_per_row, 1)))
+        chunk = self.chunking.rows(first.size(0), lambda: math.prod(
+            first.shape[1:-1]) * width * first.element_size())
+        if chunk is None:
+            return fn(*tensors)
+        return torch.cat(list(self.chunking.run(fn, zip(*(t.split(chunk) for t in tensors)))))
 
     @staticmethod
-    def chunk_edges(memory: float, rows: int, channels: int, message_width: int,
-                    num_edge_types: int, element_size: int) -> int:
-        r"""The edges of one chunk of :meth:`aggregate_messages` with
-        ``checkpoint=True`` and no ``checkpoint_chunk_size``: as many as
-        fit in ``memory`` bytes (``checkpoint_memory``), at least one,
+    def edge_bytes(rows: int, channels: int, message_width: int, num_edge_types: int,
+                   element_size: int) -> int:
+        r"""The bytes per edge of one chunk of :meth:`aggregate_messages`, by
+        which its :attr:`chunking` sizes the chunks (as many edges as fit in
+        ``checkpoint_memory``, :math:`M`):
 
         .. math::
             c = \max\left(1, \left\lfloor \frac{M}{s \,\big(R\,
@@ -354,22 +419,19 @@ class NRIMessagePassing(MessagePassing):
         :math:`R = 5` segment starts, :math:`C = 8`, :math:`K = K' = 2`,
         :math:`H = O = 256`, float32), :math:`w = 2{,}312` and the default
         256 MiB gives chunks of 5,801 edges."""
-        per_edge = element_size * (rows * max(3 * channels, message_width)
-                                   + 4 * num_edge_types)
-        return max(1, int(memory // max(per_edge, 1)))
+        return element_size * (rows * max(3 * channels, message_width) + 4 * num_edge_types)
 
-    def _automatic_chunk(self, message: MessageFn, edge_features: EdgeFeaturesFn, x: Tensor,
-                         edge_index: Tensor, edge_weights: Tensor,
-                         message_width: Optional[int]) -> int:
+    def _edge_bytes(self, message: MessageFn, edge_features: EdgeFeaturesFn, x: Tensor,
+                    edge_weights: Tensor, message_width: Optional[int]) -> int:
         # The edge features of no edge: their shape per edge and dtype, for
         # no work and no host sync.
         with torch.no_grad():
-            probe = edge_features(x, edge_index[:, :0])
+            probe = edge_features(x, x.new_zeros(2, 0, dtype=torch.long))
         channels = probe.size(-1)
         if message_width is None:
             message_width = default_message_width(message, channels)
-        return self.chunk_edges(self.checkpoint_memory, math.prod(probe.shape[1:-1]), channels,
-                                message_width, edge_weights.size(-1), probe.element_size())
+        return self.edge_bytes(math.prod(probe.shape[1:-1]), channels, message_width,
+                               edge_weights.size(-1), probe.element_size())
 
     def message(self, edge_attr: Tensor) -> Tensor:
         return edge_attr
@@ -435,3 +497,21 @@ def silence_edges(edge_weights: Tensor, first_message_type: int) -> Tensor:
 def _sending(edge_weights: Tensor, first_message_type: int) -> Tensor:
     # Per-step weights [E, T, K]: an edge is silent only if it is at every step.
     return edge_weights[..., first_message_type:].ne(0).flatten(1).any(dim=-1)
+
+
+def check_position_features(position_features: Optional[Sequence[int]]) -> Optional[List[int]]:
+    r"""Raises unless ``position_features`` is :obj:`None` or a non-empty
+    sequence of distinct non-negative feature indices; returns it as a
+    list."""
+    if position_features is None:
+        return None
+    try:
+        indices = list(position_features)
+    except TypeError:
+        raise ValueError(f"'position_features' must be a sequence of feature indices, got "
+                         f"{position_features!r}") from None
+    if (not indices or len(set(indices)) != len(indices)
+            or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in indices)):
+        raise ValueError(f"'position_features' must hold distinct non-negative feature "
+                         f"indices (e.g. [0, 1] for x and y), got {position_features!r}")
+    return indices

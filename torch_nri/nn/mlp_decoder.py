@@ -1,11 +1,11 @@
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
 from torch_nri.nn.decoder import NRIDecoder
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
-from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
+from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.residual_head import ResidualHead
 
 
@@ -61,7 +61,9 @@ class MLPDecoder(NRIDecoder):
         checkpoint_memory (int, optional): With ``checkpoint=True`` and no
             ``checkpoint_chunk_size``, the bytes that the per-edge tensors of
             one chunk may take; the chunk size follows from the sizes of each
-            step (:meth:`~torch_nri.nn.NRIMessagePassing.chunk_edges`).
+            step (:meth:`~torch_nri.nn.NRIMessagePassing.edge_bytes`). Without
+            gradients the same budget chunks the work whatever
+            ``checkpoint`` says.
             (default: 256 MiB)
         skip_no_edges (bool, optional): If set to :obj:`True`, edges whose
             message-passing weights are all zero (hard samples of the "no
@@ -69,6 +71,14 @@ class MLPDecoder(NRIDecoder):
             rollout (:func:`~torch_nri.nn.message_passing.drop_silent_edges`):
             same output, less work. Needs ``aggr="sum"``.
             (default: :obj:`False`)
+        position_features (sequence of int, optional): The features that
+            are coordinates: :math:`\tilde{f}^k_e` then reads
+            :math:`[\tilde{\mathbf{x}}^t_i, \tilde{\mathbf{x}}^t_j,
+            \mathbf{p}^t_j - \mathbf{p}^t_i]` and :math:`\tilde{f}_v`
+            :math:`\tilde{\mathbf{x}}^t_j` (the positions zeroed) in place of
+            :math:`\mathbf{x}^t_j`: a translation of every position moves
+            the predictions with it (:class:`NRIDecoder`).
+            (default: :obj:`None`)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
@@ -85,14 +95,17 @@ class MLPDecoder(NRIDecoder):
                  dropout: float = 0.0, aggr: str = "sum", checkpoint: bool = False,
                  checkpoint_chunk_size: Optional[int] = None,
                  skip_no_edges: bool = False,
-                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY,
+                 position_features: Optional[Sequence[int]] = None) -> None:
         super().__init__(in_channels, num_edge_types, skip_first, aggr, checkpoint,
-                         checkpoint_chunk_size, skip_no_edges, checkpoint_memory)
+                         checkpoint_chunk_size, skip_no_edges, checkpoint_memory,
+                         position_features)
         self.msg_hidden_channels = msg_hidden_channels
         self.msg_out_channels = msg_out_channels
         self.hidden_channels = hidden_channels
         self.dropout = dropout
-        self.edge_mlp = EdgeTypeMLP(2 * in_channels, msg_hidden_channels, msg_out_channels,
+        self.edge_mlp = EdgeTypeMLP(self.pair_factor * in_channels, msg_hidden_channels,
+                                    msg_out_channels,
                                     num_edge_types, act=torch.relu, dropout=dropout,
                                     skip_first=skip_first)
         self.head = ResidualHead(in_channels + msg_out_channels, hidden_channels, in_channels,
@@ -116,7 +129,7 @@ class MLPDecoder(NRIDecoder):
         return 2 * (self.in_channels + self.msg_out_channels) + 6 * self.hidden_channels
 
     def _output(self, x: Tensor, messages: Tensor) -> Tensor:
-        return self.head(x, torch.cat([x, messages], dim=-1))
+        return self.head(x, torch.cat([self.node_inputs(x), messages], dim=-1))
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self._repr_options()}, "

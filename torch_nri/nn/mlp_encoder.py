@@ -1,5 +1,4 @@
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -8,7 +7,8 @@ from torch.nn import Linear
 
 from torch_nri._validation import (check_batch, check_batch_norm_sizes, check_edge_index,
                                    check_node_features, parameter_dtype)
-from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY, NRIMessagePassing
+from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY, seeded, step_seed
+from torch_nri.nn.message_passing import NRIMessagePassing
 from torch_nri.nn.mlp_block import MLPBlock
 
 
@@ -60,9 +60,17 @@ class MLPEncoder(NRIMessagePassing):
             (default: :obj:`False`)
         checkpoint_chunk_size (int, optional): Edges per chunk with
             ``checkpoint=True``. (default: as many as fit in
-            ``checkpoint_memory``, :meth:`edge_chunk`)
+            ``checkpoint_memory``, :meth:`edge_bytes`)
         checkpoint_memory (int, optional): The bytes of one chunk's per-edge
-            tensors with ``checkpoint=True``. (default: 256 MiB)
+            tensors with ``checkpoint=True``, and without gradients
+            (evaluation) whatever ``checkpoint`` says. (default: 256 MiB)
+        position_features (sequence of int, optional): The features that
+            are coordinates: the node MLP :math:`f_{emb}` then sees the
+            trajectory with its positions zeroed, and :math:`f^1_e` also the
+            pair's relative trajectory :math:`\mathbf{p}_j - \mathbf{p}_i`
+            (:class:`NRIMessagePassing`), so that the logits are invariant
+            to a translation. ``x`` must then be :math:`(N, T, F)`.
+            (default: :obj:`None`)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)` (or :math:`(N, T \cdot F)`),
@@ -73,10 +81,12 @@ class MLPEncoder(NRIMessagePassing):
                  factor: bool = True, dropout: float = 0.0, aggr: str = "sum",
                  batch_norm: bool = True, checkpoint: bool = False,
                  checkpoint_chunk_size: Optional[int] = None,
-                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY,
+                 position_features: Optional[Sequence[int]] = None) -> None:
         super().__init__(aggr=aggr, checkpoint=checkpoint,
                          checkpoint_chunk_size=checkpoint_chunk_size,
-                         checkpoint_memory=checkpoint_memory)
+                         checkpoint_memory=checkpoint_memory,
+                         position_features=position_features)
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.num_edge_types = num_edge_types
@@ -85,7 +95,9 @@ class MLPEncoder(NRIMessagePassing):
         self.batch_norm = batch_norm
         hidden = hidden_channels
         self.node_mlp1 = MLPBlock(in_channels, hidden, hidden, dropout, batch_norm)
-        self.edge_mlp1 = MLPBlock(2 * hidden, hidden, hidden, dropout, batch_norm)
+        # The pair's relative trajectory, flattened: T F values, zero but at positions.
+        relative = 0 if position_features is None else in_channels
+        self.edge_mlp1 = MLPBlock(2 * hidden + relative, hidden, hidden, dropout, batch_norm)
         if factor:
             self.node_mlp2 = MLPBlock(hidden, hidden, hidden, dropout, batch_norm)
             self.edge_mlp2 = MLPBlock(3 * hidden, hidden, hidden, dropout, batch_norm)
@@ -116,7 +128,8 @@ class MLPEncoder(NRIMessagePassing):
         the output layer, or ``head`` of them (``[E, *]``).
 
         With ``checkpoint=True`` the edges run in chunks
-        (:meth:`~torch_nri.nn.NRIMessagePassing.run_chunks`) whose
+        (:meth:`~torch_nri.nn.chunking.Chunking.run`; without gradients, too,
+        where one chunk would not hold every edge) whose
         activations are recomputed in the backward pass, ``head`` included,
         so that only its output is kept per edge. The result and the
         gradients are those of one pass over all edges: each batch
@@ -135,141 +148,141 @@ class MLPEncoder(NRIMessagePassing):
         if x[0].numel() != self.in_channels:
             raise ValueError(f"'x' must hold in_channels = T * F = {self.in_channels} values "
                              f"per node, got shape {tuple(x.shape)}")
-        x = x.reshape(x.size(0), -1)
-        check_edge_index(edge_index, x.size(0))
-        check_batch_norm_sizes(x.size(0), edge_index.size(1), self.training, self.batch_norm)
+        self.check_positions(x, ndim=3)
+        num_nodes = x.size(0)
+        check_edge_index(edge_index, num_nodes)
+        check_batch_norm_sizes(num_nodes, edge_index.size(1), self.training, self.batch_norm)
         head = head or _identity
+        positions = self.positions_of(x)
+        if positions is not None:
+            positions = positions.reshape(num_nodes, -1)
 
         # The edge MLPs' first layers run per node and are gathered
         # (node_to_edge_linear): the same result for about E/N times less work.
-        h = self.node_mlp1(x)
-        if self.checkpoint:
-            return self._chunked_edge_embeddings(h, edge_index, head)
-        edge_skip = self.run_edge_mlp(self.edge_mlp1, h, edge_index)
+        h = self.node_mlp1(self.node_inputs(x).reshape(num_nodes, -1))
+        first = self.pair_projection(h, self.edge_mlp1.lin1.weight, self.edge_mlp1.lin1.bias,
+                                     positions)
+        chunk = self.chunking.rows(edge_index.size(1), lambda: self.edge_bytes(h.element_size()))
+        if chunk is not None:
+            return self._chunked_edge_embeddings(h, first, edge_index, head, chunk)
+        edge_skip = self.edge_mlp1.from_first_layer(self.gather_pairs(first, edge_index))
         if self.factor:
-            h = self.node_mlp2(self.edge_to_node(edge_skip, edge_index, x.size(0)))
+            h = self.node_mlp2(self.edge_to_node(edge_skip, edge_index, num_nodes))
             return head(self.run_edge_mlp(self.edge_mlp2, h, edge_index, edge_attr=edge_skip))
         return head(self.edge_mlp2(torch.cat([self.edge_mlp_nofactor(edge_skip), edge_skip],
                                              dim=-1)))
 
-    def edge_chunk(self, num_edges: int, element_size: int) -> int:
-        r"""The edges of one chunk with ``checkpoint=True``:
-        ``checkpoint_chunk_size``, or as many as fit in ``checkpoint_memory``
-        at :math:`w H` elements of ``element_size`` bytes per edge, where
-        :math:`w` is 12 with the factor-graph step and 20 without (what one
-        chunk holds at its peak: the gathered inputs, the edge MLPs'
-        activations and their gradients; measured 8.4 and 16.2 in
-        ``tests/nn/test_encoder_memory.py``). With ``aggr="mean"``, all edges
-        (a mean over part of a receiver's edges is not part of its mean)."""
-        if self.checkpoint_chunk_size is not None:
-            return self.checkpoint_chunk_size
-        if self.aggr != "sum":
-            return max(num_edges, 1)
-        width = 12 if self.factor else 20
-        return self.chunk_rows(width * self.hidden_channels * element_size)
+    def edge_bytes(self, element_size: int) -> int:
+        r"""The bytes per edge of a chunk, by which its
+        :attr:`~torch_nri.nn.NRIMessagePassing.chunking` sizes the chunks:
+        :math:`w H` elements of ``element_size`` bytes, where :math:`w` is
+        12 with the factor-graph step and 20 without (what one chunk holds at
+        its peak: the gathered inputs, the edge MLPs' activations and their
+        gradients; measured 8.4 and 16.2 in
+        ``tests/nn/test_encoder_memory.py``)."""
+        return (12 if self.factor else 20) * self.hidden_channels * element_size
 
-    def _chunked_edge_embeddings(self, h: Tensor, edge_index: Tensor,
-                                 head: Callable[[Tensor], Tensor]) -> Tensor:
-        num_nodes, chunk = h.size(0), self.edge_chunk(edge_index.size(1), h.element_size())
-        chunks = list(enumerate(edge_index.split(chunk, dim=1)))
-        # With dropout, a seed per step: each chunk reseeds from it, so that
-        # its masks are the same in every pass over it.
-        seed = (int(torch.randint(2**62, ())) if self.training and self.dropout > 0
-                else None)
-        first = self.pair_projection(h, self.edge_mlp1.lin1.weight, self.edge_mlp1.lin1.bias)
-        stats1 = self._statistics(self.edge_mlp1, _edge_skip_input, chunks, seed, self, first)
+    def _chunked_edge_embeddings(self, h: Tensor, first: Tensor, edge_index: Tensor,
+                                 head: Callable[[Tensor], Tensor], chunk: int) -> Tensor:
         if self.factor:
-            aggregated = self.aggregate_chunks(
-                zip((index for _, index in chunks),
-                    self.run_chunks(_seeded_edge_skip, chunks, seed, self, first, stats1)),
-                num_nodes)
-            second = self.pair_projection(self.node_mlp2(aggregated),
-                                          self.edge_mlp2.lin1.weight, self.edge_mlp2.lin1.bias)
-            inputs = (self, first, stats1, second)
-            stats2 = self._statistics(self.edge_mlp2, _factor_input, chunks, seed, *inputs)
-            run = _factor_output
-        else:
-            stats_nofactor = self._statistics(self.edge_mlp_nofactor, _nofactor_skip_input,
-                                              chunks, seed, self, first, stats1)
-            inputs = (self, first, stats1, stats_nofactor)
-            stats2 = self._statistics(self.edge_mlp2, _nofactor_input, chunks, seed, *inputs)
-            run = _nofactor_output
-        return torch.cat(list(self.run_chunks(run, chunks, seed, head, *inputs, stats2)))
-
-    def _statistics(self, block: MLPBlock, block_input: Callable[..., Tensor],
-                    chunks: List[Tuple[int, Tensor]], seed: Optional[int], *inputs: Any
-                    ) -> Optional[Tuple[Tensor, Tensor]]:
-        # The batch statistics of the block's normalisation over all chunks;
-        # None where it normalises by its running statistics, or not at all.
-        if block.norm is None or not self.training:
-            return None
-        moments = list(self.run_chunks(_block_moments, chunks, seed, block, block_input,
-                                       *inputs))
-        return block.batch_statistics(moments)
+            return factor_graph_in_chunks(self, first, edge_index, head, chunk)
+        chunks = list(enumerate(edge_index.split(chunk, dim=1)))
+        seed = step_seed(self, self.dropout)
+        stats1 = _statistics(self, self.edge_mlp1, _edge_skip_input, chunks, seed, self, first)
+        stats_nofactor = _statistics(self, self.edge_mlp_nofactor, _nofactor_skip_input,
+                                     chunks, seed, self, first, stats1)
+        inputs = (self, first, stats1, stats_nofactor)
+        stats2 = _statistics(self, self.edge_mlp2, _nofactor_input, chunks, seed, *inputs)
+        return torch.cat(list(self.chunking.run(_nofactor_output, chunks, seed, head, *inputs,
+                                                stats2)))
 
     def _repr_options(self) -> str:
-        options = (f"num_edge_types={self.num_edge_types}, factor={self.factor}, "
-                   f"dropout={self.dropout}, aggr={self.aggr!r}, batch_norm={self.batch_norm}")
-        if self.checkpoint:
-            options += ", checkpoint=True"
-        if self.checkpoint_chunk_size is not None:
-            options += f", checkpoint_chunk_size={self.checkpoint_chunk_size}"
-        if self.checkpoint_memory != DEFAULT_CHECKPOINT_MEMORY:
-            options += f", checkpoint_memory={self.checkpoint_memory}"
-        return options
+        return ", ".join([f"num_edge_types={self.num_edge_types}", f"factor={self.factor}",
+                          f"dropout={self.dropout}", f"aggr={self.aggr!r}",
+                          f"batch_norm={self.batch_norm}", *self.memory_options()])
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
                 f"{self._repr_options()})")
 
 
-# The chunks' functions, run by NRIMessagePassing.run_chunks as
+def factor_graph_in_chunks(layer: NRIMessagePassing, first: Tensor, edge_index: Tensor,
+                           head: Callable[[Tensor], Tensor], chunk: int) -> Tensor:
+    r"""NRI's factor-graph edge embedding (eqs. 6-8),
+    :math:`\mathbf{h}^2_{(i,j)} = f^2_e([f^1_v(\bigoplus_i \mathbf{h}^1_{(i,j)})_i,
+    \ldots, \mathbf{h}^1_{(i,j)}])` with :math:`\mathbf{h}^1_{(i,j)} =
+    f^1_e(\cdot)`, and ``head`` of it, in chunks of ``chunk`` edges run by
+    the layer's :attr:`~torch_nri.nn.NRIMessagePassing.chunking`, for a layer
+    with the :class:`MLPBlock` s ``edge_mlp1`` (:math:`f^1_e`), ``node_mlp2``
+    (:math:`f^1_v`) and ``edge_mlp2`` (:math:`f^2_e`), given ``first``, the
+    :meth:`~torch_nri.nn.NRIMessagePassing.pair_projection` of
+    :math:`f^1_e`'s first layer: :class:`MLPEncoder` and
+    :class:`~torch_nri.nn.DNRIEncoder`. What is kept per edge is ``head``'s
+    output; batch normalisation sees the statistics of all edges (a pass
+    over the chunks before each edge MLP, differentiable), and with dropout
+    every pass over a chunk draws the same masks
+    (:func:`~torch_nri.nn.chunking.seeded`)."""
+    chunks = list(enumerate(edge_index.split(chunk, dim=1)))
+    # With dropout, a seed per step: each chunk reseeds from it, so that its
+    # masks are the same in every pass over it.
+    seed = step_seed(layer, layer.dropout)
+    run_chunks = layer.chunking.run
+    stats1 = _statistics(layer, layer.edge_mlp1, _edge_skip_input, chunks, seed, layer, first)
+    aggregated = layer.aggregate_chunks(
+        zip((index for _, index in chunks),
+            run_chunks(_seeded_edge_skip, chunks, seed, layer, first, stats1)),
+        first.size(0), edge_index[1])
+    second = layer.pair_projection(layer.node_mlp2(aggregated), layer.edge_mlp2.lin1.weight,
+                                   layer.edge_mlp2.lin1.bias)
+    inputs = (layer, first, stats1, second)
+    stats2 = _statistics(layer, layer.edge_mlp2, _factor_input, chunks, seed, *inputs)
+    return torch.cat(list(run_chunks(_factor_output, chunks, seed, head, *inputs, stats2)))
+
+
+def _statistics(layer: NRIMessagePassing, block: MLPBlock, block_input: Callable[..., Tensor],
+                chunks: List[Tuple[int, Tensor]], seed: Optional[int], *inputs: Any
+                ) -> Optional[Tuple[Tensor, Tensor]]:
+    # The batch statistics of the block's normalisation over all chunks;
+    # None where it normalises by its running statistics, or not at all.
+    if block.norm is None or not layer.training:
+        return None
+    moments = list(layer.chunking.run(_block_moments, chunks, seed, block, block_input,
+                                      *inputs))
+    return block.batch_statistics(moments)
+
+
+# The chunks' functions, run by Chunking.run as
 # fn(seed, *inputs, chunk_number, edge_index_of_the_chunk).
 
 def _identity(x: Tensor) -> Tensor:
     return x
 
 
-@contextmanager
-def _chunk_seed(seed: Optional[int], number: int, device: torch.device) -> Iterator[None]:
-    # Dropout draws from the generator of the edges' device; only it is
-    # reseeded, and restored after.
-    if seed is None:
-        yield
-        return
-    cuda = device.type == "cuda"
-    with torch.random.fork_rng(devices=[device.index or 0] if cuda else []):
-        generator = (torch.cuda.default_generators[device.index or 0] if cuda
-                     else torch.random.default_generator)
-        generator.manual_seed(seed + number)
-        yield
-
-
-def _edge_skip_input(enc: MLPEncoder, first: Tensor, index: Tensor) -> Tensor:
+def _edge_skip_input(enc: NRIMessagePassing, first: Tensor, index: Tensor) -> Tensor:
     return enc.gather_pairs(first, index)
 
 
-def _edge_skip(enc: MLPEncoder, first: Tensor, stats1: Any, index: Tensor) -> Tensor:
+def _edge_skip(enc: NRIMessagePassing, first: Tensor, stats1: Any, index: Tensor) -> Tensor:
     return enc.edge_mlp1.from_first_layer(enc.gather_pairs(first, index), stats1)
 
 
-def _seeded_edge_skip(seed: Optional[int], enc: MLPEncoder, first: Tensor, stats1: Any,
-                      number: int, index: Tensor) -> Tensor:
-    with _chunk_seed(seed, number, index.device):
+def _seeded_edge_skip(seed: Optional[int], enc: NRIMessagePassing, first: Tensor,
+                      stats1: Any, number: int, index: Tensor) -> Tensor:
+    with seeded(seed, number, index.device):
         return _edge_skip(enc, first, stats1, index)
 
 
-def _factor_input(enc: MLPEncoder, first: Tensor, stats1: Any, second: Tensor,
+def _factor_input(enc: NRIMessagePassing, first: Tensor, stats1: Any, second: Tensor,
                   index: Tensor) -> Tensor:
     skip = _edge_skip(enc, first, stats1, index)
     weight = enc.edge_mlp2.lin1.weight
     return enc.gather_pairs(second, index) + F.linear(skip, weight[:, 2 * second.size(-1):])
 
 
-def _factor_output(seed: Optional[int], head: Callable[[Tensor], Tensor], enc: MLPEncoder,
-                   first: Tensor, stats1: Any, second: Tensor, stats2: Any, number: int,
-                   index: Tensor) -> Tensor:
-    with _chunk_seed(seed, number, index.device):
+def _factor_output(seed: Optional[int], head: Callable[[Tensor], Tensor],
+                   enc: NRIMessagePassing, first: Tensor, stats1: Any, second: Tensor,
+                   stats2: Any, number: int, index: Tensor) -> Tensor:
+    with seeded(seed, number, index.device):
         pre = _factor_input(enc, first, stats1, second, index)
         return head(enc.edge_mlp2.from_first_layer(pre, stats2))
 
@@ -290,7 +303,7 @@ def _nofactor_input(enc: MLPEncoder, first: Tensor, stats1: Any, stats_nofactor:
 def _nofactor_output(seed: Optional[int], head: Callable[[Tensor], Tensor], enc: MLPEncoder,
                      first: Tensor, stats1: Any, stats_nofactor: Any, stats2: Any,
                      number: int, index: Tensor) -> Tensor:
-    with _chunk_seed(seed, number, index.device):
+    with seeded(seed, number, index.device):
         pre = _nofactor_input(enc, first, stats1, stats_nofactor, index)
         return head(enc.edge_mlp2.from_first_layer(pre, stats2))
 
@@ -299,5 +312,5 @@ def _block_moments(seed: Optional[int], block: MLPBlock,
                    block_input: Callable[..., Tensor], *args: Any) -> Tensor:
     # args: the block input's arguments, then the chunk's number and edges.
     *inputs, number, index = args
-    with _chunk_seed(seed, number, index.device):
+    with seeded(seed, number, index.device):
         return block.chunk_moments(block.before_norm(block_input(*inputs, index)))

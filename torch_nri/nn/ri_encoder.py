@@ -1,4 +1,4 @@
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -8,7 +8,7 @@ from torch_geometric.utils import scatter
 
 from torch_nri._validation import check_batch, values_checked
 from torch_nri.graphs import GraphSizes, graph_sizes
-from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
+from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.mlp_encoder import MLPEncoder
 from torch_nri.nn.set_sequence_model import SetSequenceModel
 
@@ -95,6 +95,9 @@ class RIEncoder(MLPEncoder):
         checkpoint_chunk_size (int, optional): See :class:`MLPEncoder`.
         checkpoint_memory (int, optional): See :class:`MLPEncoder`.
             (default: 256 MiB)
+        position_features (sequence of int, optional): See
+            :class:`MLPEncoder`: the NRI embedding's inputs made translation
+            invariant. (default: :obj:`None`)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
@@ -106,14 +109,16 @@ class RIEncoder(MLPEncoder):
                  inter_scope: str = "graph", num_heads: int = 4, dropout: float = 0.0,
                  aggr: str = "sum", batch_norm: bool = True, checkpoint: bool = False,
                  checkpoint_chunk_size: Optional[int] = None,
-                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY,
+                 position_features: Optional[Sequence[int]] = None) -> None:
         if inter_scope not in INTER_SCOPES:
             raise ValueError(f"'inter_scope' must be one of {INTER_SCOPES}, "
                              f"got {inter_scope!r}")
         super().__init__(in_channels, hidden_channels, num_edge_types, factor=True,
                          dropout=dropout, aggr=aggr, batch_norm=batch_norm,
                          checkpoint=checkpoint, checkpoint_chunk_size=checkpoint_chunk_size,
-                         checkpoint_memory=checkpoint_memory)
+                         checkpoint_memory=checkpoint_memory,
+                         position_features=position_features)
         self.sequence_model = sequence_model
         self.intra = intra
         self.inter = inter

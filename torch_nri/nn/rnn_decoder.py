@@ -1,4 +1,4 @@
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -6,7 +6,7 @@ from torch.nn import Linear
 
 from torch_nri.nn.decoder import NRIDecoder
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
-from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
+from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.residual_head import ResidualHead
 
 
@@ -64,11 +64,19 @@ class RNNDecoder(NRIDecoder):
         checkpoint_memory (int, optional): With ``checkpoint=True`` and no
             ``checkpoint_chunk_size``, the bytes that the per-edge tensors of
             one chunk may take; the chunk size follows from the sizes of each
-            step (:meth:`~torch_nri.nn.NRIMessagePassing.chunk_edges`).
+            step (:meth:`~torch_nri.nn.NRIMessagePassing.edge_bytes`). Without
+            gradients the same budget chunks the work whatever
+            ``checkpoint`` says.
             (default: 256 MiB)
         skip_no_edges (bool, optional): If set to :obj:`True`, edges whose
             message-passing weights are all zero are dropped, as in
             :class:`MLPDecoder`. Needs ``aggr="sum"``. (default: :obj:`False`)
+        position_features (sequence of int, optional): The features that
+            are coordinates: the messages then also read the pair's relative
+            position :math:`\mathbf{p}^t_j - \mathbf{p}^t_i` (its part of
+            their first layer computed per node), and the GRU's input is
+            :math:`\tilde{\mathbf{x}}^t_j`, the positions zeroed
+            (:class:`NRIDecoder`). (default: :obj:`None`)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
@@ -85,13 +93,17 @@ class RNNDecoder(NRIDecoder):
                  skip_first: bool = False, dropout: float = 0.0, aggr: str = "sum",
                  checkpoint: bool = False, checkpoint_chunk_size: Optional[int] = None,
                  skip_no_edges: bool = False,
-                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY,
+                 position_features: Optional[Sequence[int]] = None) -> None:
         super().__init__(in_channels, num_edge_types, skip_first, aggr, checkpoint,
-                         checkpoint_chunk_size, skip_no_edges, checkpoint_memory)
+                         checkpoint_chunk_size, skip_no_edges, checkpoint_memory,
+                         position_features)
         self.hidden_channels = hidden_channels
         self.dropout = dropout
         hidden = hidden_channels
-        self.edge_mlp = EdgeTypeMLP(2 * hidden, hidden, hidden, num_edge_types,
+        # With position_features the messages also read the pair's relative position.
+        relative = 0 if position_features is None else in_channels
+        self.edge_mlp = EdgeTypeMLP(2 * hidden + relative, hidden, hidden, num_edge_types,
                                     act=torch.tanh, dropout=dropout, skip_first=skip_first,
                                     average_types=True)
         # Input and message projections of the three gates, each fused into one matmul.
@@ -108,13 +120,14 @@ class RNNDecoder(NRIDecoder):
         hidden = x.new_zeros(*x.shape[:-1], self.hidden_channels) if memory is None else memory
         # The message MLPs' first layer runs per node and is gathered onto the
         # edges (their input is [h_i, h_j], two hidden states): exact, cheaper.
-        projection = self.pair_projection(hidden, *self.edge_mlp.first_layer)
+        projection = self.pair_projection(hidden, *self.edge_mlp.first_layer,
+                                          positions=self.positions_of(x))
         aggregated = self.aggregate_messages(self.edge_mlp.from_first_layer, projection,
                                              edge_index, edge_weights,
                                              edge_features=self.gather_pairs,
                                              message_width=self.edge_mlp.transient_width(
                                                  first_layer_given=True))
-        input_r, input_u, input_n = self.lin_input(x).chunk(3, dim=-1)
+        input_r, input_u, input_n = self.lin_input(self.node_inputs(x)).chunk(3, dim=-1)
         msg_r, msg_u, msg_n = self.lin_message(aggregated).chunk(3, dim=-1)
         reset = torch.sigmoid(input_r + msg_r)
         update = torch.sigmoid(input_u + msg_u)

@@ -1,12 +1,12 @@
 import math
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
 from torch_nri.nn.decoder import NRIDecoder
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
-from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
+from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.residual_head import ResidualHead
 from torch_nri.nn.temporal_model import TemporalModel
 
@@ -71,7 +71,13 @@ class STDecoder(NRIDecoder):
             ``checkpoint=True``. (default: as many as fit in
             ``checkpoint_memory``)
         checkpoint_memory (int, optional): The bytes of one chunk's per-edge
-            tensors with ``checkpoint=True``. (default: 256 MiB)
+            tensors with ``checkpoint=True``, and without gradients whatever
+            ``checkpoint`` says. (default: 256 MiB)
+        position_features (sequence of int, optional): The features that
+            are coordinates: :math:`\hat{f}^k_e` then reads the pair's
+            relative position and the other features, :math:`S_{node}` the
+            node's features with the positions zeroed (:class:`NRIDecoder`).
+            (default: :obj:`None`)
 
     Shapes:
         - **input:** node features :math:`(N, T, F)`, edge indices
@@ -85,14 +91,17 @@ class STDecoder(NRIDecoder):
                  sequence_model: str = "gru", skip_first: bool = False,
                  dropout: float = 0.0, aggr: str = "sum", checkpoint: bool = False,
                  checkpoint_chunk_size: Optional[int] = None,
-                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY) -> None:
+                 checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY,
+                 position_features: Optional[Sequence[int]] = None) -> None:
         super().__init__(in_channels, num_edge_types, skip_first, aggr, checkpoint,
-                         checkpoint_chunk_size, checkpoint_memory=checkpoint_memory)
+                         checkpoint_chunk_size, checkpoint_memory=checkpoint_memory,
+                         position_features=position_features)
         self.hidden_channels = hidden_channels
         self.sequence_model = sequence_model
         self.dropout = dropout
         hidden = hidden_channels
-        self.edge_mlp = EdgeTypeMLP(2 * in_channels, hidden, hidden, num_edge_types,
+        self.edge_mlp = EdgeTypeMLP(self.pair_factor * in_channels, hidden, hidden,
+                                    num_edge_types,
                                     act=torch.relu, dropout=dropout, skip_first=skip_first)
         self.edge_model = TemporalModel(hidden, hidden, sequence_model)
         self.node_model = TemporalModel(hidden + in_channels, hidden, sequence_model)
@@ -105,13 +114,9 @@ class STDecoder(NRIDecoder):
         ``[N, *, F]`` and the memory of both sequence models, from states
         ``[N, *, F]`` and their memory (``None`` at a segment's start)."""
         edge_memory, node_memory = memory if memory is not None else (None, None)
-        if self.checkpoint:
-            messages, edge_memory = self._chunked_edges(x, edge_index, edge_weights, edge_memory)
-        else:
-            edge_hidden, edge_memory = self._edges(x, edge_index, edge_weights, edge_memory)
-            messages = self.edge_to_node(edge_hidden, edge_index, x.size(0))
-        node_hidden, node_memory = self.node_model(torch.cat([messages, x], dim=-1),
-                                                   node_memory)
+        messages, edge_memory = self._messages(x, edge_index, edge_weights, edge_memory)
+        node_hidden, node_memory = self.node_model(
+            torch.cat([messages, self.node_inputs(x)], dim=-1), node_memory)
         return self.head(x, node_hidden), (edge_memory, node_memory)
 
     def edge_width(self, history: int = 0) -> int:
@@ -128,32 +133,34 @@ class STDecoder(NRIDecoder):
     def _edges(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
                edge_memory: Any) -> Tuple[Tensor, Any]:
         # The new state of S_edge on each edge and its memory (eqs. 22-23).
-        typed = self.edge_mlp(self.node_to_edge(x, edge_index), edge_weights)
+        typed = self.edge_mlp(self.pair_features(x, edge_index), edge_weights)
         return self.edge_model(typed, edge_memory)
 
-    def _chunked_edges(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
-                       edge_memory: Any) -> Tuple[Tensor, Any]:
+    def _messages(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
+                  edge_memory: Any) -> Tuple[Tensor, Any]:
+        # MSG^t_j and the new memory of S_edge, in chunks of edges where the
+        # layer's chunking runs any (their memory set aside as they come).
         num_edges = edge_index.size(1)
-        chunk = self.checkpoint_chunk_size
+        history = 0 if edge_memory is None or self.sequence_model != "attention" else len(
+            edge_memory[0])
+        chunk = self.chunking.rows(num_edges, lambda: math.prod(
+            x.shape[1:-1]) * self.edge_width(history) * x.element_size())
         if chunk is None:
-            history = 0 if edge_memory is None or self.sequence_model != "attention" else len(
-                edge_memory[0])
-            # A mean over part of a receiver's edges is not part of its mean.
-            chunk = (self.chunk_rows(math.prod(x.shape[1:-1]) * self.edge_width(history)
-                                     * x.element_size()) if self.aggr == "sum" else num_edges)
-        chunk = max(min(chunk, num_edges), 1)
-        num_chunks = max(math.ceil(num_edges / chunk), 1)
-        memories = self.edge_model.split_memory(edge_memory, chunk, num_chunks)
+            edge_hidden, edge_memory = self._edges(x, edge_index, edge_weights, edge_memory)
+            return self.edge_to_node(edge_hidden, edge_index, x.size(0)), edge_memory
+        memories = self.edge_model.split_memory(edge_memory, chunk,
+                                                max(math.ceil(num_edges / chunk), 1))
         index_chunks = edge_index.split(chunk, dim=1)
         new_memories = []
 
         def edge_states():  # each chunk's new states, its memory set aside
-            for part, part_memory in self.run_chunks(
+            for part, part_memory in self.chunking.run(
                     self._edges, zip(index_chunks, edge_weights.split(chunk), memories), x):
                 new_memories.append(part_memory)
                 yield part
 
-        aggregated = self.aggregate_chunks(zip(index_chunks, edge_states()), x.size(0))
+        aggregated = self.aggregate_chunks(zip(index_chunks, edge_states()), x.size(0),
+                                           edge_index[1])
         return aggregated, self.edge_model.merge_memory(new_memories, edge_memory)
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ from torch_nri.datasets import get_system
 from torch_nri.device import check_device_name
 from torch_nri.graphs import check_candidate_graph
 from torch_nri.losses import check_prior
-from torch_nri.nn.message_passing import DEFAULT_CHECKPOINT_MEMORY
+from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.ri_encoder import INTER_SCOPES
 from torch_nri.protocol import check_protocol
 from torch_nri.training.registry import (DECODERS, ENCODERS, MODELS, part_options,

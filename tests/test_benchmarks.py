@@ -190,3 +190,17 @@ def test_local_springs_data_follow_the_seed(tmp_path):
         assert np.array_equal(a[split]["x"], b[split]["x"])
         assert np.array_equal(a[split]["edge_list"], b[split]["edge_list"])
         assert not np.array_equal(a[split]["x"], c[split]["x"])
+
+
+def test_local_systems_prints_recall_and_time(tmp_path):
+    out = run("local_systems.py", "--recall-sizes", "30", "--ks", "2", "29", "--objects", "60",
+              "--length", "300", "--test-length", "500", "--time-sizes", "50",
+              "--time-length", "300", "--data-root", str(tmp_path))
+    recall, timing = out.split("simulation of one system")
+    rows = [line.split() for line in recall.strip().splitlines()[2:]]
+    assert [row[:4] for row in rows] == [["springs", "30", "2", "2"], ["springs", "30", "29", "2"],
+                                         ["charged", "30", "2", "2"], ["charged", "30", "29", "2"]]
+    assert all(0 < float(value) < 1 for row in rows[::2] for value in row[4:])
+    assert all(row[4:] == ["1.000", "1.000"] for row in rows[1::2])  # k = N - 1: all pairs
+    assert [line.split()[:2] for line in timing.strip().splitlines()[2:]] == [["springs", "50"],
+                                                                     ["charged", "50"]]

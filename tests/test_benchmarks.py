@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -139,3 +140,67 @@ def test_gpu_check_runs_every_part_on_the_cpu(tmp_path):
     assert paper["paper_training_minutes"] > 0
     usage = subprocess.run(["bash", script], env=env, capture_output=True, text=True)
     assert usage.returncode == 2 and "usage:" in usage.stderr
+
+
+def local_springs(tmp_path, seed, name):
+    out = tmp_path / name
+    run("local_springs_data.py", "--out", str(out), "--num-nodes", "16", "--num-train", "2",
+        "--num-valid", "1", "--num-test", "1", "--steps", "3", "--test-steps", "5",
+        "--seed", str(seed), "--big", "40", "--big-out", str(out / "big.npz"))
+    return {split: dict(np.load(out / f"{split}.npz"))
+            for split in ("train", "valid", "test", "big")}
+
+
+def test_local_springs_data_are_springs_between_near_neighbours(tmp_path):
+    data = local_springs(tmp_path, 0, "a")
+    shapes = {split: arrays["x"].shape for split, arrays in data.items()}
+    assert shapes == {"train": (2, 3, 16, 4), "valid": (1, 3, 16, 4), "test": (1, 5, 16, 4),
+                      "big": (1, 5, 40, 4)}
+    for arrays in data.values():
+        x, edges = arrays["x"], arrays["edge_list"]
+        assert x.dtype == np.float32 and edges.dtype == np.int64 and edges.shape[1] == 4
+        rows = set(map(tuple, edges.tolist()))
+        assert rows == {(s, j, i, c) for s, i, j, c in rows}  # both directions of each
+        assert (edges[:, 3] == 1).all() and (edges[:, 1] != edges[:, 2]).all()
+        assert set(edges[:, 0]) == set(range(len(x)))  # every system has springs
+        s, i, j = edges[:, 0], edges[:, 1], edges[:, 2]
+        # Near neighbours: among each other's 6 nearest at the first sample (4 at
+        # the start, 0.1 time units earlier), at most a jittered diagonal apart.
+        dist = np.linalg.norm(x[:, 0, :, None, :2] - x[:, 0, None, :, :2], axis=-1)
+        rank = dist.argsort(-1).argsort(-1)  # 0: the object itself
+        assert (rank[s, i, j] <= 6).all() and (rank[s, j, i] <= 6).all()
+        assert dist[s, i, j].max() < 1.0 and np.median(dist[s, i, j]) < 0.6
+        # About half of the mutual 4-nearest-neighbour pairs: ~N springs on a grid.
+        assert 0.3 < len(edges) / 2 / x[:, 0, :, 0].size < 1.0
+        # Hooke's law: the velocity change between samples 0.1 apart is the
+        # spring force at the two samples' mean, and momentum stays (no walls).
+        pos, vel = x[..., :2].astype(np.float64), x[..., 2:].astype(np.float64)
+        force = np.zeros_like(pos)
+        np.add.at(force, (s, slice(None), i), -0.1 * (pos[s, :, i] - pos[s, :, j]))
+        accel = np.diff(vel, axis=1) / 0.1
+        assert np.abs(accel - (force[:, 1:] + force[:, :-1]) / 2).max() < 1e-3
+        assert np.abs(force).max() > 0.01
+        assert np.allclose(vel.sum(2), vel[:, :1].sum(2), atol=1e-4)
+
+
+def test_local_springs_data_follow_the_seed(tmp_path):
+    a, b, c = (local_springs(tmp_path, seed, name) for seed, name in ((3, "a"), (3, "b"),
+                                                                       (4, "c")))
+    for split in a:
+        assert np.array_equal(a[split]["x"], b[split]["x"])
+        assert np.array_equal(a[split]["edge_list"], b[split]["edge_list"])
+        assert not np.array_equal(a[split]["x"], c[split]["x"])
+
+
+def test_local_systems_prints_recall_and_time(tmp_path):
+    out = run("local_systems.py", "--recall-sizes", "30", "--ks", "2", "29", "--objects", "60",
+              "--length", "300", "--test-length", "500", "--time-sizes", "50",
+              "--time-length", "300", "--data-root", str(tmp_path))
+    recall, timing = out.split("simulation of one system")
+    rows = [line.split() for line in recall.strip().splitlines()[2:]]
+    assert [row[:4] for row in rows] == [["springs", "30", "2", "2"], ["springs", "30", "29", "2"],
+                                         ["charged", "30", "2", "2"], ["charged", "30", "29", "2"]]
+    assert all(0 < float(value) < 1 for row in rows[::2] for value in row[4:])
+    assert all(row[4:] == ["1.000", "1.000"] for row in rows[1::2])  # k = N - 1: all pairs
+    assert [line.split()[:2] for line in timing.strip().splitlines()[2:]] == [["springs", "50"],
+                                                                     ["charged", "50"]]

@@ -52,6 +52,20 @@ def test_generate_kuramoto_feature_sets(tmp_path, capsys):
     assert meta["params"]["physics"] == {"features": "analytic"}
 
 
+def test_boolean_physics_are_flag_pairs(tmp_path, capsys):
+    from torch_nri.cli import main
+
+    sizes = ["--num-train", "2", "--num-valid", "1", "--num-test", "1", "--length", "200",
+             "--test-length", "200", "--out", str(tmp_path)]
+    caches = {}
+    for flags in (["--walls"], ["--no-walls", "--density", "4"]):
+        assert main(["generate", "springs", *flags, *sizes]) == 0
+        caches[flags[0]] = capsys.readouterr().out.strip().split("cached in ")[1]
+    physics = {flag: json.loads(open(os.path.join(cache, "meta.json")).read())["params"]["physics"]
+               for flag, cache in caches.items()}
+    assert physics == {"--walls": {}, "--no-walls": {"density": 4.0, "walls": False}}
+
+
 def test_generate_reports_bad_arguments():
     result = run("generate", "kuramoto", "--graph", "knn", "--k", "3")
     assert result.returncode == 2 and "no positions for a kNN graph" in result.stderr

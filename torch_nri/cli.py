@@ -89,9 +89,11 @@ def _add_data_options(parser: argparse.ArgumentParser, simulated_only: bool = Fa
     for name, parameter in physics_parameters().items():
         systems = [system for system, cls in SYSTEMS.items()
                    if name in cls.physics_parameters()]
-        physics.add_argument(_flag(name), dest=f"physics:{name}", type=parameter.type,
-                             nargs="+" if parameter.sequence else None, default=None,
-                             help=f"{', '.join(systems)}")
+        # A flag pair --walls / --no-walls for a boolean (type=bool reads "False" as True).
+        kind = (dict(action=argparse.BooleanOptionalAction) if parameter.type is bool
+                else dict(type=parameter.type, nargs="+" if parameter.sequence else None))
+        physics.add_argument(_flag(name), dest=f"physics:{name}", default=None,
+                             help=f"{', '.join(systems)}", **kind)
 
 
 def _data_kwargs(args: argparse.Namespace) -> Dict[str, Any]:

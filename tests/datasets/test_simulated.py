@@ -29,6 +29,7 @@ def test_items_and_normalisation(tmp_path, cls, num_features):
     assert item.x.shape == (5, steps, num_features) and item.x.dtype == torch.float32
     assert item.edge_index.shape == (2, 20) and item.edge_type.shape == (20,)
     assert test[0].x.shape[1] == 2 * steps + 1
+    assert train.candidate_recall == test.candidate_recall == 1.0  # fully connected
     # Min-max scaled with the training statistics: train spans exactly [-1, 1] per group.
     for group in train.stats.groups:
         values = train.x[..., group]
@@ -124,3 +125,97 @@ def test_argument_errors(tmp_path):
         KuramotoDataset(str(tmp_path), graph="knn", k=3)
     with pytest.raises(ValueError, match="'num_train' must be at least 1"):
         SpringsDataset(str(tmp_path), num_train=0)
+
+
+TINY = dict(num_train=3, num_valid=2, num_test=2, length=1000, test_length=2000)
+
+
+def split_simulation(simulator, split, **physics):
+    """The raw simulation of one split of a TINY dataset (seed 42)."""
+    length = TINY["test_length"] if split == "test" else TINY["length"]
+    index = ("train", "valid", "test").index(split)
+    seed = int(np.random.SeedSequence([42, index]).generate_state(1)[0])
+    return simulator(TINY[f"num_{split}"], length=length, sample_freq=100, seed=seed, **physics)
+
+
+def candidates(ds):
+    """The candidate edges of each system as dense boolean [N, N] matrices."""
+    out = []
+    for item in ds:
+        adjacency = np.zeros((item.num_nodes, item.num_nodes), dtype=bool)
+        adjacency[tuple(item.edge_index.numpy())] = True
+        out.append(adjacency)
+    return out
+
+
+def test_candidate_recall_of_local_springs_on_a_knn_graph(tmp_path):
+    from torch_nri.simulations import simulate_springs
+    physics = dict(num_nodes=40, num_neighbors=4, density=1.0, walls=False)
+    for split in ("train", "test"):
+        ds = SpringsDataset(str(tmp_path), split=split, graph="knn", k=3, **physics, **TINY)
+        relations = [r.toarray() != 0 for r in split_simulation(simulate_springs, split,
+                                                                **physics).relations]
+        found = sum((r & c).sum() for r, c in zip(relations, candidates(ds)))
+        assert ds.candidate_recall == pytest.approx(found / sum(r.sum() for r in relations))
+        assert 0.5 < ds.candidate_recall < 1.0  # some springs join no 3 nearest neighbours
+    full = SpringsDataset(str(tmp_path), **physics, **TINY)
+    assert full.candidate_recall == 1.0
+
+
+def test_candidate_recall_of_charges_with_a_cutoff(tmp_path):
+    # The true relations: pairs closer than the cut-off at some sampled step.
+    from torch_nri.simulations import simulate_charged
+    physics = dict(num_nodes=30, cutoff=1.0, density=1.0, walls=False)
+    ds = ChargedDataset(str(tmp_path), split="test", graph="knn", k=4, **physics, **TINY)
+    sim = split_simulation(simulate_charged, "test", **physics)
+    pos = sim.positions.astype(np.float64)
+    dist = np.linalg.norm(pos[:, :, :, None] - pos[:, :, None], axis=-1)  # [S, T, N, N]
+    interact = (dist < 1.0).any(1) & ~np.eye(30, dtype=bool)
+    found = sum((r & c).sum() for r, c in zip(interact, candidates(ds)))
+    assert ds.candidate_recall == pytest.approx(found / interact.sum())
+    assert 0.2 < ds.candidate_recall < 1.0
+    # Without a cut-off every pair interacts: a kNN graph holds k of N - 1.
+    knn = ChargedDataset(str(tmp_path), num_nodes=12, graph="knn", k=4, **TINY)
+    assert knn.candidate_recall == pytest.approx(4 / 11)
+
+
+def test_candidate_recall_per_step_where_relations_change(tmp_path):
+    from torch_nri.datasets import ProximityDataset
+    from torch_nri.simulations import simulate_proximity
+    sizes = dict(num_nodes=40, num_train=2, num_valid=1, num_test=1)
+    ds = ProximityDataset(str(tmp_path), graph="knn", k=1, density=1.0, **sizes)
+    seed = int(np.random.SeedSequence([42, 0]).generate_state(1)[0])
+    active = simulate_proximity(2, 40, 51, 1, seed, density=1.0).dense_relations() == 1
+    found = sum((a & c).sum() for a, c in zip(active, candidates(ds)))  # [T, N, N] & [N, N]
+    assert ds.candidate_recall == pytest.approx(found / active.sum())
+    assert 0.0 < ds.candidate_recall < 1.0
+
+
+def test_candidate_recall_of_older_caches_and_own_simulations_is_unknown(tmp_path):
+    ds = SpringsDataset(str(tmp_path), **TINY)
+    assert ds.candidate_recall == 1.0
+    meta_path = os.path.join(ds.processed_dir, "meta.json")
+    meta = json.load(open(meta_path))
+    assert meta["candidate_recall"] == {"train": 1.0, "valid": 1.0, "test": 1.0}
+    del meta["candidate_recall"]  # as torch_nri wrote it before
+    json.dump(meta, open(meta_path, "w"))
+    assert SpringsDataset(str(tmp_path), split="test", **TINY).candidate_recall is None
+
+    class PairSprings(SpringsDataset):  # a subclass whose simulate returns a plain pair
+        def simulate(self, num_sims, length, seed):
+            return tuple(super().simulate(num_sims, length, seed)[:2])
+
+    assert PairSprings(str(tmp_path / "pair"), **TINY).candidate_recall is None
+
+
+def test_new_physics_at_their_defaults_keep_the_cache(tmp_path):
+    a = SpringsDataset(str(tmp_path), **TINY)
+    b = SpringsDataset(str(tmp_path), density=None, walls=True, **TINY)
+    c = SpringsDataset(str(tmp_path), density=4.0, walls=False, **TINY)
+    assert a.params["physics"] == {} and a.processed_dir == b.processed_dir
+    assert c.params["physics"] == {"density": 4.0, "walls": False}
+    assert c.processed_dir != a.processed_dir and c.box_size is None and a.box_size == 5.0
+    with pytest.raises(ValueError, match="physics parameter 'walls' must be bool"):
+        SpringsDataset(str(tmp_path), walls="no", **TINY)
+    with pytest.raises(ValueError, match="must fit in the box"):
+        ChargedDataset(str(tmp_path), num_nodes=1000, density=1.0, **TINY)

@@ -14,11 +14,11 @@ from tests.layer_checks import assert_segments_start_from_ground_truth
 NUM_SIMS, NUM_NODES = 8, 5
 
 
-def springs_batch(box_size=5.0, seed=0):
+def springs_batch(box_size=5.0, seed=0, walls=True):
     """Normalised springs data as one disjoint graph: x [S*N, T, 4], the
     fully connected edge_index, the true one-hot edge types and the stats."""
     traj = simulate_springs(NUM_SIMS, NUM_NODES, length=2000, sample_freq=100, seed=seed,
-                            box_size=box_size)
+                            box_size=box_size, walls=walls)
     stats = MinMaxStats.fit(traj.features, {"position": [0, 1], "velocity": [2, 3]})
     x = torch.as_tensor(stats.normalize(traj.features))  # [S, T, N, 4]
     x = x.permute(0, 2, 1, 3).reshape(NUM_SIMS * NUM_NODES, -1, 4)
@@ -68,6 +68,18 @@ def test_walls():
     assert mse(pred, x[:, 1:]) < mse(no_walls, x[:, 1:]) / 100
     exact = SpringsSimulationDecoder.from_stats(stats, box_size=box, substeps=100)
     assert torch.allclose(exact(x[:, :5], edge_index, weights), x[:, 1:5], atol=1e-5)
+
+
+def test_free_space():
+    # Data without walls that a box of half-width 1 would have reflected.
+    x, edge_index, weights, stats = springs_batch(box_size=1.0, walls=False)
+    low, high = stats.range_of("position")
+    assert max(-low, high) > 1.0
+    free = SpringsSimulationDecoder.from_stats(stats, box_size=None, substeps=100)
+    assert torch.allclose(free(x[:, :5], edge_index, weights), x[:, 1:5], atol=1e-5)
+    walled = SpringsSimulationDecoder.from_stats(stats, box_size=1.0, substeps=100)
+    assert not torch.allclose(walled(x[:, :5], edge_index, weights), x[:, 1:5], atol=1e-3)
+    assert "box_size=None" in repr(free)
 
 
 def test_gradients_reach_the_edge_weights(springs):

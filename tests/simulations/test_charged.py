@@ -69,3 +69,18 @@ def test_seeds():
     a, b = simulate_charged(4, length=500, seed=9), simulate_charged(4, length=500, seed=9)
     assert np.array_equal(a.velocities, b.velocities)
     assert not np.array_equal(a.velocities, simulate_charged(4, length=500, seed=10).velocities)
+
+
+def test_cutoff_in_free_space_never_joins_two_systems():
+    # Small systems at density 1 sit about 10 apart (union_offsets) and drift
+    # without walls; a cut-off of 100 would reach other systems' objects.
+    sim = simulate_charged(30, num_nodes=5, length=300, sample_freq=1, seed=4, cutoff=100.0,
+                           density=1.0, walls=False, box_size=0.5)
+    assert np.abs(sim.positions).max() > 0.5  # box_size is unused without walls
+    assert np.abs(sim.positions[:, 0]).max() < 0.5 * np.sqrt(5) + 0.1
+    pos = sim.positions[:, :-1].astype(np.float64)
+    accel = np.diff(sim.velocities.astype(np.float64), axis=1) / DT
+    expected = coulomb(pos, sim.charges[:, None])  # each system on its own
+    unclipped = (np.abs(expected) < 0.1 / DT).all(axis=-1, keepdims=True)
+    assert unclipped.mean() > 0.9
+    assert_accelerations_match(sim, expected, accel, np.broadcast_to(unclipped, accel.shape))

@@ -74,3 +74,10 @@ def test_seeded_and_checked():
         simulate_proximity(2, num_nodes=4, layout="crossing")
     with pytest.raises(ValueError, match="layout"):
         simulate_proximity(2, layout="ring")
+
+
+def test_active_counts_sum_each_systems_edges_over_steps():
+    sim = simulate_proximity(20, num_nodes=12, length=21, seed=5, density=1.0)
+    counts = sim.active_counts()
+    assert counts.tolist() == sim.dense_relations().sum((1, 2, 3)).tolist()
+    assert counts.sum() > 0

@@ -111,3 +111,26 @@ def test_errors():
         simulate_springs(2, length=150, sample_freq=100)
     with pytest.raises(ValueError, match="'num_neighbors' must be in"):
         simulate_springs(2, num_nodes=4, num_neighbors=4, length=200)
+    with pytest.raises(ValueError, match="must fit in the box of half-width box_size=5.0"):
+        simulate_springs(1, num_nodes=400, density=1.0, length=200)
+    with pytest.raises(ValueError, match="'walls' must be True or False"):
+        simulate_springs(1, walls=0, length=200)
+    with pytest.raises(ValueError, match="'density' must be positive"):
+        simulate_springs(1, density=-1.0, walls=False, length=200)
+
+
+def test_local_springs_at_constant_density_in_free_space():
+    n = 2000
+    # walls=False: box_size=1 would reflect nearly every object, and is unused.
+    sim = simulate_springs(1, num_nodes=n, length=200, sample_freq=1, seed=9, num_neighbors=4,
+                           density=1.0, walls=False, box_size=1.0)
+    half = 0.5 * np.sqrt(n)  # the start square of side sqrt(N / density)
+    assert 0.9 * half < np.abs(sim.positions[0, 0]).max() < half + 0.01
+    # Hooke's law over exactly the springs at every step: nothing reflects.
+    springs = 0.1 * sim.relations[0]
+    pos = sim.positions[0, :-1].astype(np.float64)  # [T - 1, N, 2]
+    degree = np.asarray(springs.sum(axis=1)).reshape(-1, 1)
+    expected = np.stack([springs @ p - degree * p for p in pos])
+    accel = np.diff(sim.velocities[0].astype(np.float64), axis=0) / DT
+    assert np.abs(accel - expected).max() < 2e-4
+    assert np.abs(expected).max() > 0.05

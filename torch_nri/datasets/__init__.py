@@ -4,7 +4,7 @@ from torch_nri.datasets.acclaim import joint_positions, read_amc, read_asf
 from torch_nri.datasets.mocap import (MOCAP_PROTOCOLS, MocapDataset, MocapProtocol, load_mocap,
                                       mocap_splits)
 from torch_nri.datasets.normalization import MinMaxStats
-from torch_nri.datasets.simulated import PhysicsParameter, SimulatedDataset
+from torch_nri.datasets.simulated import PhysicsParameter, SimulatedDataset, Simulation
 from torch_nri.datasets.springs import SpringsDataset
 from torch_nri.datasets.charged import ChargedDataset
 from torch_nri.datasets.kuramoto import KuramotoDataset
@@ -16,6 +16,7 @@ from torch_nri.datasets.trajectory import (SPLIT_FILES, TrajectoryDataset, load_
 __all__ = [
     "MinMaxStats",
     "SimulatedDataset",
+    "Simulation",
     "PhysicsParameter",
     "SpringsDataset",
     "ChargedDataset",

@@ -1,8 +1,7 @@
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
-import numpy as np
-
-from torch_nri.datasets.simulated import EdgeTypeFn, SimulatedDataset, relation_lookup
+from torch_nri.datasets.simulated import (SimulatedDataset, Simulation, relation_counts,
+                                          relation_lookup)
 from torch_nri.simulations import simulate_kuramoto
 
 
@@ -38,6 +37,7 @@ class KuramotoDataset(SimulatedDataset):
     # hold the analytic ones under the same overrides.
     key_physics = ("features",)
 
-    def simulate(self, num_sims: int, length: int, seed: int) -> Tuple[np.ndarray, EdgeTypeFn]:
+    def simulate(self, num_sims: int, length: int, seed: int) -> Simulation:
         sim = self._simulate(num_sims, length, seed)
-        return sim.features, relation_lookup(sim.relations)
+        return Simulation(sim.features, relation_lookup(sim.relations),
+                          relation_counts(sim.relations))

@@ -1,9 +1,8 @@
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List
 
-import numpy as np
 from torch import Tensor
 
-from torch_nri.datasets.simulated import EdgeTypeFn, SimulatedDataset
+from torch_nri.datasets.simulated import SimulatedDataset, Simulation
 from torch_nri.graphs import knn_graph
 from torch_nri.simulations import simulate_proximity
 
@@ -27,9 +26,11 @@ class ProximityDataset(SimulatedDataset):
     default_test_length = 72
     default_sample_freq = 1
 
-    def simulate(self, num_sims: int, length: int, seed: int) -> Tuple[np.ndarray, EdgeTypeFn]:
+    def simulate(self, num_sims: int, length: int, seed: int) -> Simulation:
         sim = self._simulate(num_sims, length, seed)
-        return sim.features, sim.edge_types
+        totals = sim.active_counts()
+        return Simulation(sim.features, sim.edge_types, lambda s, i, j: (
+            int(sim.edge_types(s, i, j).sum()), int(totals[s])))
 
     def graph_of(self) -> Callable[[Tensor], Tensor]:
         if self.params["graph"] == "knn":  # the kNN of every step, for every close pair

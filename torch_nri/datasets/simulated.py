@@ -5,9 +5,10 @@ import json
 import os.path as osp
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
+import scipy.sparse
 import torch
 from torch_geometric.data import Data, InMemoryDataset
 
@@ -20,6 +21,9 @@ from torch_nri.simulations.particles import num_samples_of
 SPLITS = ("train", "valid", "test")
 # Edge types of candidate edges: (system index, senders, receivers) -> types.
 EdgeTypeFn = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
+# True relations of one system: (system index, candidate senders, candidate
+# receivers) -> (true relations among the candidates, all true relations).
+RelationCountFn = Callable[[int, np.ndarray, np.ndarray], Tuple[int, int]]
 # The simulator arguments that a dataset sets itself; the others are physics.
 _DATA_ARGUMENTS = ("num_sims", "num_nodes", "length", "sample_freq", "seed", "progress")
 
@@ -29,6 +33,39 @@ def relation_lookup(relations: Any) -> EdgeTypeFn:
     dense ``[S, N, N]`` arrays or lists of sparse matrices, which index the
     same way."""
     return lambda s, senders, receivers: np.asarray(relations[s][senders, receivers]).reshape(-1)
+
+
+def relation_counts(relations: Any) -> RelationCountFn:
+    r"""The :data:`RelationCountFn` of relations given as dense
+    ``[S, N, N]`` arrays or lists of sparse matrices: the true relations are
+    the directed pairs of nonzero type."""
+    def counts(s: int, senders: np.ndarray, receivers: np.ndarray) -> Tuple[int, int]:
+        system = relations[s]
+        found = np.count_nonzero(np.asarray(system[senders, receivers]))
+        total = (system.count_nonzero() if scipy.sparse.issparse(system)
+                 else np.count_nonzero(system))
+        return int(found), int(total)
+    return counts
+
+
+class Simulation(NamedTuple):
+    r"""What :meth:`SimulatedDataset.simulate` returns for one split.
+
+    Attributes:
+        features (numpy.ndarray): Raw features ``[num_sims, T, N, F]``.
+        edge_types (callable): The true type of candidate edges,
+            ``edge_types(system, senders, receivers)``: ``[E]``, or ``[E, T]``
+            where the relations change over time.
+        relation_counts (callable, optional): For the candidate edges of a
+            system, ``relation_counts(system, senders, receivers)`` gives how
+            many true relations they hold and how many the system has, each
+            counted once per step where the relations change over time
+            (:attr:`SimulatedDataset.candidate_recall`); :obj:`None` where
+            they are unknown.
+    """
+    features: np.ndarray
+    edge_types: EdgeTypeFn
+    relation_counts: Optional[RelationCountFn] = None
 
 
 @dataclass(frozen=True)
@@ -170,7 +207,10 @@ class SimulatedDataset(InMemoryDataset):
         super().__init__(root, transform, pre_transform, force_reload=force_reload)
         self.load(self.processed_paths[SPLITS.index(split)])
         with open(self.processed_paths[-1]) as f:
-            self.stats = MinMaxStats.from_dict(json.load(f)["stats"])
+            meta = json.load(f)
+        self.stats = MinMaxStats.from_dict(meta["stats"])
+        # A cache written before the recall was measured has none.
+        self._candidate_recall = (meta.get("candidate_recall") or {}).get(split)
         if self.stats.names is None and self.stats.groups == list(self.feature_groups.values()):
             self.stats.names = list(self.feature_groups)  # a cache of torch_nri 0.1.0
 
@@ -266,10 +306,33 @@ class SimulatedDataset(InMemoryDataset):
     def processed_file_names(self) -> List[str]:
         return [f"{split}.pt" for split in SPLITS] + ["meta.json"]
 
-    def simulate(self, num_sims: int, length: int, seed: int) -> Tuple[np.ndarray, EdgeTypeFn]:
-        r"""Simulates ``num_sims`` systems; returns raw features
-        ``[num_sims, T, N, F]`` and a function giving candidate edges' types."""
+    def simulate(self, num_sims: int, length: int, seed: int) -> Simulation:
+        r"""Simulates ``num_sims`` systems: their raw features
+        ``[num_sims, T, N, F]``, a function giving candidate edges' types and
+        one counting the true relations (:class:`Simulation`; a plain pair
+        of the first two leaves :attr:`candidate_recall` unknown)."""
         raise NotImplementedError
+
+    @property
+    def candidate_recall(self) -> Optional[float]:
+        r"""The fraction of the split's true relations that are candidate
+        edges, over all its systems:
+
+        .. math::
+            \text{recall} = \frac{\sum_s \lvert R_s \cap C_s \rvert}
+            {\sum_s \lvert R_s \rvert}
+
+        with :math:`R_s` the directed pairs of system :math:`s` that interact
+        (of nonzero type; for charged particles with a cut-off, the pairs
+        that come within it, see :class:`~torch_nri.datasets.ChargedDataset`),
+        counted once per step where the relations change over time, and
+        :math:`C_s` its candidate edges (the ``graph`` and ``k`` arguments,
+        and ``pre_transform``; not ``transform``). A relation that is no
+        candidate edge cannot be inferred. 1.0 for the fully connected graph,
+        and where there are no true relations; :obj:`None` for a cache
+        written before torch_nri measured it. Measured when the split is
+        simulated and kept in the cache's ``meta.json``."""
+        return self._candidate_recall
 
     def graph_of(self) -> Callable[[torch.Tensor], torch.Tensor]:
         r"""The candidate graph of one system's normalised trajectories
@@ -291,10 +354,12 @@ class SimulatedDataset(InMemoryDataset):
         p = self.params
         split_sizes = dict(train=p["num_train"], valid=p["num_valid"], test=p["num_test"])
         stats = None
+        recall: Dict[str, Optional[float]] = {}
         for index, split in enumerate(SPLITS):
             length = p["test_length"] if split == "test" else p["length"]
             split_seed = int(np.random.SeedSequence([p["seed"], index]).generate_state(1)[0])
-            features, edge_types = self.simulate(split_sizes[split], length, split_seed)
+            features, edge_types, counts = Simulation(*self.simulate(split_sizes[split],
+                                                                     length, split_seed))
             if not np.isfinite(features).all():  # checked once here, not in every step
                 raise ValueError(f"the {self.name} simulation of the {split} split produced "
                                  f"{int((~np.isfinite(features)).sum())} non-finite values; "
@@ -307,10 +372,22 @@ class SimulatedDataset(InMemoryDataset):
                          for s in range(x.size(0))]
             if self.pre_transform is not None:
                 data_list = [self.pre_transform(d) for d in data_list]
+            recall[split] = None if counts is None else self._recall(counts, data_list)
             data, slices = self.collate(data_list)
             atomic_torch_save((data.to_dict(), slices, data.__class__), self.processed_paths[index])
-        meta = {"name": self.name, "params": p, "stats": stats.to_dict()}
+        meta = {"name": self.name, "params": p, "stats": stats.to_dict(),
+                "candidate_recall": recall}
         atomic_write_text(json.dumps(meta, indent=2, default=str), self.processed_paths[-1])
+
+    @staticmethod
+    def _recall(counts: RelationCountFn, data_list: List[Data]) -> float:
+        # True relations among the candidates over all true relations, all systems.
+        found = total = 0
+        for system, item in enumerate(data_list):
+            senders, receivers = item.edge_index.numpy()
+            system_found, system_total = counts(system, senders, receivers)
+            found, total = found + system_found, total + system_total
+        return found / total if total else 1.0
 
     @staticmethod
     def _make_item(x: torch.Tensor, edge_index: torch.Tensor, edge_types: EdgeTypeFn,

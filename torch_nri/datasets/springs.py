@@ -1,8 +1,7 @@
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional
 
-import numpy as np
-
-from torch_nri.datasets.simulated import EdgeTypeFn, SimulatedDataset, relation_lookup
+from torch_nri.datasets.simulated import (SimulatedDataset, Simulation, relation_counts,
+                                          relation_lookup)
 from torch_nri.simulations import simulate_springs
 
 
@@ -16,9 +15,10 @@ class SpringsDataset(SimulatedDataset):
     feature_groups: Dict[str, List[int]] = {"position": [0, 1], "velocity": [2, 3]}
     simulator = staticmethod(simulate_springs)
 
-    def simulate(self, num_sims: int, length: int, seed: int) -> Tuple[np.ndarray, EdgeTypeFn]:
+    def simulate(self, num_sims: int, length: int, seed: int) -> Simulation:
         sim = self._simulate(num_sims, length, seed)
-        return sim.features, relation_lookup(sim.relations)
+        return Simulation(sim.features, relation_lookup(sim.relations),
+                          relation_counts(sim.relations))
 
     @property
     def spring_constants(self) -> List[float]:
@@ -28,9 +28,10 @@ class SpringsDataset(SimulatedDataset):
         return [strength * c for c in self.physics["spring_types"]]
 
     @property
-    def box_size(self) -> float:
-        r"""Half-width of the box."""
-        return self.physics["box_size"]
+    def box_size(self) -> Optional[float]:
+        r"""Half-width of the box, :obj:`None` without walls
+        (``walls=False``)."""
+        return self.physics["box_size"] if self.physics["walls"] else None
 
     @property
     def time_step(self) -> float:

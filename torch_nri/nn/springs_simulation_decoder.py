@@ -1,5 +1,5 @@
 import math
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -34,7 +34,7 @@ class SpringsSimulationDecoder(NRIDecoder):
 
     with :math:`c_k` the spring constant of edge type :math:`k`, and
     advances the state by the data generator's kick-drift leap-frog (unit
-    masses, elastic walls at :math:`\pm` ``box_size``), in :math:`S` =
+    masses, elastic walls at :math:`\pm` ``box_size`` or none), in :math:`S` =
     ``substeps`` substeps of :math:`\Delta t = \tau / S`:
 
     .. math::
@@ -64,7 +64,8 @@ class SpringsSimulationDecoder(NRIDecoder):
             :math:`c_k` of each edge type; their number is the number of edge
             types :math:`K`. The springs data's constants are
             ``interaction_strength * spring_types``. (default: :obj:`(0.0, 0.1)`)
-        box_size (float, optional): Half-width of the box. (default: :obj:`5.0`)
+        box_size (float, optional): Half-width of the box; :obj:`None` for
+            free space, the data's ``walls=False``. (default: :obj:`5.0`)
         time_step (float, optional): Time :math:`\tau` between two samples
             (``dt * sample_freq`` of the data). (default: :obj:`0.1`)
         substeps (int, optional): Leap-frog steps :math:`S` per sample.
@@ -77,7 +78,8 @@ class SpringsSimulationDecoder(NRIDecoder):
     """
     def __init__(self, position_range: Tuple[float, float],
                  velocity_range: Tuple[float, float],
-                 spring_constants: Sequence[float] = (0.0, 0.1), box_size: float = 5.0,
+                 spring_constants: Sequence[float] = (0.0, 0.1),
+                 box_size: Optional[float] = 5.0,
                  time_step: float = 0.1, substeps: int = 1) -> None:
         try:
             constants = tuple(float(c) for c in spring_constants)
@@ -92,15 +94,16 @@ class SpringsSimulationDecoder(NRIDecoder):
         self.position_range = _check_range(position_range, "position_range")
         self.velocity_range = _check_range(velocity_range, "velocity_range")
         self.spring_constants = constants
-        if not (isinstance(box_size, (int, float)) and math.isfinite(box_size)
-                and box_size > 0):
-            raise ValueError(f"'box_size' must be positive, got {box_size!r}")
+        if box_size is not None and not (isinstance(box_size, (int, float))
+                                         and math.isfinite(box_size) and box_size > 0):
+            raise ValueError(f"'box_size' must be positive (or None: no walls), "
+                             f"got {box_size!r}")
         if not (isinstance(time_step, (int, float)) and math.isfinite(time_step)
                 and time_step > 0):
             raise ValueError(f"'time_step' must be positive, got {time_step!r}")
         if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
             raise ValueError(f"'substeps' must be an integer of at least 1, got {substeps!r}")
-        self.box_size = float(box_size)
+        self.box_size = None if box_size is None else float(box_size)
         self.time_step = float(time_step)
         self.substeps = substeps
         self.reset_parameters()
@@ -162,6 +165,8 @@ class SpringsSimulationDecoder(NRIDecoder):
         for _ in range(self.substeps):
             v = v + dt * self.forces(r, edge_index, stiffness)
             r = r + dt * v
+            if box is None:
+                continue
             over, under = r > box, r < -box
             r = torch.where(over, 2 * box - r, torch.where(under, -2 * box - r, r))
             v = torch.where(over, -v.abs(), torch.where(under, v.abs(), v))

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
-from torch_nri.simulations.neighbours import union_offsets
+from torch_nri.simulations.neighbours import isin_sorted, union_offsets
 from torch_nri.simulations.particles import num_samples_of, reflect
 
 LAYOUTS = ("auto", "crossing", "gas")
@@ -45,7 +45,15 @@ class ProximityTrajectories:
         num_flat = self.positions.shape[0] * self.num_nodes
         offset = system * self.num_nodes
         keys = (senders + offset).astype(np.int64) * num_flat + (receivers + offset)
-        return np.stack([_contains(step, keys) for step in self.active], axis=1).astype(np.int64)
+        return np.stack([isin_sorted(step, keys) for step in self.active], axis=1).astype(np.int64)
+
+    def active_counts(self) -> np.ndarray:
+        r"""The active edges of each system summed over the sampled steps,
+        ``[num_sims]``."""
+        num_sims = self.positions.shape[0]
+        num_flat = num_sims * self.num_nodes
+        return sum((np.bincount(keys // num_flat // self.num_nodes, minlength=num_sims)
+                    for keys in self.active), np.zeros(num_sims, dtype=np.int64))
 
     def dense_relations(self) -> np.ndarray:
         r"""The active edges as dense ``[num_sims, T, N, N]`` 0/1 arrays
@@ -198,8 +206,3 @@ def _gas_pairs(positions: np.ndarray, radius: float):
                 np.concatenate([close[:, 1], close[:, 0]]))
     return pairs
 
-
-def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    # Whether each of keys is in the sorted array, by binary search.
-    index = np.searchsorted(sorted_keys, keys).clip(max=max(sorted_keys.size - 1, 0))
-    return sorted_keys[index] == keys if sorted_keys.size else np.zeros(keys.shape, bool)

@@ -631,9 +631,10 @@ def test_resume_refuses_other_settings(capsys, trained):
 
 # Documented conversions: accepted, and converted as the docs say.
 def convert_trajectories(tmp_path):
-    x, edges = read_trajectories(save_npz(tmp_path / "c.npz", x=good_x().astype(np.int16),
-                                          edges=np.ones((2, 4, 4), dtype=bool)))
-    assert x.dtype == np.float32 and edges.dtype == np.int64
+    x, relations = read_trajectories(save_npz(tmp_path / "c.npz", x=good_x().astype(np.int16),
+                                              edges=np.ones((2, 4, 4), dtype=bool)))
+    assert x.dtype == np.float32 and relations.types.dtype == np.int64
+    assert relations.types.tolist() == [1] * 24  # off the diagonal
 
 
 def convert_float64_trajectories(tmp_path):

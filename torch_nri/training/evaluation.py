@@ -187,7 +187,15 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
     the checkpoint loads on any device), and saves the trajectory and graph
     plots of its first system. Under ``torchrun`` (``ctx``), each process
     evaluates its shard and the metrics are reduced; rank 0 alone draws the
-    plots."""
+    plots.
+
+    Returns:
+        dict: The results of :func:`evaluate`, with ``run_dir`` and, where
+        the data knows it, ``candidate_recall``: the fraction of the true
+        relations that are candidate edges (the dataset's
+        ``candidate_recall``), the most of them that accuracy, F1 and AUROC,
+        which score the candidate edges only, can see.
+    """
     ctx = ctx or Context(device=resolve_device(device))
     if config is None:
         config = TrainConfig.load(run_dir)
@@ -203,6 +211,9 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
         results = evaluate(model, loader, observed_steps=observed, horizon=config.horizon,
                            dynamic_graph=config.dynamic_graph, no_edge_type=no_edge_type,
                            ctx=ctx)
+    recall = getattr(test_set, "candidate_recall", None)
+    if recall is not None:
+        results["candidate_recall"] = recall
     results["run_dir"] = run_dir
     if ctx.is_main:  # on the run's device: the model stays where it is
         plot_example(model, test_set[0].to(ctx.device), observed, config.horizon, no_edge_type,

@@ -92,8 +92,8 @@ def _relations(name: str, rows: np.ndarray, num_nodes: int,
 def _dense_relations(path: str, edges: np.ndarray, shape: Tuple[int, ...]) -> Relations:
     # 'edges' [S, N, N] or [S, T, N, N], checked and turned into sorted keys.
     num_samples, num_steps, num_nodes = shape[:3]
-    static, per_step = [num_samples, num_nodes, num_nodes], [num_samples, num_steps, num_nodes,
-                                                              num_nodes]
+    static = [num_samples, num_nodes, num_nodes]
+    per_step = [num_samples, num_steps, num_nodes, num_nodes]
     if list(edges.shape) not in (static, per_step):
         raise ValueError(f"'edges' in {path} must have shape [samples, N, N] = {static} (one "
                          f"graph per sample) or [samples, T, N, N] = {per_step} (a graph per "
@@ -139,7 +139,8 @@ def _listed_relations(path: str, edge_list: np.ndarray, shape: Tuple[int, ...]) 
         f"every pair not listed)"))
     limits = dict(sample=(num_samples, "samples"), step=(num_steps, "steps"),
                   sender=(num_nodes, "objects"), receiver=(num_nodes, "objects"))
-    for column, (field, (bound, unit)) in enumerate((c, limits[c]) for c in columns[:-1]):
+    for column, field in enumerate(columns[:-1]):
+        bound, unit = limits[field]
         refuse_first((rows[:, column] < 0) | (rows[:, column] >= bound), lambda row: (
             f"has {field} {row[column]}, outside [0, {bound}): 'x' has {bound} {unit}"))
     refuse_first(rows[:, -3] == rows[:, -2], lambda row: (
@@ -230,9 +231,9 @@ class TrajectoryDataset(InMemoryDataset):
     ``[E]``, or ``[E, T]`` where they change over time (the format of
     :class:`~torch_nri.datasets.ProximityDataset`). The candidate graph is
     fully connected, the ``k`` nearest neighbours, or every pair within
-    ``graph_radius``, of the positions (``position_features``, in raw units) at
-    the first step, or, where the relations change over time, at some step
-    (the union of every step's graph). :func:`load_splits` reads a
+    ``graph_radius``, of the positions (``position_features``, in raw
+    units) at the first step, or, where the relations change over time, at
+    some step (the union of every step's graph). :func:`load_splits` reads a
     directory of three such files.
 
     Args:

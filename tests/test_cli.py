@@ -168,3 +168,16 @@ def test_dnri_on_your_own_relations_that_change_over_time(tmp_path, capsys):
         assert len(results["accuracy_per_step"]) == len(results["f1_per_step"]) == 16
         assert 0 < results["candidate_recall"] <= 1 and 0 <= results["accuracy"] <= 1
     assert os.path.isfile(tmp_path / "run" / "graph.png")
+
+
+def test_the_candidate_graph_options_say_what_they_do():
+    from torch_nri.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    for command in ("train", "generate", "baseline"):
+        actions = {a.dest: a for a in subparsers[command]._actions}
+        for dest in ("graph", "graph_radius", "position_features"):
+            assert not actions[dest].help.startswith("(default"), (command, dest)
+        assert actions["graph"].choices == ("full", "knn", "radius")
+        assert actions["position_features"].nargs == "+"

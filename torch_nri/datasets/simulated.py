@@ -174,8 +174,9 @@ class SimulatedDataset(InMemoryDataset):
             num_test=num_test, length=self.default_length if length is None else length,
             test_length=self.default_test_length if test_length is None else test_length,
             sample_freq=self.default_sample_freq if sample_freq is None else sample_freq,
-            seed=seed, graph=graph, k=k, graph_radius=graph_radius,
-            physics=self.physics_overrides(physics))
+            seed=seed, graph=graph, k=k, physics=self.physics_overrides(physics))
+        if graph_radius is not None:  # absent otherwise: the keys made before it stay valid
+            self.params["graph_radius"] = graph_radius
         self.check_physics(self.physics, num_nodes)
         self.split = split
         self.progress = progress
@@ -275,8 +276,6 @@ class SimulatedDataset(InMemoryDataset):
     def key(self) -> str:
         r"""Hash of all parameters that define the data."""
         fields = {"name": self.name, **self.params}
-        if fields["graph_radius"] is None:
-            del fields["graph_radius"]  # so that the keys of caches made before it stay valid
         if self.key_physics:
             physics = self.physics
             fields["key_physics"] = {name: physics[name] for name in self.key_physics}
@@ -307,7 +306,7 @@ class SimulatedDataset(InMemoryDataset):
         ``graph_radius`` arguments and the system's :attr:`position_features`,
         over every step where :attr:`relations_change`."""
         p = self.params
-        return candidate_graph(p["graph"], p["k"], p["num_nodes"], p["graph_radius"],
+        return candidate_graph(p["graph"], p["k"], p["num_nodes"], p.get("graph_radius"),
                                self.position_features, all_steps=self.relations_change)
 
     def _simulate(self, num_sims: int, length: int, seed: int) -> Any:

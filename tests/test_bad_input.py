@@ -389,6 +389,20 @@ CONFIGS = [
     (dict(model="gnn"), r"'model' must be one of"),
     (dict(system="gravity"), r"'system' must be one of"),
     (dict(graph="knn"), r"graph='knn' needs a positive 'k'"),
+    (dict(graph="radius"), r"graph='radius' needs a positive 'graph_radius'"),
+    (dict(graph="knn", k=3, graph_radius=1.0),
+     r"'graph_radius' is the distance of graph='radius', but graph='knn'"),
+    (dict(graph="radius", graph_radius=float("nan")), r"'graph_radius' must be a finite number"),
+    (dict(position_features=[0, 0]), r"'position_features' must be distinct, got \[0, 0\]"),
+    (dict(position_features=[]), r"'position_features' must name at least one feature"),
+    (dict(position_features="01"), r"'position_features' must be a list of non-negative"),
+    (dict(position_features=[0.5]), r"'position_features' must be a list of non-negative"),
+    (dict(position_features=[2, 3]),
+     r"position_features=\[2, 3\], but the position features of springs systems are \[0, 1\]"),
+    (dict(system="kuramoto", position_features=[0]),
+     r"the position features of kuramoto systems do not exist"),
+    (dict(system="kuramoto", graph="radius", graph_radius=1.0),
+     r"kuramoto systems have no positions for a kNN graph or a radius graph"),
     (dict(skip_first=True, num_edge_types=1), r"'skip_first=True' needs at least 2 edge types"),
     (dict(length=1000, sample_freq=300), r"'length' \(1000\) must be a multiple"),
     (dict(physics={"box_size": "big"}), r"physics parameter 'box_size' must be float"),
@@ -414,6 +428,7 @@ TRAIN_OPTIONS = {
     "seed": (0, int), "threads": (1, int), "observed-steps": (1, int), "horizon": (1, int),
     "tau": (0, float), "variance": (0, float), "lr": (0, float), "gamma": (0, float),
     "max-seconds": (0, float), "symmetry-weight": (None, float), "dropout": (None, float),
+    "graph-radius": (0, float),
 }
 
 
@@ -496,6 +511,12 @@ OTHER_COMMANDS = [
     (["train", "--prior", "0.5", "0.6"], r"'prior' must hold positive probabilities"),
     (["train", "--skip-first", "--num-edge-types", "1"], r"needs at least 2 edge types"),
     (["train", "--graph", "knn"], r"graph='knn' needs a positive 'k'"),
+    (["train", "--graph", "radius"], r"graph='radius' needs a positive 'graph_radius'"),
+    (["train", "--graph-radius", "2"], r"'graph_radius' is the distance of graph='radius'"),
+    (["train", "--position-features", "2", "3"], r"position features of springs systems are"),
+    (["train", "--position-features", "a"], r"argument --position-features: invalid int"),
+    (["generate", "kuramoto", "--position-features", "0"],
+     r"position features of kuramoto systems do not exist"),
     (["train", "--decoder", "st", "--skip-no-edges"],
      r"'skip_no_edges=True' is an option of the mlp and rnn decoders"),
     (["train", "--model", "supervised", "--dynamic-graph"], r"'dynamic_graph' re-infers"),
@@ -631,9 +652,10 @@ def test_resume_refuses_other_settings(capsys, trained):
 
 # Documented conversions: accepted, and converted as the docs say.
 def convert_trajectories(tmp_path):
-    x, edges = read_trajectories(save_npz(tmp_path / "c.npz", x=good_x().astype(np.int16),
-                                          edges=np.ones((2, 4, 4), dtype=bool)))
-    assert x.dtype == np.float32 and edges.dtype == np.int64
+    x, relations = read_trajectories(save_npz(tmp_path / "c.npz", x=good_x().astype(np.int16),
+                                              edges=np.ones((2, 4, 4), dtype=bool)))
+    assert x.dtype == np.float32 and relations.types.dtype == np.int64
+    assert relations.types.tolist() == [1] * 24  # off the diagonal
 
 
 def convert_float64_trajectories(tmp_path):
@@ -642,9 +664,11 @@ def convert_float64_trajectories(tmp_path):
 
 
 def convert_numpy_numbers(tmp_path):
-    config = TrainConfig(num_nodes=np.int64(7), lr=np.float32(0.5), prior=np.array([0.5, 0.5]))
+    config = TrainConfig(num_nodes=np.int64(7), lr=np.float32(0.5), prior=np.array([0.5, 0.5]),
+                         position_features=np.array([0, 1]))
     assert type(config.num_nodes) is int and type(config.lr) is float
     assert config.prior == [0.5, 0.5]
+    assert config.position_features == [0, 1] and type(config.position_features[0]) is int
     json.dumps(config.to_dict())
 
 

@@ -118,13 +118,14 @@ def test_train_and_evaluate_your_own_trajectories(tmp_path, capsys):
     assert main(["evaluate", run_dir, "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert len(metrics["mse"]) == 20 and 0 <= metrics["accuracy"] <= 1
+    assert 0 < metrics["candidate_recall"] < 1  # 4 of 6 possible senders per object
     stats = json.loads((tmp_path / "run" / "stats.json").read_text())
     assert stats["groups"] == [[0], [1], [2]]
     # Without true relations, accuracy is not available; resuming works as for simulations.
     unlabelled = write_splits(tmp_path / "unlabelled", edges=False, steps=(16, 16, 40))
     other = str(tmp_path / "other")
     assert main(["train", "--data", unlabelled, *TINY_TRAIN, "--out", other]) == 0
-    assert "edge accuracy   n/a" in capsys.readouterr().out
+    assert "edge accuracy     n/a" in capsys.readouterr().out
     assert main(["train", "--data", unlabelled, *TINY_TRAIN, "--epochs", "2", "--out", other,
                  "--resume"]) == 0
     assert json.loads((tmp_path / "other" / "results.json").read_text())["epochs"] == 2
@@ -159,3 +160,38 @@ def test_dnri_on_the_proximity_system_from_the_command_line(tmp_path, capsys):
     assert main(["evaluate", run_dir, "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
     assert {"accuracy", "f1", "mse"} <= set(results)
+
+
+def test_dnri_on_your_own_relations_that_change_over_time(tmp_path, capsys):
+    from torch_nri.cli import main
+    from tests.datasets.test_trajectory import write_splits
+
+    directory = write_splits(tmp_path / "own", num_nodes=6, num_features=4, steps=(16, 16, 40),
+                             per_step=True, listed=True)
+    run_dir = str(tmp_path / "run")
+    assert main(["train", "--model", "dnri", "--data", directory, "--graph", "radius",
+                 "--graph-radius", "6", "--position-features", "2", "3", *TINY_TRAIN,
+                 "--out", run_dir]) == 0
+    printed = capsys.readouterr().out
+    assert "edge F1" in printed and "candidate recall" in printed
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["graph_radius"] == 6.0 and config["position_features"] == [2, 3]
+    for data in ([], ["--data", os.path.join(directory, "test.npz")]):
+        assert main(["evaluate", run_dir, "--json", *data]) == 0
+        results = json.loads(capsys.readouterr().out)
+        assert len(results["accuracy_per_step"]) == len(results["f1_per_step"]) == 16
+        assert 0 < results["candidate_recall"] <= 1 and 0 <= results["accuracy"] <= 1
+    assert os.path.isfile(tmp_path / "run" / "graph.png")
+
+
+def test_the_candidate_graph_options_say_what_they_do():
+    from torch_nri.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    for command in ("train", "generate", "baseline"):
+        actions = {a.dest: a for a in subparsers[command]._actions}
+        for dest in ("graph", "graph_radius", "position_features"):
+            assert not actions[dest].help.startswith("(default"), (command, dest)
+        assert actions["graph"].choices == ("full", "knn", "radius")
+        assert actions["position_features"].nargs == "+"

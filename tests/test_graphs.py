@@ -3,7 +3,8 @@ import itertools
 import pytest
 import torch
 
-from torch_nri.graphs import (edge_positions, fully_connected_edge_index, knn_graph,
+from torch_nri.graphs import (candidate_graph, check_candidate_graph, check_position_features,
+                              edge_positions, fully_connected_edge_index, knn_graph,
                               radius_graph, reverse_edge_index)
 from tests.conftest import random_graph
 
@@ -137,3 +138,56 @@ def test_edge_positions_finds_query_edges():
                        torch.full((4,), -1))
     with pytest.raises(ValueError, match="'query_index' holds node indices"):
         edge_positions(edge_index, torch.tensor([[0], [12]]), 10)
+
+
+def test_candidate_graphs_of_the_declared_positions():
+    x = torch.randn(12, 6, 4)  # [N, T, F]
+    assert torch.equal(candidate_graph("full", None, 12)(x), fully_connected_edge_index(12))
+    assert torch.equal(candidate_graph("knn", 3, 12)(x), knn_graph(x[:, 0, :2], 3))
+    assert torch.equal(candidate_graph("knn", 3, 12, position_features=[3, 1])(x),
+                       knn_graph(x[:, 0, [3, 1]], 3))
+    assert torch.equal(candidate_graph("radius", None, 12, 1.2, [2])(x),
+                       radius_graph(x[:, 0, [2]], 1.2))
+    # Over every step: the union of each step's graph.
+    assert torch.equal(candidate_graph("knn", 2, 12, all_steps=True)(x), knn_graph(x[..., :2], 2))
+    assert torch.equal(candidate_graph("radius", None, 12, 0.8, all_steps=True)(x),
+                       radius_graph(x[..., :2], 0.8))
+
+
+def test_a_radius_without_candidate_edges_gives_the_closest_distance():
+    x = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 5.0]])[:, None].expand(3, 4, 2).clone()
+    x[0, 2] = torch.tensor([2.0, 0.0])  # at step 2, objects 0 and 1 are 1 apart
+    with pytest.raises(ValueError, match=r"graph_radius=0.5 leaves a system without a "
+                                         r"candidate edge: its closest two objects are 3 apart "
+                                         r"\(in the units of the position features \[0, 1\]\)"):
+        candidate_graph("radius", None, 3, 0.5)(x)
+    with pytest.raises(ValueError, match=r"its closest two objects are 1 apart"):
+        candidate_graph("radius", None, 3, 0.5, all_steps=True)(x)
+    assert candidate_graph("radius", None, 3, 1.0, all_steps=True)(x).tolist() == [[0, 1],
+                                                                                    [1, 0]]
+
+
+@pytest.mark.parametrize("graph, k, graph_radius, match", [
+    ("grid", None, None, r"'graph' must be one of \('full', 'knn', 'radius'\), got 'grid'"),
+    ("knn", None, None, r"graph='knn' needs a positive 'k'"),
+    ("radius", None, None, r"graph='radius' needs a positive 'graph_radius'"),
+    ("radius", None, 0.0, r"'graph_radius' of graph='radius' must be positive, got 0.0"),
+    ("radius", None, float("inf"), r"'graph_radius' of graph='radius' must be a finite number"),
+    ("full", None, 1.0, r"'graph_radius' is the distance of graph='radius', but graph='full'"),
+    ("knn", 3, 1.0, r"'graph_radius' is the distance of graph='radius', but graph='knn'"),
+])
+def test_check_candidate_graph(graph, k, graph_radius, match):
+    with pytest.raises(ValueError, match=match):
+        check_candidate_graph(graph, k, graph_radius)
+
+
+def test_check_position_features():
+    check_position_features(None)
+    check_position_features([2, 0], num_features=3)
+    for bad, match in (([], r"at least one"), ([0, 0], r"distinct, got \[0, 0\]"),
+                       ("01", r"list of non-negative integer"), ([True], r"list of non-negative"),
+                       ([1.0], r"list of non-negative"), ([-1], r"list of non-negative")):
+        with pytest.raises(ValueError, match=match):
+            check_position_features(bad)
+    with pytest.raises(ValueError, match=r"\[0, 3\] must index the 3 features of x: index 3"):
+        check_position_features([0, 3], num_features=3, where=" of x")

@@ -18,7 +18,8 @@ from torch_nri.graphs import CANDIDATE_GRAPHS
 # The data options, shared by generate, train and baseline so that the same
 # flags describe the same data (and the same cache) everywhere.
 DATA_FIELDS = ("system", "num_nodes", "num_train", "num_valid", "num_test", "length",
-               "test_length", "sample_freq", "data_root", "data", "graph", "k", "data_seed")
+               "test_length", "sample_freq", "data_root", "data", "graph", "k", "graph_radius",
+               "position_features", "data_seed")
 _HELP = {
     "system": "simulated system",
     "length": "integration steps of train/valid systems (default: the system's, T = 49)",
@@ -26,11 +27,25 @@ _HELP = {
     "sample_freq": "integration steps between samples (default: the system's)",
     "data_root": "root directory of the simulated datasets' cache",
     "data": "your own trajectories: a directory with train.npz, valid.npz and test.npz "
-            "(x [samples, T, N, F], optional integer edges [samples, N, N])",
-    "graph": "candidate graph of each system",
+            "(x [samples, T, N, F]; optional relations: integer edges [samples, N, N] or "
+            "[samples, T, N, N], or an edge_list of rows (sample, [step,] sender, receiver, "
+            "type))",
+    "graph": "candidate graph of each system: full, knn (the --k nearest neighbours) or "
+             "radius (every pair within --graph-radius), of the positions at the first step "
+             "(at every step where the relations change over time)",
     "k": "neighbours of the knn graph",
+    "graph_radius": "distance within which two objects are candidates in the radius graph, "
+                    "in the units of the positions (raw, before scaling)",
+    "position_features": "indices of the features that are coordinates, e.g. 0 1, for the "
+                         "knn and radius graphs and the plots of large systems; a simulated "
+                         "system's must be its positions (none: not declared, features 0 "
+                         "and 1)",
     "data_seed": "seed of the data (default: --seed)",
 }
+
+
+# The optional fields that take a list of values, and the name of a value.
+_LIST_FIELDS = {"position_features": "INDEX"}
 
 
 def _fail(prog: str, message: str) -> NoReturn:
@@ -58,16 +73,18 @@ def _flag(field: str) -> str:
 
 def _add_option(parser: argparse.ArgumentParser, field: str, value: Any,
                 choices: Optional[tuple] = None, help: Optional[str] = None) -> None:
-    # One TrainConfig field as a flag of the type of its default.
+    # One TrainConfig field as a flag of the type of its default (a list: one or more).
     if isinstance(value, bool):
         parser.add_argument(_flag(field), action=argparse.BooleanOptionalAction, default=value,
                             help=help)
         return
     kind = {int: int, float: float, str: str}.get(type(value))
     if value is None:  # the optional fields: integers, but for these
-        kind = {"max_seconds": float, "data": str, "dropout": float,
+        kind = {"max_seconds": float, "data": str, "dropout": float, "graph_radius": float,
                 "decoder_sequence_model": str, "encoder": str}.get(field, int)
     parser.add_argument(_flag(field), type=kind, default=value, choices=choices,
+                        nargs="+" if field in _LIST_FIELDS else None,
+                        metavar=_LIST_FIELDS.get(field),
                         help=f"{help + ' ' if help else ''}(default: {value})")
 
 
@@ -178,7 +195,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from torch_nri.datasets import MinMaxStats, TrajectoryDataset
-    from torch_nri.training import TrainConfig, evaluate_run
+    from torch_nri.training import TrainConfig, evaluate_run, trajectory_options
 
     config = TrainConfig.load(args.run_dir)
     test_set = None
@@ -190,10 +207,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         except (OSError, ValueError, TypeError, KeyError) as error:
             raise ValueError(f"{stats_path} (the run's normalisation, needed for --data) is "
                              f"missing or not readable: {_describe(error)}") from None
-        test_set = TrajectoryDataset(args.data, stats=stats, graph=config.graph, k=config.k)
+        test_set = TrajectoryDataset(args.data, stats=stats, **trajectory_options(config))
     results = evaluate_run(args.run_dir, config=config, test_set=test_set, device=args.device)
     if args.json:
-        keys = ("accuracy", "f1", "mse", "auroc", "accuracy_per_step", "f1_per_step")
+        keys = ("accuracy", "f1", "mse", "auroc", "candidate_recall", "accuracy_per_step",
+                "f1_per_step")
         print(json.dumps({key: results[key] for key in keys if key in results}))
     else:
         _print_results(results)
@@ -204,11 +222,12 @@ def _print_results(results: dict) -> None:
     mse = results.get("mse", [])  # the supervised encoder predicts no paths
     steps = [s for s in (1, 10, 20) if s <= len(mse)]
     accuracy = results.get("accuracy")
-    print(f"{'edge accuracy':<16}" + ("n/a" if accuracy is None else f"{100 * accuracy:.1f}%"))
-    if "f1" in results:
-        print(f"{'edge F1':<16}{100 * results['f1']:.1f}%")
+    print(f"{'edge accuracy':<18}" + ("n/a" if accuracy is None else f"{100 * accuracy:.1f}%"))
+    for key, label in (("f1", "edge F1"), ("candidate_recall", "candidate recall")):
+        if results.get(key) is not None:
+            print(f"{label:<18}{100 * results[key]:.1f}%")
     for s in steps:
-        print(f"{f'MSE {s} step' + ('s' if s > 1 else ''):<16}{mse[s - 1]:.3e}")
+        print(f"{f'MSE {s} step' + ('s' if s > 1 else ''):<18}{mse[s - 1]:.3e}")
 
 
 def _baseline(args: argparse.Namespace) -> int:
@@ -278,7 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser = subparsers.add_parser("evaluate", help="test a trained run")
     eval_parser.add_argument("run_dir")
     eval_parser.add_argument("--data", default=None,
-                             help="raw trajectories .npz (x [samples, T, N, F], optional edges)")
+                             help="raw trajectories .npz (x [samples, T, N, F], optional edges "
+                                  "or edge_list), on the run's candidate graph")
     eval_parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 

@@ -3,6 +3,7 @@
 Edges follow PyG's direction convention: ``edge_index[0]`` holds the senders,
 ``edge_index[1]`` the receivers.
 """
+import numbers
 from typing import Callable, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -274,24 +275,112 @@ def symmetric_lead(edge_index: Tensor, num_nodes: int) -> Tensor:
                                                       device=edge_index.device))
 
 
-CANDIDATE_GRAPHS = ("full", "knn")
+#: The candidate graphs of a dataset (:func:`candidate_graph`).
+CANDIDATE_GRAPHS = ("full", "knn", "radius")
+#: The features that are positions where none are declared: 0 and 1.
+DEFAULT_POSITION_FEATURES = (0, 1)
 
 
-def check_candidate_graph(graph: str, k: Optional[int]) -> None:
-    r"""Raises unless ``graph`` is ``"full"``, or ``"knn"`` with a positive ``k``."""
+def check_candidate_graph(graph: str, k: Optional[int],
+                          graph_radius: Optional[float] = None) -> None:
+    r"""Raises unless ``graph`` is ``"full"``, ``"knn"`` with a positive
+    ``k``, or ``"radius"`` with a positive ``graph_radius`` (which no other
+    graph takes)."""
     if graph not in CANDIDATE_GRAPHS:
-        raise ValueError(f"'graph' must be 'full' or 'knn', got {graph!r}")
+        raise ValueError(f"'graph' must be one of {CANDIDATE_GRAPHS}, got {graph!r}")
     if graph == "knn" and (k is None or k < 1):
         raise ValueError(f"graph='knn' needs a positive 'k', got k={k}")
+    if graph == "radius":
+        if graph_radius is None:
+            raise ValueError("graph='radius' needs a positive 'graph_radius' (the distance "
+                             "within which two objects are candidates), got graph_radius=None")
+        check_real(graph_radius, "graph_radius", 0, where=" of graph='radius'")
+    elif graph_radius is not None:
+        raise ValueError(f"'graph_radius' is the distance of graph='radius', but "
+                         f"graph={graph!r} (got graph_radius={graph_radius}); leave it out or "
+                         f"use graph='radius'")
 
 
-def candidate_graph(graph: str, k: Optional[int], num_nodes: int) -> Callable[[Tensor], Tensor]:
+def check_position_features(position_features: Optional[Sequence[int]],
+                            num_features: Optional[int] = None, where: str = "") -> None:
+    r"""Raises unless ``position_features`` (the indices of the features
+    that are coordinates; :obj:`None`: not declared) is a sequence of at
+    least one distinct non-negative integer, each below ``num_features``
+    where that is given. ``where`` says whose features they are."""
+    if position_features is None:
+        return
+    if isinstance(position_features, (str, bytes)) \
+            or not isinstance(position_features, (Sequence, np.ndarray)) \
+            or any(isinstance(i, bool) or not isinstance(i, numbers.Integral) or i < 0
+                   for i in position_features):
+        raise ValueError(f"'position_features' must be a list of non-negative integer "
+                         f"feature indices, got {position_features!r}")
+    if len(position_features) == 0:
+        raise ValueError("'position_features' must name at least one feature, got []")
+    if len(set(position_features)) != len(position_features):
+        raise ValueError(f"'position_features' must be distinct, got {list(position_features)}")
+    if num_features is not None and max(position_features) >= num_features:
+        raise ValueError(f"'position_features' {list(position_features)} must index the "
+                         f"{num_features} features{where}: index {max(position_features)} is "
+                         f"out of range")
+
+
+def _closest_pair_distance(points: np.ndarray) -> float:
+    """The smallest distance between two of the points ``[n, W, D]`` at one step."""
+    return min(float(cKDTree(points[:, t]).query(points[:, t], k=2)[0][:, 1].min())
+               for t in range(points.shape[1]))
+
+
+def candidate_graph(graph: str, k: Optional[int], num_nodes: int,
+                    graph_radius: Optional[float] = None,
+                    position_features: Optional[Sequence[int]] = None,
+                    all_steps: bool = False) -> Callable[[Tensor], Tensor]:
     r"""The candidate graph of a dataset's systems, as a function from one
     system's trajectories ``[N, T, F]`` to its ``edge_index``: the fully
-    connected graph (built once, the same for every system) or the ``k``
-    nearest neighbours of features 0 and 1 (positions) at the first step."""
-    check_candidate_graph(graph, k)
+    connected graph (built once, the same for every system), the ``k``
+    nearest neighbours (:func:`knn_graph`) or every pair within
+    ``graph_radius`` (:func:`radius_graph`) of the positions ``position_features``
+    (default: :data:`DEFAULT_POSITION_FEATURES`) at the first step, or
+    with ``all_steps`` the union of every step's graph (for relations that
+    change over time: every pair that comes close at some step).
+
+    A radius that leaves a system without a candidate edge is a
+    :class:`ValueError` that gives the distance of its closest two objects.
+
+    Args:
+        graph (str): ``"full"``, ``"knn"`` or ``"radius"``.
+        k (int, optional): Neighbours of the ``"knn"`` graph.
+        num_nodes (int): The objects :math:`N` of each system.
+        graph_radius (float, optional): Distance of the ``"radius"`` graph,
+            in the units of the positions given to the function.
+        position_features (sequence of int, optional): The features that
+            are positions.
+        all_steps (bool, optional): The union of every step's graph rather
+            than the first step's. (default: :obj:`False`)
+    """
+    check_candidate_graph(graph, k, graph_radius)
+    check_position_features(position_features)
     if graph == "full":
         full = fully_connected_edge_index(num_nodes)
         return lambda x: full
-    return lambda x: knn_graph(x[:, 0, :2], k)
+    features = list(DEFAULT_POSITION_FEATURES if position_features is None
+                    else position_features)
+
+    def positions(x: Tensor) -> Tensor:
+        return x[:, :, features] if all_steps else x[:, 0, features]
+
+    if graph == "knn":
+        return lambda x: knn_graph(positions(x), k)
+
+    def within_radius(x: Tensor) -> Tensor:
+        pos = positions(x)
+        edge_index = radius_graph(pos, graph_radius)
+        if edge_index.size(1) == 0:
+            closest = _closest_pair_distance(_positions(pos))
+            raise ValueError(f"graph='radius' with graph_radius={graph_radius} leaves a system "
+                             f"without a candidate edge: its closest two objects are "
+                             f"{closest:.4g} apart (in the units of the position features "
+                             f"{features}); use a larger graph_radius")
+        return edge_index
+
+    return within_radius

@@ -1,3 +1,4 @@
+import numpy as np
 import torch
 from torch_geometric.loader import DataLoader
 
@@ -29,3 +30,17 @@ def test_many_particles_on_the_window_knn(tmp_path):
     assert item.edge_type.shape == (item.edge_index.size(1), 50)
     assert item.edge_index.size(1) < 300 * 20  # sparse: no N x N anywhere
     assert item.edge_type.any()
+
+
+def test_a_radius_graph_over_every_step_holds_every_interaction(tmp_path):
+    from torch_nri.simulations import simulate_proximity
+
+    # The particles push each other within the physics' radius 1: a candidate
+    # radius of 1.5 over the whole trajectory holds every pair that ever does.
+    data = ProximityDataset(str(tmp_path), num_nodes=30, num_train=2, num_valid=1, num_test=1,
+                            graph="radius", graph_radius=1.5)
+    split_seed = int(np.random.SeedSequence([42, 0]).generate_state(1)[0])
+    sim = simulate_proximity(2, 30, 51, 1, split_seed)
+    acting = sum(len(keys) for keys in sim.active)
+    assert acting > 0 and int(data.edge_type.count_nonzero()) == acting
+    assert data.physics["radius"] == 1.0  # the physics' radius, not the graph's

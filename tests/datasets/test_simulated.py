@@ -8,7 +8,7 @@ from torch_geometric.loader import DataLoader
 
 from torch_nri.datasets import ChargedDataset, KuramotoDataset, SpringsDataset
 from torch_nri.datasets.simulated import SimulatedDataset
-from torch_nri.graphs import knn_graph
+from torch_nri.graphs import knn_graph, radius_graph
 from torch_nri.models import NRI
 from torch_nri.nn import MLPDecoder, MLPEncoder
 
@@ -57,6 +57,33 @@ def test_knn_candidate_graph(tmp_path):
     item = ds[3]
     assert torch.equal(item.edge_index, knn_graph(item.x[:, 0, :2], 4))
     assert item.edge_index.size(1) == 12 * 4
+
+
+def test_radius_candidate_graph_of_the_raw_positions(tmp_path):
+    from torch_nri.simulations import simulate_charged
+
+    ds = ChargedDataset(str(tmp_path), num_nodes=12, graph="radius", graph_radius=3.0, **SMALL)
+    assert ds.position_features == [0, 1] and ds.params["graph_radius"] == 3.0
+    split_seed = int(np.random.SeedSequence([42, 0]).generate_state(1)[0])
+    sim = simulate_charged(40, 12, 1000, 100, split_seed)
+    for s in (0, 21):
+        raw = torch.from_numpy(sim.features[s]).transpose(0, 1)
+        assert torch.equal(ds[s].edge_index, radius_graph(raw[:, 0, :2], 3.0))  # in box units
+    with pytest.raises(ValueError, match=r"the charged train split, system 0: graph='radius' "
+                                         r"with graph_radius=1e-06 leaves a system without a "
+                                         r"candidate edge: its closest two objects are"):
+        ChargedDataset(str(tmp_path), num_nodes=12, graph="radius", graph_radius=1e-6, **SMALL)
+
+
+def test_cache_keys_without_a_radius_are_those_made_before_it(tmp_path):
+    # The keys of torch_nri before graph_radius existed: their caches are still read.
+    assert SpringsDataset(str(tmp_path), **SMALL).key == "196fad4477d959ba"
+    knn = ChargedDataset(str(tmp_path), num_nodes=12, graph="knn", k=4, **SMALL)
+    assert knn.key == "e8e88d93ce4d14b1"
+    radius = ChargedDataset(str(tmp_path), num_nodes=12, graph="radius", graph_radius=3.0,
+                            **SMALL)
+    assert radius.key != ChargedDataset(str(tmp_path), num_nodes=12, graph="radius",
+                                        graph_radius=4.0, **SMALL).key
 
 
 def test_feeds_the_model_through_a_dataloader(tmp_path):
@@ -123,6 +150,20 @@ def test_argument_errors(tmp_path):
         SpringsDataset(str(tmp_path), graph="knn")
     with pytest.raises(ValueError, match="kuramoto systems have no positions"):
         KuramotoDataset(str(tmp_path), graph="knn", k=3)
+    with pytest.raises(ValueError, match="kuramoto systems have no positions for a kNN graph or "
+                                         "a radius graph"):
+        KuramotoDataset(str(tmp_path), graph="radius", graph_radius=1.0)
+    with pytest.raises(ValueError, match="graph='radius' needs a positive 'graph_radius'"):
+        SpringsDataset(str(tmp_path), graph="radius")
+    with pytest.raises(ValueError, match="'graph_radius' of graph='radius' must be positive, "
+                                         "got -1"):
+        SpringsDataset(str(tmp_path), graph="radius", graph_radius=-1)
+    with pytest.raises(ValueError, match="'graph_radius' is the distance of graph='radius', "
+                                         "but graph='full'"):
+        SpringsDataset(str(tmp_path), graph_radius=1.0)
+    with pytest.raises(ValueError, match=r"position_features=\[1, 0\], but the position "
+                                         r"features of springs systems are \[0, 1\]"):
+        SpringsDataset.check_graph("full", None, position_features=[1, 0])
     with pytest.raises(ValueError, match="'num_train' must be at least 1"):
         SpringsDataset(str(tmp_path), num_train=0)
 

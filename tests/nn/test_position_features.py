@@ -101,15 +101,16 @@ def test_chunked_decoder_with_positions_equals_one_pass(name):
 
 
 def test_position_features_are_checked():
-    with pytest.raises(ValueError, match=r"'position_features' must hold distinct "
-                                         r"non-negative feature indices .* got \[0, 0\]"):
+    with pytest.raises(ValueError, match=r"'position_features' must be distinct, "
+                                         r"got \[0, 0\]"):
         nn.MLPDecoder(F, 2, 8, 8, 8, position_features=[0, 0])
-    with pytest.raises(ValueError, match=r"'position_features' must be a sequence"):
+    with pytest.raises(ValueError, match=r"'position_features' must be a list of "
+                                         r"non-negative integer feature indices, got 3"):
         nn.CNNEncoder(F, 8, 2, position_features=3)
     decoder = nn.MLPDecoder(F, 2, 8, 8, 8, position_features=[3, 4])
     x, edge_index = inputs()
-    with pytest.raises(ValueError, match=r"'position_features' \[3, 4\] name features beyond "
-                                         r"the 4 of 'x'"):
+    with pytest.raises(ValueError, match=r"'position_features' \[3, 4\] must index the 4 "
+                                         r"features of 'x' .*: index 4 is out of range"):
         decoder(x, edge_index, torch.rand(edge_index.size(1), 2))
     encoder = nn.MLPEncoder(T * F, 8, 2, position_features=[0, 1])
     with pytest.raises(ValueError, match=r"'x' must have 3 dimensions"):

@@ -57,3 +57,27 @@ def test_auroc_follows_the_learned_type_order():
     assert results["named"]["auroc"] > 0.8
     assert results["swapped"]["auroc"] == results["named"]["auroc"]
     assert results["swapped"]["accuracy"] == results["named"]["accuracy"]
+
+
+def test_evaluate_run_reports_the_data_s_candidate_recall(tmp_path):
+    import numpy as np
+
+    from torch_nri.datasets import TrajectoryDataset
+    from torch_nri.models import save_model
+    from torch_nri.training import TrainConfig, evaluate_run
+
+    x = np.zeros((2, 16, 4, 2))
+    x[:, :, :, 0] = [0.0, 1.0, 2.5, 10.0]  # the candidates 1->0, 0->1, 1->2, 2->3 of k=1
+    x += np.random.default_rng(0).normal(scale=1e-3, size=x.shape)
+    edge_list = np.array([[s, i, j, 1] for s in (0, 1) for i, j in ((0, 1), (1, 0), (0, 3))])
+    np.savez(tmp_path / "test.npz", x=x, edge_list=edge_list)
+    test_set = TrajectoryDataset(str(tmp_path / "test.npz"), graph="knn", k=1)
+    save_model(NRI(MLPEncoder(10 * 2, 8, 2), MLPDecoder(2, 2, 8, 8, 8), 2),
+               str(tmp_path / "best.pt"))
+    config = TrainConfig(observed_steps=10, horizon=5, batch_size=2)
+    results = evaluate_run(str(tmp_path), config=config, test_set=test_set, device="cpu")
+    assert results["candidate_recall"] == test_set.candidate_recall == 4 / 6
+    assert {"accuracy", "f1"} <= set(results)
+    # Data that does not know its recall (a list of items) reports none.
+    results = evaluate_run(str(tmp_path), config=config, test_set=list(test_set), device="cpu")
+    assert "candidate_recall" not in results and "accuracy" in results

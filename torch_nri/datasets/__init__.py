@@ -10,8 +10,8 @@ from torch_nri.datasets.charged import ChargedDataset
 from torch_nri.datasets.kuramoto import KuramotoDataset
 from torch_nri.datasets.proximity import ProximityDataset
 from torch_nri.datasets.registry import SYSTEMS, get_system, physics_parameters
-from torch_nri.datasets.trajectory import (SPLIT_FILES, TrajectoryDataset, load_splits,
-                                           read_trajectories)
+from torch_nri.datasets.trajectory import (SPLIT_FILES, Relations, TrajectoryDataset,
+                                           load_splits, read_trajectories)
 
 __all__ = [
     "MinMaxStats",
@@ -29,6 +29,7 @@ __all__ = [
     "SPLIT_FILES",
     "load_splits",
     "read_trajectories",
+    "Relations",
     "read_asf",
     "read_amc",
     "joint_positions",

@@ -32,7 +32,6 @@ class KuramotoDataset(SimulatedDataset):
     default_length = 500
     default_test_length = 1000
     default_sample_freq = 10
-    has_positions = False
     # Caches of torch_nri before the authors' features became the default
     # hold the analytic ones under the same overrides.
     key_physics = ("features",)

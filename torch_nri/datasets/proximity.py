@@ -1,9 +1,6 @@
-from typing import Callable, Dict, List
-
-from torch import Tensor
+from typing import Dict, List
 
 from torch_nri.datasets.simulated import SimulatedDataset, Simulation
-from torch_nri.graphs import knn_graph
 from torch_nri.simulations import simulate_proximity
 
 
@@ -15,9 +12,10 @@ class ProximityDataset(SimulatedDataset):
     at that step. With ``num_nodes=3`` the systems are dNRI's synthetic data
     (50 steps, 71 for the test split so that the test protocol's 50
     observed steps are followed by 20 to predict); with more objects, the
-    ``"gas"`` layout, whose candidate graph should be ``graph="knn"``: the
-    union of each step's :math:`k` nearest neighbours over the whole
-    trajectory, so that a pair that comes close at some step is a candidate.
+    ``"gas"`` layout, whose candidate graph should be ``graph="knn"`` (or
+    ``"radius"``): the union of each step's :math:`k` nearest neighbours (or
+    pairs within the radius) over the whole trajectory, so that a pair that
+    comes close at some step is a candidate.
     See :class:`~torch_nri.datasets.SimulatedDataset` for the arguments."""
     name = "proximity"
     feature_groups: Dict[str, List[int]] = {"position": [0, 1], "velocity": [2, 3]}
@@ -25,6 +23,7 @@ class ProximityDataset(SimulatedDataset):
     default_length = 51
     default_test_length = 72
     default_sample_freq = 1
+    relations_change = True
 
     def simulate(self, num_sims: int, length: int, seed: int) -> Simulation:
         sim = self._simulate(num_sims, length, seed)
@@ -32,8 +31,3 @@ class ProximityDataset(SimulatedDataset):
         return Simulation(sim.features, sim.edge_types, lambda s, i, j: (
             int(sim.edge_types(s, i, j).sum()), int(totals[s])))
 
-    def graph_of(self) -> Callable[[Tensor], Tensor]:
-        if self.params["graph"] == "knn":  # the kNN of every step, for every close pair
-            k = self.params["k"]
-            return lambda x: knn_graph(x[:, :, :2], k)
-        return super().graph_of()

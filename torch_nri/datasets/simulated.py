@@ -14,7 +14,7 @@ from torch_geometric.data import Data, InMemoryDataset
 
 from torch_nri._validation import check_int
 from torch_nri.datasets.normalization import MinMaxStats
-from torch_nri.graphs import candidate_graph, check_candidate_graph
+from torch_nri.graphs import candidate_graph, check_candidate_graph, check_position_features
 from torch_nri.io import atomic_torch_save, atomic_write_text, remove_temporaries
 from torch_nri.simulations.particles import num_samples_of
 
@@ -130,7 +130,8 @@ class SimulatedDataset(InMemoryDataset):
     Each item is a :class:`~torch_geometric.data.Data` with ``x``
     ``[N, T, F]`` (normalised), ``edge_index`` ``[2, E]`` (the candidate
     graph) and ``edge_type`` ``[E]`` (the true relation of each candidate
-    edge), or ``[E, T]`` for a system whose relations change over time. Subclasses are the description of a system, the one place that
+    edge), or ``[E, T]`` for a system whose relations change over time
+    (:attr:`relations_change`). Subclasses are the description of a system, the one place that
     knows it: :attr:`name`, :attr:`feature_groups`, :attr:`simulator` (whose
     keyword arguments beyond the data's own are the system's physics,
     :meth:`physics_parameters`), the default lengths, and :meth:`simulate`.
@@ -152,10 +153,15 @@ class SimulatedDataset(InMemoryDataset):
             (default: per system)
         seed (int, optional): Seed; each split draws from its own stream.
             (default: :obj:`42`)
-        graph (str, optional): Candidate graph, ``"full"`` (fully connected)
-            or ``"knn"`` (the ``k`` nearest neighbours at the first step).
-            (default: ``"full"``)
+        graph (str, optional): Candidate graph, ``"full"`` (fully connected),
+            ``"knn"`` (the ``k`` nearest neighbours) or ``"radius"`` (every
+            pair within ``graph_radius``), of the positions (the feature group
+            ``"position"``, in raw units) at the first step, or at some step
+            where the relations change over time. (default: ``"full"``)
         k (int, optional): Neighbours of the ``"knn"`` graph.
+        graph_radius (float, optional): Distance of the ``"radius"`` graph,
+            in the simulator's units (not the proximity system's physics
+            parameter ``radius``, the distance of its interactions).
         transform, pre_transform (callable, optional): As in PyG.
         force_reload (bool, optional): Regenerate even if cached.
         progress (bool, optional): Show progress bars. (default: :obj:`False`)
@@ -172,7 +178,11 @@ class SimulatedDataset(InMemoryDataset):
     default_length: int = 5000
     default_test_length: int = 10000
     default_sample_freq: int = 100
-    has_positions: bool = True  # features 0 and 1 are 2-D positions (for kNN graphs)
+    #: Whether the relations change over time (``edge_type`` ``[E, T]``);
+    #: the ``"knn"`` and ``"radius"`` candidate graphs are then the union of
+    #: every step's, so that a pair that comes close at some step is a
+    #: candidate.
+    relations_change: bool = False
     #: Physics parameters written into the cache key even at their defaults
     #: (the others only when given another value): a parameter whose default
     #: changed, so that a cache made under the old default is never read as
@@ -183,12 +193,13 @@ class SimulatedDataset(InMemoryDataset):
                  num_train: int = 50000, num_valid: int = 10000, num_test: int = 10000,
                  length: Optional[int] = None, test_length: Optional[int] = None,
                  sample_freq: Optional[int] = None, seed: int = 42, graph: str = "full",
-                 k: Optional[int] = None, transform: Optional[Callable] = None,
+                 k: Optional[int] = None, graph_radius: Optional[float] = None,
+                 transform: Optional[Callable] = None,
                  pre_transform: Optional[Callable] = None, force_reload: bool = False,
                  progress: bool = False, **physics: Any) -> None:
         if split not in SPLITS:
             raise ValueError(f"'split' must be one of {SPLITS}, got {split!r}")
-        self.check_graph(graph, k)
+        self.check_graph(graph, k, graph_radius)
         for arg, value in (("num_train", num_train), ("num_valid", num_valid),
                            ("num_test", num_test), ("num_nodes", num_nodes)):
             check_int(value, arg, 1)
@@ -201,6 +212,8 @@ class SimulatedDataset(InMemoryDataset):
             test_length=self.default_test_length if test_length is None else test_length,
             sample_freq=self.default_sample_freq if sample_freq is None else sample_freq,
             seed=seed, graph=graph, k=k, physics=self.physics_overrides(physics))
+        if graph_radius is not None:  # absent otherwise: the keys made before it stay valid
+            self.params["graph_radius"] = graph_radius
         self.check_physics(self.physics, num_nodes)
         self.split = split
         self.progress = progress
@@ -275,13 +288,29 @@ class SimulatedDataset(InMemoryDataset):
         return self.resolve_physics(self.params["physics"])
 
     @classmethod
-    def check_graph(cls, graph: str, k: Optional[int]) -> None:
-        r"""Raises unless the candidate graph ``graph`` (with ``k``) can be
-        built for the system's features."""
-        check_candidate_graph(graph, k)
-        if graph == "knn" and not cls.has_positions:
-            raise ValueError(f"{cls.name} systems have no positions for a kNN graph; "
-                             f"use graph='full'")
+    def check_graph(cls, graph: str, k: Optional[int], graph_radius: Optional[float] = None,
+                    position_features: Optional[List[int]] = None) -> None:
+        r"""Raises unless the candidate graph ``graph`` (with ``k`` or
+        ``graph_radius``) can be built for the system's features, and unless the
+        declared ``position_features`` (:obj:`None`: not declared) are the
+        system's (:attr:`position_features`)."""
+        check_candidate_graph(graph, k, graph_radius)
+        check_position_features(position_features)
+        positions = cls.feature_groups.get("position")
+        if graph != "full" and positions is None:
+            raise ValueError(f"{cls.name} systems have no positions for a kNN graph or a "
+                             f"radius graph; use graph='full'")
+        if position_features is not None and list(position_features) != positions:
+            theirs = (f"are {positions}" if positions is not None else
+                      f"do not exist (their features are {cls.feature_groups})")
+            raise ValueError(f"position_features={list(position_features)}, but the position "
+                             f"features of {cls.name} systems {theirs}")
+
+    @property
+    def position_features(self) -> Optional[List[int]]:
+        r"""The features that are positions: the feature group
+        ``"position"`` (:obj:`None` for a system without one)."""
+        return self.feature_groups.get("position")
 
     @property
     def key(self) -> str:
@@ -335,10 +364,13 @@ class SimulatedDataset(InMemoryDataset):
         return self._candidate_recall
 
     def graph_of(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        r"""The candidate graph of one system's normalised trajectories
-        ``[N, T, F]``: :func:`~torch_nri.graphs.candidate_graph` of the
-        ``graph`` and ``k`` arguments."""
-        return candidate_graph(self.params["graph"], self.params["k"], self.params["num_nodes"])
+        r"""The candidate graph of one system's raw trajectories ``[N, T, F]``:
+        :func:`~torch_nri.graphs.candidate_graph` of the ``graph``, ``k`` and
+        ``graph_radius`` arguments and the system's :attr:`position_features`,
+        over every step where :attr:`relations_change`."""
+        p = self.params
+        return candidate_graph(p["graph"], p["k"], p["num_nodes"], p.get("graph_radius"),
+                               self.position_features, all_steps=self.relations_change)
 
     def _simulate(self, num_sims: int, length: int, seed: int) -> Any:
         return self.simulator(num_sims, self.params["num_nodes"], length,
@@ -367,9 +399,16 @@ class SimulatedDataset(InMemoryDataset):
             if stats is None:  # the training split comes first
                 stats = MinMaxStats.fit(features, self.feature_groups)
             x = torch.from_numpy(stats.normalize(features)).transpose(1, 2)  # [S, N, T, F]
+            raw = torch.from_numpy(features).transpose(1, 2)
             graph_of = self.graph_of()
-            data_list = [self._make_item(x[s], graph_of(x[s]), edge_types, s)
-                         for s in range(x.size(0))]
+            data_list = []
+            for s in range(x.size(0)):
+                try:  # of the raw positions: a radius in the simulator's units
+                    edge_index = graph_of(raw[s])
+                except ValueError as error:
+                    raise ValueError(f"the {self.name} {split} split, system {s}: "
+                                     f"{error}") from None
+                data_list.append(self._make_item(x[s], edge_index, edge_types, s))
             if self.pre_transform is not None:
                 data_list = [self.pre_transform(d) for d in data_list]
             recall[split] = None if counts is None else self._recall(counts, data_list)

@@ -7,6 +7,7 @@ from torch import Tensor
 from torch.nn import Module
 from torch_geometric.nn import MessagePassing
 
+from torch_nri.graphs import check_position_features
 from torch_nri.nn.chunking import (DEFAULT_CHECKPOINT_MEMORY, Chunking, mean_at_receivers,
                                    sum_at_receivers)
 
@@ -111,7 +112,9 @@ class NRIMessagePassing(MessagePassing):
         self.checkpoint_chunk_size = checkpoint_chunk_size
         self.checkpoint_memory = checkpoint_memory
         self.skip_no_edges = skip_no_edges
-        self.position_features = check_position_features(position_features)
+        check_position_features(position_features)
+        self.position_features = (None if position_features is None
+                                  else [int(i) for i in position_features])
         # On the layer's device, so that selecting them copies nothing from the host.
         self.register_buffer("position_index", None if self.position_features is None
                              else torch.tensor(self.position_features), persistent=False)
@@ -131,9 +134,8 @@ class NRIMessagePassing(MessagePassing):
             raise ValueError(f"with 'position_features' {self.position_features}, 'x' must "
                              f"have {ndim} dimensions (the features last), got shape "
                              f"{tuple(x.shape)}")
-        if max(self.position_features) >= x.size(-1):
-            raise ValueError(f"'position_features' {self.position_features} name features "
-                             f"beyond the {x.size(-1)} of 'x' (shape {tuple(x.shape)})")
+        check_position_features(self.position_features, x.size(-1),
+                                f" of 'x' (shape {tuple(x.shape)})")
 
     def memory_options(self) -> List[str]:
         r"""The memory and input options that differ from their defaults, as
@@ -498,20 +500,3 @@ def _sending(edge_weights: Tensor, first_message_type: int) -> Tensor:
     # Per-step weights [E, T, K]: an edge is silent only if it is at every step.
     return edge_weights[..., first_message_type:].ne(0).flatten(1).any(dim=-1)
 
-
-def check_position_features(position_features: Optional[Sequence[int]]) -> Optional[List[int]]:
-    r"""Raises unless ``position_features`` is :obj:`None` or a non-empty
-    sequence of distinct non-negative feature indices; returns it as a
-    list."""
-    if position_features is None:
-        return None
-    try:
-        indices = list(position_features)
-    except TypeError:
-        raise ValueError(f"'position_features' must be a sequence of feature indices, got "
-                         f"{position_features!r}") from None
-    if (not indices or len(set(indices)) != len(indices)
-            or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in indices)):
-        raise ValueError(f"'position_features' must hold distinct non-negative feature "
-                         f"indices (e.g. [0, 1] for x and y), got {position_features!r}")
-    return indices

@@ -22,7 +22,17 @@ def dataset_options(config: TrainConfig) -> Dict[str, Any]:
                 num_valid=config.num_valid, num_test=config.num_test, length=config.length,
                 test_length=config.test_length, sample_freq=config.sample_freq,
                 seed=config.seed if config.data_seed is None else config.data_seed,
-                graph=config.graph, k=config.k, progress=config.progress, **config.physics)
+                graph=config.graph, k=config.k, graph_radius=config.graph_radius,
+                progress=config.progress, **config.physics)
+
+
+def trajectory_options(config: TrainConfig) -> Dict[str, Any]:
+    r"""The candidate graph of your own trajectories for a configuration:
+    the arguments of :func:`~torch_nri.datasets.load_splits` and
+    :class:`~torch_nri.datasets.TrajectoryDataset` that ``torch-nri train``
+    and ``torch-nri evaluate --data`` share."""
+    return dict(graph=config.graph, k=config.k, graph_radius=config.graph_radius,
+                position_features=config.position_features)
 
 
 def build_datasets(config: TrainConfig) -> Tuple[Dataset, Dataset, Dataset]:
@@ -30,7 +40,7 @@ def build_datasets(config: TrainConfig) -> Tuple[Dataset, Dataset, Dataset]:
     trajectories (``config.data``, :func:`~torch_nri.datasets.load_splits`),
     or the simulated system (simulated and cached on first use)."""
     if config.data is not None:
-        return load_splits(config.data, graph=config.graph, k=config.k)
+        return load_splits(config.data, **trajectory_options(config))
     cls = get_system(config.system)
     options = dataset_options(config)
     return tuple(cls(config.data_root, split=split, **options)

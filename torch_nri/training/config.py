@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 from torch_nri._validation import check_int, check_real, check_skip_first
 from torch_nri.datasets import get_system
 from torch_nri.device import check_device_name
-from torch_nri.graphs import check_candidate_graph
+from torch_nri.graphs import check_candidate_graph, check_position_features
 from torch_nri.losses import check_prior
 from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.ri_encoder import INTER_SCOPES
@@ -35,7 +35,8 @@ _OPTIONAL_INTEGERS = dict(length=1, test_length=1, sample_freq=1, k=1, data_seed
 _REALS = dict(tau=(0, None, True, False), variance=(0, None, True, False),
               symmetry_weight=(0, None, False, False), lr=(0, None, True, False),
               gamma=(0, 1, True, False))
-_OPTIONAL_REALS = dict(dropout=(0, 1, False, True), max_seconds=(0, None, True, False))
+_OPTIONAL_REALS = dict(dropout=(0, 1, False, True), max_seconds=(0, None, True, False),
+                       graph_radius=(0, None, True, False))
 _STRINGS = ("system", "data_root", "graph", "model", "decoder", "sequence_model",
             "device", "precision", "out")
 
@@ -102,8 +103,12 @@ class TrainConfig:
     ``data_root`` exactly as ``torch-nri generate`` caches it; or, with
     ``data``, your own trajectories: a directory with ``train.npz``,
     ``valid.npz`` and ``test.npz``
-    (:func:`~torch_nri.datasets.load_splits`). ``graph`` and ``k`` choose the
-    candidate graph of either. ``observed_steps`` is the encoder's window in
+    (:func:`~torch_nri.datasets.load_splits`). ``graph`` (``"full"``,
+    ``"knn"`` or ``"radius"``) with ``k`` or ``graph_radius`` chooses the
+    candidate graph of either, found on the positions: ``position_features``,
+    the indices of the features that are coordinates (default: not
+    declared, features 0 and 1; a simulated system's must be its
+    ``"position"`` feature group). ``observed_steps`` is the encoder's window in
     the test protocol (:mod:`torch_nri.protocol`; default: the training
     trajectories' length, the papers' 49), recorded in the run's
     ``config.json`` when training starts.
@@ -125,6 +130,8 @@ class TrainConfig:
     data: Optional[str] = None
     graph: str = "full"
     k: Optional[int] = None
+    graph_radius: Optional[float] = None
+    position_features: Optional[List[int]] = None
     data_seed: Optional[int] = None
     # model
     model: str = "nri"
@@ -219,12 +226,12 @@ class TrainConfig:
             self.prior = check_prior(self.prior, self.num_edge_types)
         system = get_system(self.system)
         if self.data is None:
-            system.check_graph(self.graph, self.k)
+            system.check_graph(self.graph, self.k, self.graph_radius, self.position_features)
             system.num_steps(self.length, self.sample_freq)  # lengths it can sample
             system.num_steps(self.test_length, self.sample_freq, test=True)
         else:
-            check_candidate_graph(self.graph, self.k)
-            self._check_own_data()
+            check_candidate_graph(self.graph, self.k, self.graph_radius)
+            self._check_own_data()  # position features against F: where the files are read
         if self.data is None:
             self.physics = {name: value for name, value in self.physics.items()
                             if value is not None}
@@ -257,6 +264,9 @@ class TrainConfig:
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise ValueError(f"'{name}' must be a string or None, got "
                                  f"{getattr(self, name)!r}")
+        check_position_features(self.position_features)
+        if self.position_features is not None:
+            self.position_features = [int(index) for index in self.position_features]
         if not isinstance(self.physics, dict):
             raise ValueError(f"'physics' must be a dict of physics parameters, got "
                              f"{self.physics!r}")

@@ -2,7 +2,8 @@ r"""The test protocol of the papers (:mod:`torch_nri.protocol`) applied to a
 model (:func:`evaluate`) and to a trained run (:func:`evaluate_run`, which
 also draws the run's trajectory and graph plots)."""
 import os
-from typing import Any, Dict, List, Optional
+import sys
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +23,8 @@ from torch_nri.training.batching import make_loader
 from torch_nri.training.builders import build_datasets
 from torch_nri.training.config import TrainConfig
 from torch_nri.training.distributed import Context
-from torch_nri.training.plots import plot_graph, plot_graph_over_time, plot_trajectories
+from torch_nri.training.plots import (MAX_PLOT_OBJECTS, nearest_objects, plot_graph,
+                                      plot_graph_over_time, plot_trajectories, window_edges)
 
 
 def relations_of(model: ConfigurableModel, batch) -> Dict[str, Any]:
@@ -185,9 +187,18 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
     configured test split) with the test protocol and the run's own window
     and horizon, on ``device`` (:func:`~torch_nri.device.resolve_device`;
     the checkpoint loads on any device), and saves the trajectory and graph
-    plots of its first system. Under ``torchrun`` (``ctx``), each process
+    plots of its first system (:func:`plot_example`, with the data's
+    ``position_features``). Under ``torchrun`` (``ctx``), each process
     evaluates its shard and the metrics are reduced; rank 0 alone draws the
-    plots."""
+    plots.
+
+    Returns:
+        dict: The results of :func:`evaluate`, with ``run_dir`` and, where
+        the data knows it, ``candidate_recall``: the fraction of the true
+        relations that are candidate edges (the dataset's
+        ``candidate_recall``), the most of them that accuracy, F1 and AUROC,
+        which score the candidate edges only, can see.
+    """
     ctx = ctx or Context(device=resolve_device(device))
     if config is None:
         config = TrainConfig.load(run_dir)
@@ -203,20 +214,42 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
         results = evaluate(model, loader, observed_steps=observed, horizon=config.horizon,
                            dynamic_graph=config.dynamic_graph, no_edge_type=no_edge_type,
                            ctx=ctx)
+    recall = getattr(test_set, "candidate_recall", None)
+    if recall is not None:
+        results["candidate_recall"] = recall
     results["run_dir"] = run_dir
     if ctx.is_main:  # on the run's device: the model stays where it is
         plot_example(model, test_set[0].to(ctx.device), observed, config.horizon, no_edge_type,
-                     run_dir)
+                     run_dir, getattr(test_set, "position_features", config.position_features))
     return results
 
 
 @torch.no_grad()
 def plot_example(model: ConfigurableModel, data, observed_steps: int, horizon: int,
-                 no_edge_type: Optional[int], run_dir: str) -> None:
+                 no_edge_type: Optional[int], run_dir: str,
+                 position_features: Optional[Sequence[int]] = None) -> None:
     r"""Draws ``trajectories.png`` (the forecast of one system beside the
     truth) and ``graph.png`` (its most probable graph beside the truth, the
     types matched; for a graph that changes over time, each edge's type at
-    each step of the window) in ``run_dir``."""
+    each step of the window) in ``run_dir``.
+
+    A system of more than :data:`~torch_nri.training.plots.MAX_PLOT_OBJECTS`
+    objects is drawn as a window of it, stated in the figures' titles: the
+    objects nearest object 0 at the first step by ``position_features``
+    (:func:`~torch_nri.training.plots.nearest_objects`) and the edges among
+    them. Without ``position_features`` such a system is not drawn, and a
+    notice on stderr says so."""
+    num_nodes = data.x.size(0)
+    shown, title = None, None  # the objects drawn: all of them, or a window
+    if num_nodes > MAX_PLOT_OBJECTS:
+        if position_features is None:
+            print(f"torch-nri: trajectories.png and graph.png are not drawn: the system has "
+                  f"{num_nodes} objects, more than the {MAX_PLOT_OBJECTS} a plot shows, and no "
+                  f"position features to choose a window of them by", file=sys.stderr)
+            return
+        shown = nearest_objects(data.x[:, 0, list(position_features)])
+        title = (f"the {shown.numel()} of {num_nodes} objects nearest object 0 at the first "
+                 f"step (features {list(position_features)})")
     model.eval()
     window, known, targets = protocol_steps(data.x, observed_steps, horizon)
     relations = relations_of(model, data)
@@ -225,7 +258,10 @@ def plot_example(model: ConfigurableModel, data, observed_steps: int, horizon: i
         edges = F.one_hot(logits.argmax(-1), model.num_edge_types).float()
     if model.decoder is not None:
         predictions = model.forecast(known, data.edge_index, edges, horizon, **relations)
-        plot_trajectories(known, targets, predictions, os.path.join(run_dir, "trajectories.png"))
+        paths = [known, targets, predictions]
+        if shown is not None:
+            paths = [path[shown] for path in paths]
+        plot_trajectories(*paths, os.path.join(run_dir, "trajectories.png"), title=title)
     if logits is None:
         return  # a given graph: nothing inferred to draw
     inferred, truth = logits.argmax(-1), getattr(data, "edge_type", None)
@@ -235,10 +271,15 @@ def plot_example(model: ConfigurableModel, data, observed_steps: int, horizon: i
         perm = best_type_permutation(edge_confusion(logits, truth, model.num_edge_types),
                                      no_edge_type)
         inferred = perm[inferred]
+    edge_index, local_index = data.edge_index, data.edge_index
+    if shown is not None:  # the edges among the window's objects
+        local_index, kept = window_edges(edge_index, shown, num_nodes)
+        edge_index, inferred = edge_index[:, kept], inferred[kept]
+        truth = None if truth is None else truth[kept]
     if inferred.dim() == 2 or (truth is not None and truth.dim() == 2):
         # A graph that changes over time (inferred, true or both): per step.
-        plot_graph_over_time(data.edge_index, inferred, truth,
-                             os.path.join(run_dir, "graph.png"))
+        plot_graph_over_time(edge_index, inferred, truth, os.path.join(run_dir, "graph.png"),
+                             title=title)
         return
-    plot_graph(data.edge_index, inferred, truth, data.x.size(0),
-               os.path.join(run_dir, "graph.png"))
+    plot_graph(local_index, inferred, truth, num_nodes if shown is None else shown.numel(),
+               os.path.join(run_dir, "graph.png"), title=title)

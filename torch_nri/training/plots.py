@@ -3,14 +3,53 @@ r"""PNG plots of a run: learning curves, predicted against true trajectories
 
 Figures are drawn with :class:`matplotlib.figure.Figure`, not
 :mod:`matplotlib.pyplot`: they need no display and leave the backend and
-the figures of the session (a notebook's, say) alone."""
-from typing import Dict, List, Optional
+the figures of the session (a notebook's, say) alone. A system of more than
+:data:`MAX_PLOT_OBJECTS` objects is drawn as a window of it
+(:func:`nearest_objects`, :func:`window_edges`), so that a plot's memory and
+ink do not grow with :math:`N`."""
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from torch import Tensor
+
+#: The most objects a plot of one system draws.
+MAX_PLOT_OBJECTS = 100
+
+
+def nearest_objects(positions: Tensor, num: int = MAX_PLOT_OBJECTS) -> Tensor:
+    r"""The window of a large system that its plots draw: the ``num``
+    objects nearest object 0 (itself included), nearest first, in
+    :math:`O(N \log N)`.
+
+    Args:
+        positions (torch.Tensor): The objects' positions ``[N, D]``.
+        num (int, optional): The objects of the window.
+            (default: :data:`MAX_PLOT_OBJECTS`)
+
+    Returns:
+        torch.Tensor: The indices of the window's objects ``[min(num, N)]``.
+    """
+    distance = (positions - positions[0]).pow(2).sum(-1)
+    return torch.argsort(distance, stable=True)[:num]
+
+
+def window_edges(edge_index: Tensor, nodes: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]:
+    r"""The edges among the objects ``nodes`` of a system of ``num_nodes``,
+    in :math:`O(N + E)`.
+
+    Returns:
+        (torch.Tensor, torch.Tensor): The edges ``[2, E']`` with the objects
+        numbered by their place in ``nodes``, and the positions ``[E']`` of
+        these edges in ``edge_index``.
+    """
+    place = torch.full((num_nodes,), -1, dtype=torch.long, device=edge_index.device)
+    place[nodes] = torch.arange(nodes.numel(), device=edge_index.device)
+    local = place[edge_index]
+    kept = ((local[0] >= 0) & (local[1] >= 0)).nonzero().flatten()
+    return local[:, kept], kept
 
 
 def plot_curves(history: List[Dict[str, float]], path: str) -> None:
@@ -30,16 +69,18 @@ def plot_curves(history: List[Dict[str, float]], path: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-def plot_trajectories(observed: Tensor, truth: Tensor, predicted: Tensor, path: str) -> None:
+def plot_trajectories(observed: Tensor, truth: Tensor, predicted: Tensor, path: str,
+                      title: Optional[str] = None) -> None:
     r"""One system: the observed steps, then the true and the predicted
     continuation. Features 0 and 1 are drawn as 2-D paths (springs,
-    charged); with fewer than 4 features (Kuramoto), feature 1 against time."""
+    charged); with fewer than 4 features (Kuramoto), feature 1 against time.
+    ``title`` heads the figure (e.g. the window of a large system)."""
     observed, truth, predicted = (t.detach().cpu().numpy() for t in (observed, truth, predicted))
     num_nodes = observed.shape[0]
     colors = colormaps["tab10"](np.arange(num_nodes) % 10)
     fig = Figure(figsize=(10, 4.5))
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
-    for ax, future, title in ((axes[0], truth, "ground truth"), (axes[1], predicted, "NRI")):
+    for ax, future, panel in ((axes[0], truth, "ground truth"), (axes[1], predicted, "NRI")):
         for node in range(num_nodes):
             if observed.shape[-1] >= 4:
                 ax.plot(observed[node, :, 0], observed[node, :, 1], color=colors[node], alpha=0.3)
@@ -51,42 +92,48 @@ def plot_trajectories(observed: Tensor, truth: Tensor, predicted: Tensor, path: 
                 ax.plot(steps[:observed.shape[1]], observed[node, :, feature],
                         color=colors[node], alpha=0.3)
                 ax.plot(steps[observed.shape[1]:], future[node, :, feature], color=colors[node])
-        ax.set_title(title)
+        ax.set_title(panel)
+    if title is not None:
+        fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
 def plot_graph(edge_index: Tensor, inferred: Tensor, truth: Optional[Tensor], num_nodes: int,
-               path: str) -> None:
+               path: str, title: Optional[str] = None) -> None:
     r"""Adjacency matrices of edge types: inferred (after matching the types
-    to the true ones) beside the truth, for one system."""
+    to the true ones) beside the truth, for one system of ``num_nodes``
+    objects (an :math:`N \times N` array each: draw a window of a large
+    system, :func:`window_edges`). ``title`` heads the figure."""
     panels = [("inferred", inferred)] + ([("true", truth)] if truth is not None else [])
     fig = Figure(figsize=(4.2 * len(panels), 3.8))
     axes = fig.subplots(1, len(panels), squeeze=False)
     senders, receivers = edge_index.cpu().numpy()
     vmax = max(int(p.max()) if p.numel() else 0 for _, p in panels)
-    for ax, (title, types) in zip(axes[0], panels):
+    for ax, (panel, types) in zip(axes[0], panels):
         matrix = np.full((num_nodes, num_nodes), np.nan)
         matrix[senders, receivers] = types.cpu().numpy()
         image = ax.imshow(matrix, vmin=0, vmax=max(vmax, 1), cmap="viridis")
-        ax.set_title(f"{title} edge types")
+        ax.set_title(f"{panel} edge types")
         ax.set_xlabel("receiver")
         ax.set_ylabel("sender")
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
+    if title is not None:
+        fig.suptitle(title)
     fig.savefig(path, dpi=110)
 
 
 def plot_graph_over_time(edge_index: Tensor, inferred: Tensor, truth: Optional[Tensor],
-                         path: str, max_edges: int = 60) -> None:
+                         path: str, max_edges: int = 60, title: Optional[str] = None) -> None:
     r"""The edge types of a graph that changes over time, one row per edge
     and one column per step: inferred (``[E, T]``, or ``[E]`` for a static
     graph, drawn at every step) beside the truth (``[E, T]`` or ``[E]``).
     The first ``max_edges`` edges whose type ever differs from 0 (in
-    either) are drawn, labelled ``i->j``."""
+    either) are drawn, labelled ``i->j``. ``title`` heads the figure."""
     num_steps = max(t.size(1) for t in (inferred, truth) if t is not None and t.dim() == 2)
     panels = [("inferred", inferred)] + ([("true", truth)] if truth is not None else [])
-    panels = [(title, (t[:, None].expand(-1, num_steps) if t.dim() == 1 else t).cpu())
-              for title, t in panels]
+    panels = [(panel, (t[:, None].expand(-1, num_steps) if t.dim() == 1 else t).cpu())
+              for panel, t in panels]
     active = torch.stack([t.ne(0).any(1) for _, t in panels]).any(0)
     rows = active.nonzero().flatten()[:max_edges]
     if rows.numel() == 0:
@@ -95,11 +142,13 @@ def plot_graph_over_time(edge_index: Tensor, inferred: Tensor, truth: Optional[T
     vmax = max(max(int(t.max()) if t.numel() else 0 for _, t in panels), 1)
     fig = Figure(figsize=(4.5 * len(panels), 1.2 + 0.25 * len(rows)))
     axes = fig.subplots(1, len(panels), squeeze=False)
-    for ax, (title, types) in zip(axes[0], panels):
+    for ax, (panel, types) in zip(axes[0], panels):
         image = ax.imshow(types[rows].numpy(), aspect="auto", interpolation="nearest",
                           vmin=0, vmax=vmax, cmap="viridis")
-        ax.set_title(f"{title} edge types over time")
+        ax.set_title(f"{panel} edge types over time")
         ax.set_xlabel("step")
         ax.set_yticks(range(len(rows)), labels, fontsize=7)
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
+    if title is not None:
+        fig.suptitle(title)
     fig.savefig(path, dpi=110)

@@ -36,10 +36,12 @@ _HELP = {
     "k": "neighbours of the knn graph",
     "graph_radius": "distance within which two objects are candidates in the radius graph, "
                     "in the units of the positions (raw, before scaling)",
-    "position_features": "indices of the features that are coordinates, e.g. 0 1, for the "
-                         "knn and radius graphs and the plots of large systems; a simulated "
-                         "system's must be its positions (none: not declared, features 0 "
-                         "and 1)",
+    "position_features": "indices of the features that are coordinates, e.g. 0 1: every "
+                         "encoder and decoder then sees relative positions only "
+                         "(translation invariant; keep it off for systems with walls), and "
+                         "the knn and radius graphs and the plots of large systems use "
+                         "them; a simulated system's must be its positions (none: not "
+                         "declared, absolute inputs, graphs on features 0 and 1)",
     "data_seed": "seed of the data (default: --seed)",
 }
 

@@ -116,8 +116,9 @@ def test_checkpoint_memory_reaches_the_encoder_and_decoders_from_the_command_lin
     assert TrainConfig().checkpoint_memory == 256 * 2**20
     with pytest.raises(ValueError, match="'checkpoint_memory' must be at least 1, got 0"):
         TrainConfig(checkpoint_memory=0)
-    with pytest.raises(ValueError, match=r"'checkpoint_memory=1024' is an option of the mlp "
-                                         r"and ri encoders and the mlp, rnn and st decoders"):
+    with pytest.raises(ValueError, match=r"'checkpoint_memory=1024' is an option of the mlp, "
+                                         r"ri and dnri encoders and the mlp, rnn and st "
+                                         r"decoders"):
         TrainConfig(encoder="cnn", decoder="sim", checkpoint_memory=1024)
 
 
@@ -189,3 +190,27 @@ def test_dnri_checks_its_parts():
         TrainConfig(encoder="dnri")
     assert TrainConfig().encoder == "mlp"
     assert TrainConfig.from_dict(TrainConfig(model="dnri").to_dict()).encoder == "dnri"
+
+
+def test_position_features_reach_every_learned_layer_and_the_simulator_refuses_them():
+    from types import SimpleNamespace
+
+    from torch_nri.cli import _train_config, build_parser
+
+    args = build_parser().parse_args(["train", "--position-features", "0", "1"])
+    config = _train_config(args)
+    assert config.position_features == [0, 1]
+
+    class TrainSet(list):  # one system of 3 nodes, 14 steps, 4 features
+        num_features = 4
+
+    train_set = TrainSet([SimpleNamespace(x=torch.zeros(3, 14, 4))])
+    for table in (ENCODERS, DECODERS):
+        for name, part in table.items():
+            if name == "sim":
+                continue
+            layer = part.cls(**part.kwargs(config, train_set, 2))
+            assert layer.position_features == [0, 1], name
+    with pytest.raises(ValueError, match=r"decoder='sim' is the springs simulator, which reads "
+                                         r"absolute positions .* got \[0, 1\]"):
+        TrainConfig(decoder="sim", position_features=[0, 1])

@@ -108,7 +108,11 @@ class TrainConfig:
     candidate graph of either, found on the positions: ``position_features``,
     the indices of the features that are coordinates (default: not
     declared, features 0 and 1; a simulated system's must be its
-    ``"position"`` feature group). ``observed_steps`` is the encoder's window in
+    ``"position"`` feature group). Declared, they also make every encoder and
+    decoder translation invariant: they see each pair's relative position
+    and no absolute one (:class:`~torch_nri.nn.NRIMessagePassing`; keep it
+    off where walls fixed in space shape the physics, as in the papers'
+    springs and charges). ``observed_steps`` is the encoder's window in
     the test protocol (:mod:`torch_nri.protocol`; default: the training
     trajectories' length, the papers' 49), recorded in the run's
     ``config.json`` when training starts.

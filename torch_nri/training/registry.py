@@ -61,7 +61,8 @@ def _mlp_encoder(config, train_set, num_edge_types):
 
 def _cnn_encoder(config, train_set, num_edge_types):
     return dict(in_channels=train_set.num_features, hidden_channels=config.encoder_hidden,
-                num_edge_types=num_edge_types, factor=config.factor, dropout=config.dropout)
+                num_edge_types=num_edge_types, factor=config.factor, dropout=config.dropout,
+                position_features=config.position_features)
 
 
 def _ri_encoder(config, train_set, num_edge_types):
@@ -73,14 +74,17 @@ def _ri_encoder(config, train_set, num_edge_types):
 
 
 def _checkpointing(config) -> Dict[str, Any]:
+    # The memory options, and the declared positions that every layer but the
+    # simulator takes.
     return dict(checkpoint=config.checkpoint, checkpoint_chunk_size=config.checkpoint_chunk_size,
-                checkpoint_memory=config.checkpoint_memory)
+                checkpoint_memory=config.checkpoint_memory,
+                position_features=config.position_features)
 
 
 def _dnri_encoder(config, train_set, num_edge_types):
     return dict(in_channels=train_set.num_features, hidden_channels=config.encoder_hidden,
                 num_edge_types=num_edge_types, dropout=config.dropout,
-                batch_norm=config.batch_norm)
+                batch_norm=config.batch_norm, **_checkpointing(config))
 
 
 def _memory(config) -> Dict[str, Any]:
@@ -121,6 +125,11 @@ def _check_simulation(config) -> None:
         raise ValueError(f"decoder='sim' is the springs simulator; it needs the simulated "
                          f"springs data, not {source}")
     spring_types = system.resolve_physics(config.physics)["spring_types"]
+    if config.position_features is not None:
+        raise ValueError(f"decoder='sim' is the springs simulator, which reads absolute "
+                         f"positions (its walls are fixed in space); 'position_features' "
+                         f"(relative positions for the learned layers) does not apply, got "
+                         f"{config.position_features}")
     if config.num_edge_types != len(spring_types):
         raise ValueError(f"decoder='sim' has one edge type per spring type of the data "
                          f"({len(spring_types)}: spring_types={spring_types}), got "
@@ -137,7 +146,7 @@ ENCODERS: Dict[str, Part] = {
     "ri": Part(RIEncoder, _ri_encoder, ("batch_norm", "sequence_model", "intra", "inter",
                                         "inter_scope") + _CHECKPOINTING, fixed_window=True),
     # A graph per step, with its learned prior: the encoder of model="dnri" only.
-    "dnri": Part(DNRIEncoder, _dnri_encoder, ("batch_norm",), min_window=2),
+    "dnri": Part(DNRIEncoder, _dnri_encoder, ("batch_norm",) + _CHECKPOINTING, min_window=2),
 }
 
 DECODERS: Dict[str, Part] = {
@@ -162,7 +171,10 @@ def _standard_kwargs(cls: type) -> KwargsFn:
     def kwargs(config, train_set, num_edge_types):
         values = dict(in_channels=train_set.num_features, num_edge_types=num_edge_types,
                       hidden_channels=config.decoder_hidden, skip_first=config.skip_first,
-                      dropout=config.dropout)
+                      dropout=config.dropout, position_features=config.position_features)
+        if config.position_features is not None and "position_features" not in accepted:
+            raise ValueError(f"the decoder {cls.__name__} takes no 'position_features', got "
+                             f"{config.position_features}")
         return {name: value for name, value in values.items() if name in accepted}
 
     return kwargs

@@ -192,7 +192,7 @@ class DNRI(ConfigurableModel):
         num_nodes = output.predictions.size(0)
         nll = gaussian_nll(output.predictions, output.targets, self.variance)
         kl = categorical_kl(output.edge_logits, output.prior_logits, num_nodes)
-        if self.prior is not None:
+        if self.prior_probs is not None:
             kl = (kl + kl_categorical(output.edge_logits, num_nodes, self.prior_probs)) / 2
         return Objective(nll + kl, nll, kl)
 

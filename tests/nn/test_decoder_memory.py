@@ -235,3 +235,27 @@ def test_output_mlp_runs_in_node_chunks_within_the_budget():
     with AllocationTracker() as tracker:
         torch.autograd.grad(decoder(x, edge_index, weights, **kwargs).square().sum(), x)
     assert tracker.peak - kept > budget + 4 * x.numel() * 4
+
+
+@pytest.mark.parametrize("name", DECODERS)
+def test_a_step_that_would_keep_more_than_the_budget_is_recomputed_whole(name):
+    # With a budget below one step's aggregated messages, the rollout keeps
+    # its states only (a whole-step checkpoint), with the same gradients.
+    make, kwargs = DECODERS[name]
+    plain = make().train()
+    kept = make(checkpoint=True).train()
+    whole = make(checkpoint=True, checkpoint_memory=2**10).train()
+    kept.load_state_dict(plain.state_dict())
+    whole.load_state_dict(plain.state_dict())
+    x, edge_index, logits = inputs(num_nodes=20, num_edges=300)
+    assert 20 * whole.step_width() * 4 > whole.checkpoint_memory  # per row of a step
+    out, grads = gradients(plain, kwargs, x, edge_index, logits)
+    out_whole, grads_whole = gradients(whole, kwargs, x, edge_index, logits)
+    assert torch.allclose(out, out_whole, atol=1e-6)
+    for g, g_whole in zip(grads, grads_whole):
+        assert torch.allclose(g, g_whole, atol=1e-5, rtol=1e-5)
+    # The aggregated messages ([N, R, 16] floats a step) are no longer kept:
+    # 4 steps of 3 segments (MLP, M = 4), or 10 steps of one (RNN, burn-in).
+    steps, rows = (4, 3) if name == "mlp" else (10, 1)
+    assert (saved_bytes(kept, kwargs, x, edge_index, logits)
+            - saved_bytes(whole, kwargs, x, edge_index, logits)) >= steps * 20 * rows * 16 * 4

@@ -2,6 +2,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint as run_checkpointed
 
 from torch_nri._validation import (check_edge_index, check_edge_weights,
                                    check_node_features, check_skip_first, parameter_dtype)
@@ -133,6 +134,33 @@ class NRIDecoder(NRIMessagePassing):
         teacher-forced rollout run side by side) and the memory
         (:obj:`None` at the start)."""
         raise NotImplementedError(f"{type(self).__name__} must implement step()")
+
+    def step_width(self) -> Optional[int]:
+        r"""The elements per node and row that a checkpointed :meth:`step`
+        keeps for the backward pass beyond its inputs and outputs (the
+        aggregated messages, for instance), by which :meth:`rollout_step`
+        decides whether to recompute the whole step; :obj:`None` where a
+        decoder does not say (its steps are never recomputed whole)."""
+        return None
+
+    def rollout_step(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
+                     memory: Any = None) -> Tuple[Tensor, Any]:
+        r""":meth:`step` as the rollouts run it: with ``checkpoint=True``, in
+        training, where what the step keeps beyond its inputs and outputs
+        (:meth:`step_width` elements per row) exceeds ``checkpoint_memory``,
+        under :func:`torch.utils.checkpoint.checkpoint` as a whole, so that a
+        rollout keeps its states only and the step is recomputed in the
+        backward pass (its chunks of edges then run three times, once more).
+        At :math:`10^6` objects the MLP decoder's aggregated messages are
+        1.3 GB a step, and over a rollout more than the rest of the step
+        together; at :math:`10^5` (128 MB) they are kept."""
+        width = self.step_width()
+        if (width is not None and self.checkpoint and torch.is_grad_enabled()
+                and x.numel() // max(x.size(-1), 1) * width * x.element_size()
+                > self.checkpoint_memory):
+            return run_checkpointed(self.step, x, edge_index, edge_weights, memory,
+                                    use_reentrant=False)
+        return self.step(x, edge_index, edge_weights, memory)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
                 prediction_steps: int = 1, burn_in_steps: Optional[int] = None,
@@ -282,7 +310,7 @@ class NRIDecoder(NRIMessagePassing):
             if edge_weights.dim() == 3:  # segment d's step m is step d * M + m
                 steps = (starts + m).clamp(max=edge_weights.size(1) - 1)  # past T - 1: unused
                 weights = edge_weights[:, steps]
-            state, memory = self.step(state, edge_index, weights, memory)
+            state, memory = self.rollout_step(state, edge_index, weights, memory)
             predictions.append(state)
         # predictions[m][:, d] is the prediction of step d * M + m + 1.
         out = torch.stack(predictions, dim=2).reshape(num_nodes, -1, num_features)
@@ -329,7 +357,7 @@ class NRIDecoder(NRIMessagePassing):
             message_index, weights = edges
             if weights.dim() == 3:  # per-step weights: those of input step t
                 weights = weights[:, t]
-            prediction, memory = self.step(current, message_index, weights, memory)
+            prediction, memory = self.rollout_step(current, message_index, weights, memory)
             predictions.append(prediction)
         return torch.stack(predictions, dim=1)
 

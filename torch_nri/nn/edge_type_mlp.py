@@ -9,6 +9,11 @@ from torch.nn import Module, Parameter
 from torch_nri._validation import check_skip_first
 
 
+# The in-place forms of the usual activations (their backward reads their output).
+_IN_PLACE = {torch.relu: torch.relu_, torch.tanh: torch.tanh_, F.relu: torch.relu_,
+             torch.sigmoid: torch.sigmoid_}
+
+
 class EdgeTypeMLP(Module):
     r"""One 2-layer MLP per edge type, weighted by each edge's type
     distribution: the message function of the NRI decoders (Kipf et al.,
@@ -126,7 +131,7 @@ class EdgeTypeMLP(Module):
         # The first layer as one batched matmul over types, in [K', E * inner, H]
         # layout (the input is shared, not copied).
         h = torch.baddbmm(self.bias1.unsqueeze(1), rows, self.weight1.transpose(1, 2))
-        return self._after_first_layer(h, edge_weights, edge_attr.shape[:-1])
+        return self._after_first_layer(h, edge_weights, edge_attr.shape[:-1], own=True)
 
     def from_first_layer(self, pre: Tensor, edge_weights: Tensor) -> Tensor:
         r"""The messages given the first layers' outputs ``[E, *, K' H]`` of
@@ -138,12 +143,17 @@ class EdgeTypeMLP(Module):
         return self._after_first_layer(h, edge_weights, pre.shape[:-1])
 
     def _after_first_layer(self, h: Tensor, edge_weights: Tensor,
-                           shape: Tuple[int, ...]) -> Tensor:
-        # h: the first layers' outputs [K', E * inner, H]; shape: [E, *inner].
+                           shape: Tuple[int, ...], own: bool = False) -> Tensor:
+        # h: the first layers' outputs [K', E * inner, H]; shape: [E, *inner];
+        # own: h is this call's own tensor, which the activation may overwrite.
         num_types, num_edges = self.num_message_types, shape[0]
         inner = math.prod(shape[1:])  # explicit, so that E = 0 works
-        h = F.dropout(self.act(h), p=self.dropout, training=self.training)
-        msg = self.act(torch.baddbmm(self.bias2.unsqueeze(1), h, self.weight2.transpose(1, 2)))
+        # The element-wise work on [K', E * inner, H] tensors costs more than
+        # the matrix products (measured): activations in place on the
+        # products' own outputs, which their backward passes do not read.
+        h = F.dropout(self._act(h, own), p=self.dropout, training=self.training)
+        msg = self._act(torch.baddbmm(self.bias2.unsqueeze(1), h,
+                                      self.weight2.transpose(1, 2)), own=True)
 
         # Weight each edge's messages by its types and sum over types, in the
         # messages' dtype (under autocast, bf16: no float32 copy of them).
@@ -155,6 +165,12 @@ class EdgeTypeMLP(Module):
         rows = 1 if edge_weights.dim() == 2 else inner
         out = (msg * weights.reshape(num_types, num_edges, rows, 1)).sum(dim=0)
         return out.view(*shape, self.out_channels)
+
+    def _act(self, x: Tensor, own: bool) -> Tensor:
+        # The activation, in place where x may be overwritten and it has an
+        # in-place form.
+        in_place = _IN_PLACE.get(self.act) if own else None
+        return in_place(x) if in_place is not None else self.act(x)
 
     def __repr__(self) -> str:
         act = getattr(self.act, "__name__", repr(self.act))

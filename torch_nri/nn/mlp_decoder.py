@@ -120,6 +120,11 @@ class MLPDecoder(NRIDecoder):
                                            message_width=self.edge_mlp.transient_width())
         return self.map_nodes(self._output, (x, messages), self.head_width()), None
 
+    def step_width(self) -> int:
+        r"""What a checkpointed step keeps per node and row: its aggregated
+        messages, :math:`O` (the output MLP's chunks keep their inputs)."""
+        return self.msg_out_channels
+
     def head_width(self) -> int:
         r"""The elements per row that the output MLP holds at once in a
         checkpointed chunk (:meth:`~torch_nri.nn.NRIMessagePassing.map_nodes`):

@@ -35,9 +35,11 @@ import statistics
 import subprocess
 import sys
 
-import torch
-
-from torch_nri import _allocator
+# torch_nri before torch, as the torch-nri command imports them: PyTorch's
+# huge pages for large buffers are asked for only then (torch_nri._allocator;
+# THP_MEM_ALLOC_ENABLE=0 in the environment measures without them).
+from torch_nri import _allocator  # noqa: I001
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import build_model, median_seconds, peak_rss_gb, training_step  # noqa: E402

@@ -62,3 +62,23 @@ def test_no_threshold_leaves_the_allocator_alone(monkeypatch):
     monkeypatch.setattr(_allocator, "CPU_MMAP_THRESHOLD", None)
     monkeypatch.setattr(_allocator, "_done", False)
     assert _allocator.limit_mmap_threshold() is False
+
+
+def _huge_pages_setting(code, env):
+    done = subprocess.run([sys.executable, "-c", code + "\nimport os\n"
+                           "print(os.environ.get('THP_MEM_ALLOC_ENABLE'))"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_huge_pages_are_asked_for_before_torch_is_imported_only():
+    import os
+
+    env = {key: value for key, value in os.environ.items()
+           if key != "THP_MEM_ALLOC_ENABLE"}
+    assert _huge_pages_setting("import torch_nri", env) == "1"
+    # Imported after torch, the setting would be read too late: left alone.
+    assert _huge_pages_setting("import torch, torch_nri", env) == "None"
+    # A value of the user's own stays.
+    assert _huge_pages_setting("import torch_nri", {**env, "THP_MEM_ALLOC_ENABLE": "0"}) == "0"

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
@@ -81,3 +82,37 @@ def test_evaluate_run_reports_the_data_s_candidate_recall(tmp_path):
     # Data that does not know its recall (a list of items) reports none.
     results = evaluate_run(str(tmp_path), config=config, test_set=list(test_set), device="cpu")
     assert "candidate_recall" not in results and "accuracy" in results
+
+
+def test_a_system_ten_times_larger_is_evaluated_in_bounded_memory():
+    # A model of small systems, translation invariant, evaluated on one system
+    # of 10x the objects: without gradients its layers run in chunks within
+    # checkpoint_memory (no option needed), with the results of one pass.
+    from torch_nri.graphs import knn_graph
+    from tests.memory_checks import AllocationTracker
+
+    torch.manual_seed(0)
+    num_nodes, steps, hidden, budget = 400, 13, 32, 2**16
+    positions = torch.rand(num_nodes, 2) * 20
+    x = torch.cat([positions[:, None].expand(-1, steps, -1) + 0.01 * torch.randn(
+        num_nodes, steps, 2), torch.randn(num_nodes, steps, 2)], dim=-1)
+    edge_index = knn_graph(positions, 8)
+    models = []
+    for memory in (budget, 2**40):
+        memory_options = dict(checkpoint_memory=memory, position_features=[0, 1])
+        models.append(NRI(MLPEncoder(6 * 4, hidden, 2, **memory_options),
+                          MLPDecoder(4, 2, hidden, hidden, hidden, skip_first=True,
+                                     **memory_options), 2).eval())
+    models[1].load_state_dict(models[0].state_dict())
+    loader = DataLoader([Data(x=x, edge_index=edge_index)], batch_size=1)
+    results, largest = [], []
+    for model in models:
+        torch.manual_seed(1)  # the same hard samples
+        with AllocationTracker() as tracker:
+            results.append(evaluate(model, loader, observed_steps=6, horizon=6))
+        largest.append(tracker.largest)
+    assert results[0]["mse"] == pytest.approx(results[1]["mse"], rel=1e-4)
+    # One hidden activation of every edge is E H floats: the unchunked run
+    # allocates such tensors, the chunked one nothing of half that size.
+    per_edge = edge_index.size(1) * hidden * 4
+    assert largest[1] >= per_edge and largest[0] < per_edge / 2

@@ -7,7 +7,8 @@ import torch
 from torch_nri.graphs import fully_connected_edge_index
 from torch_nri.metrics import (accuracy_from_confusion, align_steps, asymmetry_rate,
                                best_type_permutation, edge_accuracy, edge_auroc, edge_confusion,
-                               edge_f1, edge_presence_scores, mse_per_step, step_confusion)
+                               edge_f1, edge_presence_scores, mse_per_step, roc_curve,
+                               step_confusion)
 
 
 def test_accuracy_is_invariant_to_swapped_types():
@@ -62,6 +63,25 @@ def test_auroc_matches_pairwise_definition():
     assert edge_auroc(present.float(), present) == 1.0
     with pytest.raises(ValueError, match="both edges and non-edges"):
         edge_auroc(scores, torch.ones(7))
+
+
+def test_roc_curve_is_the_curve_under_auroc():
+    scores = torch.tensor([0.9, 0.8, 0.8, 0.3, 0.1, 0.8, 0.2])
+    present = torch.tensor([1, 1, 0, 1, 0, 1, 0])
+    fpr, tpr = roc_curve(scores, present)
+    # Thresholds 0.9, 0.8 (three tied: one diagonal step), 0.3, 0.2, 0.1.
+    assert fpr.tolist() == [0, 0, 1 / 3, 1 / 3, 2 / 3, 1]
+    assert tpr.tolist() == [0, 1 / 4, 3 / 4, 1, 1, 1]
+    area = float(((fpr[1:] - fpr[:-1]) * (tpr[1:] + tpr[:-1]) / 2).sum())
+    assert area == pytest.approx(edge_auroc(scores, present))
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randint(0, 20, (500,), generator=generator).float()
+    present = torch.rand(500, generator=generator) < 0.3
+    fpr, tpr = roc_curve(scores, present)
+    area = float(((fpr[1:] - fpr[:-1]) * (tpr[1:] + tpr[:-1]) / 2).sum())
+    assert area == pytest.approx(edge_auroc(scores, present)) and fpr.numel() == 21
+    with pytest.raises(ValueError, match="both edges and non-edges"):
+        roc_curve(scores, torch.ones(500))
 
 
 def test_asymmetry_rate_counts_pairs_that_disagree():

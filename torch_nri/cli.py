@@ -14,6 +14,7 @@ from typing import Any, Dict, List, NoReturn, Optional
 from torch_nri import __version__
 from torch_nri.datasets import SYSTEMS, physics_parameters
 from torch_nri.graphs import CANDIDATE_GRAPHS
+from torch_nri.io import describe_error
 
 # The data options, shared by generate, train and baseline so that the same
 # flags describe the same data (and the same cache) everywhere.
@@ -60,13 +61,6 @@ class _Parser(argparse.ArgumentParser):
     # argparse's usage errors, without the usage lines, through _fail.
     def error(self, message: str) -> NoReturn:
         _fail(self.prog, message)
-
-
-def _describe(error: Exception) -> str:
-    # An OSError names its file and its reason, not "[Errno 13]".
-    if isinstance(error, OSError) and error.strerror:
-        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
-    return str(error)
 
 
 def _flag(field: str) -> str:
@@ -196,20 +190,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from torch_nri.datasets import MinMaxStats, TrajectoryDataset
-    from torch_nri.training import TrainConfig, evaluate_run, trajectory_options
+    from torch_nri.training import TrainConfig, evaluate_run, run_dataset
 
     config = TrainConfig.load(args.run_dir)
-    test_set = None
-    if args.data is not None:
-        stats_path = os.path.join(args.run_dir, "stats.json")
-        try:
-            with open(stats_path) as f:
-                stats = MinMaxStats.from_dict(json.load(f))
-        except (OSError, ValueError, TypeError, KeyError) as error:
-            raise ValueError(f"{stats_path} (the run's normalisation, needed for --data) is "
-                             f"missing or not readable: {_describe(error)}") from None
-        test_set = TrajectoryDataset(args.data, stats=stats, **trajectory_options(config))
+    test_set = None if args.data is None else run_dataset(args.run_dir, args.data, config)
     results = evaluate_run(args.run_dir, config=config, test_set=test_set, device=args.device)
     if args.json:
         keys = ("accuracy", "f1", "mse", "auroc", "candidate_recall", "accuracy_per_step",
@@ -354,6 +338,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         try:
             return handlers[args.command](args)
         except (ValueError, OSError) as error:  # bad values, files and directories
-            _fail(prog, _describe(error))
+            _fail(prog, describe_error(error))
     except SystemExit as exit:  # _fail, --help, --version
         return 0 if exit.code is None else exit.code

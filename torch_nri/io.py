@@ -43,6 +43,15 @@ def remove_temporaries(directory: str) -> List[str]:
     return removed
 
 
+def describe_error(error: Exception) -> str:
+    r"""The message of an error for one line of text: an :class:`OSError`
+    names its file and its reason (``path: No such file or directory``),
+    not its number (``[Errno 2] ...``)."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    return str(error)
+
+
 def check_output_dir(path: str, name: str = "out") -> None:
     r"""Creates the output directory ``path`` (the argument ``name``) or
     raises a :class:`ValueError` that says why it cannot be written: an

@@ -301,6 +301,42 @@ def edge_auroc(edge_scores: Tensor, edge_present: Tensor) -> float:
     return float(u / (present.sum() * (~present).sum()))
 
 
+def roc_curve(edge_scores: Tensor, edge_present: Tensor) -> Tuple[Tensor, Tensor]:
+    r"""The ROC curve of "edge vs no edge" whose area is :func:`edge_auroc`:
+    the false and true positive rates of every threshold at which the
+    decision changes (each distinct score, highest first), from
+    :math:`(0, 0)` to :math:`(1, 1)`. Tied scores make one diagonal step,
+    so that the trapezoidal area under the curve counts ties one half, as
+    :func:`edge_auroc` does.
+
+    Args:
+        edge_scores (torch.Tensor): A score per edge ``[E]``, e.g.
+            :func:`edge_presence_scores`.
+        edge_present (torch.Tensor): Whether each edge exists ``[E]``
+            (bool, or the true type, nonzero meaning an edge).
+
+    Returns:
+        (torch.Tensor, torch.Tensor): The false and the true positive rates,
+        ``[P]`` each (float64, :math:`P \leq E + 1`).
+    """
+    scores = edge_scores.detach().reshape(-1).double().cpu()
+    present = edge_present.reshape(-1).bool().cpu()
+    if scores.shape != present.shape:
+        raise ValueError(f"'edge_scores' and 'edge_present' must describe the same edges, "
+                         f"got {tuple(edge_scores.shape)} and {tuple(edge_present.shape)}")
+    if present.all() or not present.any():
+        raise ValueError("a ROC curve needs both edges and non-edges in 'edge_present'")
+    scores, order = torch.sort(scores, descending=True, stable=True)
+    present = present[order].double()
+    # The last position of each run of equal scores: a threshold.
+    last = torch.cat([(scores[1:] != scores[:-1]).nonzero().flatten(),
+                      torch.tensor([scores.numel() - 1])])
+    true_positives, false_positives = present.cumsum(0)[last], (1 - present).cumsum(0)[last]
+    zero = torch.zeros(1, dtype=torch.float64)
+    return (torch.cat([zero, false_positives / false_positives[-1]]),
+            torch.cat([zero, true_positives / true_positives[-1]]))
+
+
 def asymmetry_counts(edge_types: Tensor, edge_index: Tensor,
                      num_nodes: Optional[int] = None) -> Tuple[int, int]:
     r"""The counts behind :func:`asymmetry_rate`: the candidate edges whose

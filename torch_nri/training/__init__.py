@@ -2,10 +2,10 @@ r"""Training and evaluation of NRI models with the papers' protocol."""
 from torch_nri.training.builders import (build_datasets, build_model, dataset_options,
                                          model_config, trajectory_options)
 from torch_nri.training.config import TrainConfig
-from torch_nri.training.evaluation import evaluate, evaluate_run
+from torch_nri.training.evaluation import evaluate, evaluate_run, run_dataset
 from torch_nri.training.loop import train
 from torch_nri.training.registry import DECODERS, ENCODERS, register_decoder, register_encoder
 
-__all__ = ["TrainConfig", "train", "evaluate_run", "evaluate", "build_datasets", "build_model",
-           "dataset_options", "trajectory_options", "model_config", "register_decoder",
-           "register_encoder", "ENCODERS", "DECODERS"]
+__all__ = ["TrainConfig", "train", "evaluate_run", "evaluate", "run_dataset", "build_datasets",
+           "build_model", "dataset_options", "trajectory_options", "model_config",
+           "register_decoder", "register_encoder", "ENCODERS", "DECODERS"]

@@ -1,6 +1,7 @@
 r"""The test protocol of the papers (:mod:`torch_nri.protocol`) applied to a
 model (:func:`evaluate`) and to a trained run (:func:`evaluate_run`, which
 also draws the run's trajectory and graph plots)."""
+import json
 import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
@@ -12,19 +13,23 @@ from torch.utils.data import Dataset
 from torch_geometric.loader import DataLoader
 
 from torch_nri._validation import value_checks
+from torch_nri.datasets import MinMaxStats, TrajectoryDataset
 from torch_nri.device import resolve_device
+from torch_nri.io import describe_error
 from torch_nri.metrics import (accuracy_from_confusion, align_steps, asymmetry_counts,
                                best_type_permutation, edge_auroc, edge_confusion,
-                               edge_presence_scores, f1_from_confusion, step_confusion)
+                               edge_presence_scores, f1_from_confusion, roc_curve,
+                               step_confusion)
 from torch_nri.models import ConfigurableModel, load_model
 from torch_nri.protocol import OBSERVED_STEPS, protocol_steps, static_squared_error
 from torch_nri.training import distributed
 from torch_nri.training.batching import make_loader
-from torch_nri.training.builders import build_datasets
+from torch_nri.training.builders import build_datasets, trajectory_options
 from torch_nri.training.config import TrainConfig
 from torch_nri.training.distributed import Context
 from torch_nri.training.plots import (MAX_PLOT_OBJECTS, nearest_objects, plot_graph,
-                                      plot_graph_over_time, plot_trajectories, window_edges)
+                                      plot_graph_over_time, plot_roc, plot_trajectories,
+                                      window_edges)
 
 
 def relations_of(model: ConfigurableModel, batch) -> Dict[str, Any]:
@@ -54,11 +59,53 @@ def model_accuracy(model: ConfigurableModel, confusion: Tensor,
                                    no_edge_type=no_edge_type)
 
 
+def edge_metrics(confusion: Tensor, probs: Tensor, present: Tensor,
+                 permutation_invariant: bool = True, no_edge_type: Optional[int] = None,
+                 roc_path: Optional[str] = None) -> Dict[str, float]:
+    r"""The edge metrics of :func:`evaluate` from what it adds up over the
+    test set: accuracy, F1 and, where ``present`` holds both edges and
+    non-edges, AUROC, all with one type matching (up to a permutation of
+    the types with ``permutation_invariant``, type ``no_edge_type`` fixed;
+    else as named).
+
+    Args:
+        confusion (torch.Tensor): The confusion matrix ``[K, K]``
+            (:func:`~torch_nri.metrics.edge_confusion`).
+        probs (torch.Tensor): The edge type probabilities ``[M, K]`` of the
+            scored edges (and steps, :func:`~torch_nri.metrics.align_steps`).
+        present (torch.Tensor): Whether each of them is a true edge ``[M]``.
+        permutation_invariant (bool, optional): Match the types, as for a
+            model that learned them without labels. (default: :obj:`True`)
+        no_edge_type (int, optional): A type hard-coded as "no edge".
+            (default: :obj:`None`)
+        roc_path (str, optional): Where AUROC is scored, also draw its ROC
+            curve (:func:`~torch_nri.training.plots.plot_roc`) into this PNG
+            file. (default: :obj:`None`)
+
+    Returns:
+        dict: ``accuracy`` (NaN for an empty ``confusion``), ``f1`` and
+        ``auroc``.
+    """
+    result = {"accuracy": (accuracy_from_confusion(confusion, permutation_invariant,
+                                                   no_edge_type)
+                           if confusion.sum() else float("nan")),
+              "f1": f1_from_confusion(confusion, permutation_invariant, no_edge_type)}
+    if present.any() and not present.all():
+        # The type standing for "no edge" is the one the accuracy matched to it.
+        permutation = (best_type_permutation(confusion, no_edge_type)
+                       if permutation_invariant else None)
+        scores = edge_presence_scores(probs, permutation)
+        result["auroc"] = edge_auroc(scores, present)
+        if roc_path is not None:
+            plot_roc(*roc_curve(scores, present), result["auroc"], roc_path)
+    return result
+
+
 @torch.no_grad()
 def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
              horizon: int = 20, dynamic_graph: bool = False,
-             no_edge_type: Optional[int] = None,
-             ctx: Optional[Context] = None) -> Dict[str, Any]:
+             no_edge_type: Optional[int] = None, ctx: Optional[Context] = None,
+             roc_path: Optional[str] = None) -> Dict[str, Any]:
     r"""The test protocol of the NRI paper (:mod:`torch_nri.protocol`). The
     encoder sees the first ``observed_steps`` steps (49 in the paper) and
     gives hard edge samples; the decoder then forecasts the following
@@ -85,6 +132,9 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
     distributed :class:`~torch_nri.training.distributed.Context` (``ctx``):
     the sums behind every metric are reduced over the processes, so all of
     them return the metrics of the whole split.
+
+    With ``roc_path``, the ROC curve whose area is the AUROC is drawn into
+    that PNG file (by the main process; :func:`edge_metrics`).
 
     Returns:
         dict: ``accuracy``, ``f1`` (of "edge vs no edge", true type 0
@@ -151,24 +201,17 @@ def evaluate(model: ConfigurableModel, loader: DataLoader, observed_steps: int,
     probs = distributed.all_gather_list(probs, ctx)
     present = distributed.all_gather_list(present, ctx)
     if probs:
-        result["accuracy"] = model_accuracy(model, confusion, no_edge_type)
-        result["f1"] = f1_from_confusion(confusion, not model.uses_relations, no_edge_type)
+        invariant = not model.uses_relations
+        result.update(edge_metrics(confusion, torch.cat(probs), torch.cat(present), invariant,
+                                   no_edge_type, roc_path if ctx.is_main else None))
         scored = confusion_steps.flatten(1).sum(1) > 0
         if scored.any():  # per step, with the types matched over all steps
-            invariant = not model.uses_relations
             perm = best_type_permutation(confusion, no_edge_type) if invariant else None
             result["accuracy_per_step"] = [
                 accuracy_from_confusion(c, invariant, permutation=perm)
                 for c in confusion_steps[scored]]
             result["f1_per_step"] = [f1_from_confusion(c, invariant, permutation=perm)
                                      for c in confusion_steps[scored]]
-        present_all = torch.cat(present)
-        if present_all.any() and not present_all.all():
-            # The type standing for "no edge" is the one the accuracy matched to it.
-            permutation = (None if model.uses_relations
-                           else best_type_permutation(confusion, no_edge_type))
-            scores = edge_presence_scores(torch.cat(probs), permutation)
-            result["auroc"] = edge_auroc(scores, present_all)
     return result
 
 
@@ -180,6 +223,25 @@ def observed_steps_of(config: TrainConfig) -> int:
     return OBSERVED_STEPS if config.observed_steps is None else config.observed_steps
 
 
+def run_dataset(run_dir: str, path: str,
+                config: Optional[TrainConfig] = None) -> TrajectoryDataset:
+    r"""The trajectories of the ``.npz`` file ``path`` as the run in
+    ``run_dir`` reads data: normalised with its training statistics (its
+    ``stats.json``), on its candidate graph
+    (:func:`~torch_nri.training.builders.trajectory_options` of its
+    ``config``, by default its ``config.json``)."""
+    if config is None:
+        config = TrainConfig.load(run_dir)
+    stats_path = os.path.join(run_dir, "stats.json")
+    try:
+        with open(stats_path) as f:
+            stats = MinMaxStats.from_dict(json.load(f))
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise ValueError(f"{stats_path} (the run's normalisation, needed for --data) is "
+                         f"missing or not readable: {describe_error(error)}") from None
+    return TrajectoryDataset(path, stats=stats, **trajectory_options(config))
+
+
 def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
                  test_set: Optional[Dataset] = None, batch_size: Optional[int] = None,
                  ctx: Optional[Context] = None, device: str = "auto") -> Dict[str, Any]:
@@ -188,7 +250,8 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
     and horizon, on ``device`` (:func:`~torch_nri.device.resolve_device`;
     the checkpoint loads on any device), and saves the trajectory and graph
     plots of its first system (:func:`plot_example`, with the data's
-    ``position_features``). Under ``torchrun`` (``ctx``), each process
+    ``position_features``) and, where AUROC is scored, its ROC curve
+    (``roc.png``). Under ``torchrun`` (``ctx``), each process
     evaluates its shard and the metrics are reduced; rank 0 alone draws the
     plots.
 
@@ -213,7 +276,7 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
     with value_checks(False):  # a dataset's systems, checked where they were read
         results = evaluate(model, loader, observed_steps=observed, horizon=config.horizon,
                            dynamic_graph=config.dynamic_graph, no_edge_type=no_edge_type,
-                           ctx=ctx)
+                           ctx=ctx, roc_path=os.path.join(run_dir, "roc.png"))
     recall = getattr(test_set, "candidate_recall", None)
     if recall is not None:
         results["candidate_recall"] = recall

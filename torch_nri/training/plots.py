@@ -152,3 +152,32 @@ def plot_graph_over_time(edge_index: Tensor, inferred: Tensor, truth: Optional[T
     if title is not None:
         fig.suptitle(title)
     fig.savefig(path, dpi=110)
+
+
+#: The most points of a ROC curve that :func:`plot_roc` draws.
+MAX_ROC_POINTS = 2000
+
+
+def plot_roc(false_positive_rate: Tensor, true_positive_rate: Tensor, auroc: float,
+             path: str) -> None:
+    r"""The ROC curve of "edge vs no edge"
+    (:func:`~torch_nri.metrics.roc_curve`) with its area ``auroc`` and the
+    diagonal of chance. A curve of more than :data:`MAX_ROC_POINTS` points
+    is drawn through that many of them, evenly spaced along it, its ends
+    kept."""
+    fpr, tpr = false_positive_rate.cpu().numpy(), true_positive_rate.cpu().numpy()
+    if fpr.size > MAX_ROC_POINTS:
+        kept = np.unique(np.linspace(0, fpr.size - 1, MAX_ROC_POINTS).round().astype(int))
+        fpr, tpr = fpr[kept], tpr[kept]
+    fig = Figure(figsize=(4.2, 4))
+    ax = fig.subplots()
+    ax.plot(fpr, tpr, label=f"AUROC {auroc:.3f}")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title("edge vs no edge")
+    ax.set_aspect("equal")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+

@@ -43,3 +43,29 @@ def fake_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "set_device", set_device)
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     return calls
+
+
+@pytest.fixture(scope="session")
+def inference_runs(tmp_path_factory):
+    """Tiny runs (one epoch, a few seconds each) on random walks of 5 objects
+    with random relations (training 16 steps, test 40), for ``torch-nri
+    infer``: ``"full"`` (fully connected, ``skip_first``), ``"knn"`` (the 3
+    nearest neighbours, a candidate graph per system) and ``"dnri"``
+    (relations per step). Returns ``{name: (run_dir, test_file)}``."""
+    import os
+
+    from tests.datasets.test_trajectory import write_splits
+    from torch_nri.training import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("inference_runs")
+    tiny = dict(epochs=1, encoder_hidden=8, decoder_hidden=8, batch_size=8, progress=False,
+                threads=1)
+    options = {"full": dict(skip_first=True), "knn": dict(graph="knn", k=3),
+               "dnri": dict(model="dnri")}
+    runs = {}
+    for name, extra in options.items():
+        data = write_splits(root / f"{name}-data", num_nodes=5, num_features=2,
+                            steps=(16, 16, 40), per_step=name == "dnri")
+        train(TrainConfig(data=data, out=str(root / name), **tiny, **extra))
+        runs[name] = (str(root / name), os.path.join(data, "test.npz"))
+    return runs

@@ -194,13 +194,41 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     config = TrainConfig.load(args.run_dir)
     test_set = None if args.data is None else run_dataset(args.run_dir, args.data, config)
-    results = evaluate_run(args.run_dir, config=config, test_set=test_set, device=args.device)
+    results = evaluate_run(args.run_dir, config=config, test_set=test_set, device=args.device,
+                           shared=args.shared)
     if args.json:
         keys = ("accuracy", "f1", "mse", "auroc", "candidate_recall", "accuracy_per_step",
-                "f1_per_step")
+                "f1_per_step", *SHARED_KEYS)
         print(json.dumps({key: results[key] for key in keys if key in results}))
     else:
         _print_results(results)
+    return 0
+
+
+# What `evaluate --shared` adds to the results.
+SHARED_KEYS = ("shared_accuracy", "shared_f1", "shared_auroc", "shared_labels_differ")
+
+
+def _infer(args: argparse.Namespace) -> int:
+    from torch_nri.training import TrainConfig, infer_graph, plot_inferred_graph, run_dataset
+    from torch_nri.training.inference import check_sample, graph_format
+
+    graph_format(args.out)  # before any work
+    config = TrainConfig.load(args.run_dir)
+    data = run_dataset(args.run_dir, args.data, config)
+    if args.plot:
+        check_sample(args.sample, data)
+    graph = infer_graph(args.run_dir, data, shared=args.shared, undirected=args.undirected,
+                        device=args.device)
+    graph.save(args.out)
+    what = (f"the mean of {graph.num_samples} systems" if graph.shared
+            else f"{graph.num_samples} systems")
+    print(f"{graph.probs.size(0)} edges ({what}, {graph.num_edge_types} edge types) written "
+          f"to {args.out}")
+    if args.plot:
+        path = os.path.splitext(args.out)[0] + ".png"
+        plot_inferred_graph(graph, data, path, sample=args.sample)
+        print(f"plot of system {args.sample} saved in {path}")
     return 0
 
 
@@ -209,9 +237,14 @@ def _print_results(results: dict) -> None:
     steps = [s for s in (1, 10, 20) if s <= len(mse)]
     accuracy = results.get("accuracy")
     print(f"{'edge accuracy':<18}" + ("n/a" if accuracy is None else f"{100 * accuracy:.1f}%"))
-    for key, label in (("f1", "edge F1"), ("candidate_recall", "candidate recall")):
+    for key, label in (("f1", "edge F1"), ("candidate_recall", "candidate recall"),
+                       ("shared_accuracy", "shared accuracy"), ("shared_f1", "shared F1"),
+                       ("shared_auroc", "shared AUROC")):
         if results.get(key) is not None:
             print(f"{label:<18}{100 * results[key]:.1f}%")
+    if results.get("shared_labels_differ"):
+        print("the systems' true relations differ: the shared graph is scored against each "
+              "system's")
     for s in steps:
         print(f"{f'MSE {s} step' + ('s' if s > 1 else ''):<18}{mse[s - 1]:.3e}")
 
@@ -286,6 +319,35 @@ def build_parser() -> argparse.ArgumentParser:
                              help="raw trajectories .npz (x [samples, T, N, F], optional edges "
                                   "or edge_list), on the run's candidate graph")
     eval_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    eval_parser.add_argument("--shared", action="store_true",
+                             help="also score the systems' mean graph (every system must have "
+                                  "the same candidate graph) against their relations")
+
+    infer_parser = subparsers.add_parser("infer", help="write the inferred graph: every "
+                                         "candidate edge's type probabilities")
+    infer_parser.add_argument("run_dir", help="the run directory (its config.json, stats.json "
+                                              "and best.pt)")
+    infer_parser.add_argument("--data", required=True,
+                              help="raw trajectories .npz (x [samples, T, N, F]; relations are "
+                                   "not needed), read on the run's candidate graph from the "
+                                   "steps that evaluate's encoder reads")
+    infer_parser.add_argument("--out", required=True,
+                              help="the graph file, .npz or .csv (the extension chooses the "
+                                   "format): one row per candidate edge of each system (and "
+                                   "step, for dnri)")
+    infer_parser.add_argument("--shared", action="store_true",
+                              help="write the mean over the systems of each edge's "
+                                   "probabilities, without a sample column (every system "
+                                   "must have the same candidate graph)")
+    infer_parser.add_argument("--undirected", action="store_true",
+                              help="also write each edge's probabilities averaged with its "
+                                   "reverse edge's (probs_undirected; p0_undirected, ... in a "
+                                   "CSV)")
+    infer_parser.add_argument("--plot", action="store_true",
+                              help="also draw the graph of one system over its positions and "
+                                   "as a heat-map, into the --out path with .png")
+    infer_parser.add_argument("--sample", type=int, default=0,
+                              help="the system that --plot draws (default: 0)")
 
 
     base_parser = subparsers.add_parser("baseline", help="fit and test a baseline that is "
@@ -315,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="the NRI paper's setting (50k systems, hidden 256, 500 "
                                   "epochs, two free edge types: days on a CPU) instead of "
                                   "the demo's")
-    for sub in (eval_parser, base_parser, demo_parser):
+    for sub in (eval_parser, infer_parser, base_parser, demo_parser):
         sub.add_argument("--device", default="auto",
                          help="auto (CUDA when available), cpu, cuda or cuda:N (default: auto)")
     return parser
@@ -326,7 +388,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     returns its exit status: 0, or 2 after a one-line error on stderr."""
     parser = build_parser()
     handlers = {"generate": _generate, "train": _train, "evaluate": _evaluate,
-                "baseline": _baseline, "demo": _demo}
+                "infer": _infer, "baseline": _baseline, "demo": _demo}
     try:
         args, unknown = parser.parse_known_args(argv)
         prog = f"torch-nri {args.command}" if args.command else parser.prog

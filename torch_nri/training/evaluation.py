@@ -244,7 +244,8 @@ def run_dataset(run_dir: str, path: str,
 
 def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
                  test_set: Optional[Dataset] = None, batch_size: Optional[int] = None,
-                 ctx: Optional[Context] = None, device: str = "auto") -> Dict[str, Any]:
+                 ctx: Optional[Context] = None, device: str = "auto",
+                 shared: bool = False) -> Dict[str, Any]:
     r"""Evaluates the best checkpoint of a run on ``test_set`` (default: the
     configured test split) with the test protocol and the run's own window
     and horizon, on ``device`` (:func:`~torch_nri.device.resolve_device`;
@@ -255,12 +256,21 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
     evaluates its shard and the metrics are reduced; rank 0 alone draws the
     plots.
 
+    With ``shared``, the systems' mean graph
+    (:func:`~torch_nri.training.infer_graph` with ``shared=True``: every
+    system must have the same candidate graph) is scored too
+    (:func:`~torch_nri.training.inference.score_shared_graph`; every
+    process scores the whole split).
+
     Returns:
         dict: The results of :func:`evaluate`, with ``run_dir`` and, where
         the data knows it, ``candidate_recall``: the fraction of the true
         relations that are candidate edges (the dataset's
         ``candidate_recall``), the most of them that accuracy, F1 and AUROC,
-        which score the candidate edges only, can see.
+        which score the candidate edges only, can see. With ``shared`` and
+        true relations, ``shared_accuracy``, ``shared_f1``,
+        ``shared_auroc`` (where both edges and non-edges are true) and
+        ``shared_labels_differ``.
     """
     ctx = ctx or Context(device=resolve_device(device))
     if config is None:
@@ -277,6 +287,15 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
         results = evaluate(model, loader, observed_steps=observed, horizon=config.horizon,
                            dynamic_graph=config.dynamic_graph, no_edge_type=no_edge_type,
                            ctx=ctx, roc_path=os.path.join(run_dir, "roc.png"))
+        if shared:
+            # Imported here: the inference module builds on this one.
+            from torch_nri.training.inference import infer_graph, score_shared_graph
+
+            graph = infer_graph(model, test_set, shared=True, observed_steps=observed,
+                                no_edge_type=no_edge_type,
+                                batch_size=batch_size or config.batch_size, device=ctx.device)
+            results.update(score_shared_graph(graph, test_set,
+                                              permutation_invariant=not model.uses_relations))
     recall = getattr(test_set, "candidate_recall", None)
     if recall is not None:
         results["candidate_recall"] = recall

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 from matplotlib import colormaps
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from torch import Tensor
 
@@ -181,3 +182,52 @@ def plot_roc(false_positive_rate: Tensor, true_positive_rate: Tensor, auroc: flo
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
+
+def plot_edge_probabilities(positions: Optional[Tensor], edge_index: Tensor, scores: Tensor,
+                            num_nodes: int, path: str, label: str,
+                            title: Optional[str] = None) -> None:
+    r"""An inferred graph of one system: its candidate edges drawn over the
+    objects' positions, coloured by ``scores`` (e.g. the probability of an
+    edge), beside the :math:`N \times N` heat-map of the scores (blank where
+    a pair is no candidate). Draw a window of a large system
+    (:func:`window_edges`).
+
+    Args:
+        positions (torch.Tensor, optional): The objects' positions
+            ``[N, 2]``; :obj:`None` places them on a circle.
+        edge_index (torch.Tensor): The edges ``[2, E]``, sender first.
+        scores (torch.Tensor): A value in :math:`[0, 1]` per edge ``[E]``.
+        num_nodes (int): The objects :math:`N`.
+        path (str): The PNG file.
+        label (str): What the scores are, for the colour bar.
+        title (str, optional): Heads the figure.
+    """
+    senders, receivers = edge_index.cpu().numpy()
+    values = scores.detach().float().cpu().numpy()
+    if positions is None:
+        angle = 2 * np.pi * np.arange(num_nodes) / max(num_nodes, 1)
+        points = np.stack([np.cos(angle), np.sin(angle)], 1)
+    else:
+        points = positions.detach().double().cpu().numpy()
+    order = np.argsort(values, kind="stable")  # the most probable edges on top
+    cmap = colormaps["viridis"]
+    fig = Figure(figsize=(9.6, 4.4))
+    axes = fig.subplots(1, 2)
+    lines = LineCollection(np.stack([points[senders[order]], points[receivers[order]]], 1),
+                           array=values[order], cmap=cmap, linewidths=1.0)
+    lines.set_clim(0, 1)
+    axes[0].add_collection(lines)
+    axes[0].scatter(points[:, 0], points[:, 1], s=12, color="black", zorder=3)
+    axes[0].set_aspect("equal")
+    axes[0].set_title("edges over the positions at the first step"
+                      if positions is not None else "edges (objects on a circle)")
+    matrix = np.full((num_nodes, num_nodes), np.nan)
+    matrix[senders, receivers] = values
+    image = axes[1].imshow(matrix, vmin=0, vmax=1, cmap=cmap, interpolation="nearest")
+    axes[1].set_title("heat-map")
+    axes[1].set_xlabel("receiver")
+    axes[1].set_ylabel("sender")
+    fig.colorbar(image, ax=axes.tolist(), shrink=0.8, label=label)
+    if title is not None:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=110)

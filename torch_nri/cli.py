@@ -238,10 +238,11 @@ def _print_results(results: dict) -> None:
     accuracy = results.get("accuracy")
     print(f"{'edge accuracy':<18}" + ("n/a" if accuracy is None else f"{100 * accuracy:.1f}%"))
     for key, label in (("f1", "edge F1"), ("candidate_recall", "candidate recall"),
-                       ("shared_accuracy", "shared accuracy"), ("shared_f1", "shared F1"),
-                       ("shared_auroc", "shared AUROC")):
+                       ("shared_accuracy", "shared accuracy"), ("shared_f1", "shared F1")):
         if results.get(key) is not None:
             print(f"{label:<18}{100 * results[key]:.1f}%")
+    if results.get("shared_auroc") is not None:
+        print(f"{'shared AUROC':<18}{results['shared_auroc']:.3f}")
     if results.get("shared_labels_differ"):
         print("the systems' true relations differ: the shared graph is scored against each "
               "system's")

@@ -218,7 +218,7 @@ def plot_edge_probabilities(positions: Optional[Tensor], edge_index: Tensor, sco
     lines.set_clim(0, 1)
     axes[0].add_collection(lines)
     axes[0].scatter(points[:, 0], points[:, 1], s=12, color="black", zorder=3)
-    axes[0].set_aspect("equal")
+    axes[0].set_aspect("equal", adjustable="datalim")
     axes[0].set_title("edges over the positions at the first step"
                       if positions is not None else "edges (objects on a circle)")
     matrix = np.full((num_nodes, num_nodes), np.nan)

@@ -192,6 +192,27 @@ def _pair_means(probs: Tensor, edge_index: Tensor, num_nodes: int) -> Tensor:
     return means
 
 
+def _check_shared(local: Tensor, edges: Tensor, reference: Tensor, first: int,
+                  source: str) -> None:
+    # Raises unless every system of a batch (its edges `local` [2, sum E], `edges` per
+    # system; systems `first`, ...) has the candidate graph `reference` of system 0.
+    count = reference.size(1)
+    differs = edges != count
+    if not differs.any():
+        differs = (local.view(2, edges.numel(), count)
+                   != reference[:, None]).any(-1).any(0).cpu()
+    if not differs.any():
+        return
+    index = int(differs.nonzero()[0])
+    seen = (f"{int(edges[index])} candidate edges, system 0 has {count}"
+            if edges[index] != count else
+            f"{count} candidate edges as system 0, between other objects")
+    raise ValueError(f"a shared graph (shared=True, --shared) needs the same candidate graph "
+                     f"for every system, but system {first + index} of {source} has another "
+                     f"({seen}); infer the graph per system, or use a candidate graph that does "
+                     f"not depend on the positions (graph='full')")
+
+
 def _rows_per_step(edge_index: Tensor, values: List[Optional[Tensor]], num_steps: int):
     # [E, T, ...] per edge and step -> [E T, ...] rows, edge by edge; the step of each row.
     step = torch.arange(num_steps).repeat(edge_index.size(1))
@@ -315,20 +336,7 @@ def infer_graph(run: Union[str, ConfigurableModel], data: Union[str, Dataset],
             if reference is None:
                 reference = local[:, :int(edges[0])]
             count = reference.size(1)
-            differs = edges != count
-            if not differs.any():
-                differs = (local.view(2, num_graphs, count)
-                           != reference[:, None]).any(-1).any(0).cpu()
-            if differs.any():
-                index = int(differs.nonzero()[0])
-                seen = (f"{int(edges[index])} candidate edges, system 0 has {count}"
-                        if edges[index] != count else
-                        f"{count} candidate edges as system 0, between other objects")
-                raise ValueError(f"a shared graph (shared=True, --shared) needs the same "
-                                 f"candidate graph for every system, but system "
-                                 f"{first + index} of {_source(data)} has another ({seen}); "
-                                 f"infer the graph per system, or use a candidate graph that "
-                                 f"does not depend on the positions (graph='full')")
+            _check_shared(local, edges, reference, first, _source(data))
             batch_sums = [v.view(num_graphs, count, *v.shape[1:]).double().sum(0).cpu()
                           for v in values]
             sums = batch_sums if not sums else [s + b for s, b in zip(sums, batch_sums)]

@@ -221,8 +221,8 @@ def _infer(args: argparse.Namespace) -> int:
     graph = infer_graph(args.run_dir, data, shared=args.shared, undirected=args.undirected,
                         device=args.device)
     graph.save(args.out)
-    what = (f"the mean of {graph.num_samples} systems" if graph.shared
-            else f"{graph.num_samples} systems")
+    systems = f"{graph.num_samples} system{'s' if graph.num_samples != 1 else ''}"
+    what = f"the mean of {systems}" if graph.shared else systems
     print(f"{graph.probs.size(0)} edges ({what}, {graph.num_edge_types} edge types) written "
           f"to {args.out}")
     if args.plot:

@@ -56,6 +56,15 @@ def _fail(prog: str, message: str) -> NoReturn:
     raise SystemExit(2)
 
 
+class _StoreFlag(argparse.Action):
+    # A store that also records the flag given (dest + "_flag"), for an
+    # error about a value that two flags set (generate's --out, --data-root).
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: Optional[str] = None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_flag", option_string)
+
+
 class _Parser(argparse.ArgumentParser):
     # argparse's usage errors, without the usage lines, through _fail.
     def error(self, message: str) -> NoReturn:
@@ -85,6 +94,7 @@ def _add_option(parser: argparse.ArgumentParser, field: str, value: Any,
         kind = {"max_seconds": float, "data": str, "dropout": float, "graph_radius": float,
                 "decoder_sequence_model": str, "encoder": str}.get(field, int)
     parser.add_argument(_flag(field), type=kind, default=value, choices=choices,
+                        action=_StoreFlag if field == "data_root" else None,
                         nargs="+" if field in _LIST_FIELDS else None,
                         metavar=_LIST_FIELDS.get(field),
                         help=f"{help + ' ' if help else ''}(default: {value})")
@@ -176,7 +186,8 @@ def _generate(args: argparse.Namespace) -> int:
     from torch_nri.training import TrainConfig, dataset_options
 
     config = TrainConfig(**_data_kwargs(args), seed=args.seed, progress=True)
-    check_output_dir(config.data_root, "data_root")
+    # Named as typed: --out and --data-root set the same directory.
+    check_output_dir(config.data_root, getattr(args, "data_root_flag", None) or "--data-root")
     dataset = get_system(config.system)(config.data_root, force_reload=args.force,
                                         **dataset_options(config))
     print(f"{config.system}: {config.num_train}/{config.num_valid}/{config.num_test} systems "
@@ -285,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = subparsers.add_parser("generate", help="simulate a dataset and cache it")
     _add_data_options(gen, simulated_only=True)
-    gen.add_argument("--out", dest="data_root", default=argparse.SUPPRESS,
+    gen.add_argument("--out", dest="data_root", default=argparse.SUPPRESS, action=_StoreFlag,
                      help="the same as --data-root")
     gen.add_argument("--seed", type=int, default=42, help="seed of the data (default: 42)")
     gen.add_argument("--force", action="store_true", help="regenerate even if cached")

@@ -654,6 +654,27 @@ def test_corrupt_run_files(capsys, trained):
                      cli_error(capsys, ["train", *TINY, *data, "--out", run, "--resume"]))
 
 
+def test_evaluate_refuses_a_checkpoint_of_another_model(capsys, trained):
+    # A best.pt copied from another run (here a CNN encoder's) was scored as
+    # the run's model; now it is refused, with what each file says.
+    run, _ = copy_run(trained, "copied")
+    save_model(NRI(CNNEncoder(F, 8, K), MLPDecoder(F, K, 8, 8, 8), K),
+               os.path.join(run, "best.pt"))
+    re_search(r"copied/best.pt holds another model than the run's config.json describes \(its "
+              r"encoder differs\): it holds NRI with encoder CNNEncoder and decoder MLPDecoder; "
+              r"config.json says model='nri', encoder='mlp' \(MLPEncoder\), decoder='mlp' "
+              r"\(MLPDecoder\)", cli_error(capsys, ["evaluate", run]))
+    with open(os.path.join(run, "config.json")) as f:  # the run's own best.pt, config edited
+        config = json.load(f)
+    shutil.copy(os.path.join(str(trained[0]), "run", "best.pt"), run)
+    with open(os.path.join(run, "config.json"), "w") as f:
+        json.dump({**config, "model": "supervised"}, f)
+    re_search(r"\(its model and decoder differ\): it holds NRI with encoder MLPEncoder and "
+              r"decoder MLPDecoder \(trained with model='nri', encoder='mlp', decoder='mlp'\); "
+              r"config.json says model='supervised', encoder='mlp' \(MLPEncoder\)",
+              cli_error(capsys, ["evaluate", run]))
+
+
 def test_resume_refuses_other_settings(capsys, trained):
     run, data = copy_run(trained, "other")
     line = cli_error(capsys, ["train", *TINY, *data, "--out", run, "--resume",

@@ -16,13 +16,14 @@ from torch_nri.device import resolve_device
 from torch_nri.metrics import (accuracy_from_confusion, align_steps, asymmetry_counts,
                                best_type_permutation, edge_auroc, edge_confusion,
                                edge_presence_scores, f1_from_confusion, step_confusion)
-from torch_nri.models import ConfigurableModel, load_model
+from torch_nri.models import ConfigurableModel, model_from_checkpoint, read_checkpoint
 from torch_nri.protocol import OBSERVED_STEPS, protocol_steps, static_squared_error
 from torch_nri.training import distributed
 from torch_nri.training.batching import make_loader
 from torch_nri.training.builders import build_datasets
 from torch_nri.training.config import TrainConfig
 from torch_nri.training.distributed import Context
+from torch_nri.training.registry import MODELS, model_layers
 from torch_nri.training.plots import (MAX_PLOT_OBJECTS, nearest_objects, plot_graph,
                                       plot_graph_over_time, plot_trajectories, window_edges)
 
@@ -190,7 +191,10 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
     plots of its first system (:func:`plot_example`, with the data's
     ``position_features``). Under ``torchrun`` (``ctx``), each process
     evaluates its shard and the metrics are reduced; rank 0 alone draws the
-    plots.
+    plots. A ``best.pt`` of another model than the run's configuration
+    describes (another model kind, encoder or decoder: a checkpoint copied
+    from another run) is a :class:`ValueError` (:func:`check_checkpoint_model`),
+    not scored.
 
     Returns:
         dict: The results of :func:`evaluate`, with ``run_dir`` and, where
@@ -202,7 +206,10 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
     ctx = ctx or Context(device=resolve_device(device))
     if config is None:
         config = TrainConfig.load(run_dir)
-    model = load_model(os.path.join(run_dir, "best.pt"), map_location=ctx.device)
+    path = os.path.join(run_dir, "best.pt")
+    checkpoint = read_checkpoint(path, map_location=ctx.device)
+    check_checkpoint_model(checkpoint, config, path)
+    model = model_from_checkpoint(checkpoint, path)
     if test_set is None:
         test_set = build_datasets(config)[2]
     observed = observed_steps_of(config)
@@ -222,6 +229,47 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
         plot_example(model, test_set[0].to(ctx.device), observed, config.horizon, no_edge_type,
                      run_dir, getattr(test_set, "position_features", config.position_features))
     return results
+
+
+def check_checkpoint_model(checkpoint: Dict[str, Any], config: TrainConfig, path: str) -> None:
+    r"""Raises a :class:`ValueError` unless the checkpoint at ``path``
+    (:func:`~torch_nri.models.read_checkpoint`) holds the model that the
+    run's configuration describes: its encoder and decoder classes
+    (:func:`~torch_nri.training.registry.model_layers`) and, where the
+    checkpoint records the configuration it was trained with (every
+    checkpoint of :func:`~torch_nri.training.train`), its ``model``,
+    ``encoder`` and ``decoder``. The error says what each holds."""
+    model_config = checkpoint["model_config"]
+    held = {}
+    for part in ("encoder", "decoder"):
+        spec = model_config.get(part)
+        held[part] = spec.get("name") if isinstance(spec, dict) else None
+    expected = model_layers(config)
+    differ = [part for part, layer in expected.items() if held[part] != layer]
+    trained = checkpoint.get("train_config")
+    trained = trained if isinstance(trained, dict) else {}
+    spec = MODELS[config.model]
+    used = {"model": True, "encoder": spec.uses_encoder, "decoder": spec.uses_decoder}
+    differ += [key for key, use in used.items() if use and key not in differ
+               and trained.get(key) is not None and trained[key] != getattr(config, key)]
+    if not differ:
+        return
+    differ = [key for key in used if key in differ]  # model, encoder, decoder
+    differ_text = (" and ".join(filter(None, [", ".join(differ[:-1]), differ[-1]]))
+                   + (" differs" if len(differ) == 1 else " differ"))
+    layers = " and ".join(f"{part} {layer}" for part, layer in held.items() if layer)
+    holds = model_config.get("model", "NRI") + (f" with {layers}" if layers else "")
+    if trained:
+        holds += " (trained with " + ", ".join(
+            f"{key}={trained.get(key)!r}" for key in used
+            if key == "model" or held[key] is not None) + ")"
+    says = ", ".join(f"{key}={getattr(config, key)!r}"
+                     + (f" ({expected[key]})" if expected.get(key) else "")
+                     for key, use in used.items() if use)
+    raise ValueError(f"{path} holds another model than the run's config.json describes "
+                     f"(its {differ_text}): it holds {holds}; "
+                     f"config.json says {says}. Was best.pt copied from another run? Evaluate "
+                     f"it with the config.json of the run that trained it")
 
 
 @torch.no_grad()

@@ -545,12 +545,26 @@ PATHS = [
     (lambda p: ["train", "--out", a_file(p)], r"'out' must be a directory, but .*file is an "
                                               r"existing file"),
     (lambda p: ["train", "--out", os.path.join(a_file(p), "run")],
-     r"cannot create the 'out' directory .*file/run"),
+     r"'out' must be a directory, but .*file, on its path .*file/run, is an existing file"),
     (lambda p: ["train", "--data", a_file(p)], r"trajectory directory expected, but .*file is a"),
     (lambda p: ["train", "--data", str(p / "none")], r"trajectory directory not found"),
     (lambda p: ["demo", "--out", a_file(p)], r"'out' must be a directory"),
     (lambda p: ["baseline", "static", "--out", a_file(p)], r"'out' must be a directory"),
-    (lambda p: ["generate", "springs", "--out", a_file(p)], r"'data_root' must be a directory"),
+    # generate's --out is --data-root by another name: the error names the flag typed.
+    (lambda p: ["generate", "springs", "--out", a_file(p)],
+     r"'--out' must be a directory, but .*file is an existing file"),
+    (lambda p: ["generate", "springs", "--data-root", a_file(p)],
+     r"'--data-root' must be a directory, but .*file is an existing file"),
+    (lambda p: ["generate", "springs", "--data-root", str(p / "data"), "--out", a_file(p)],
+     r"'--out' must be a directory"),
+    (lambda p: ["generate", "springs", "--out", str(p / "data"), "--data-root", a_file(p)],
+     r"'--data-root' must be a directory"),
+    (lambda p: ["train", "--data-root", a_file(p), "--out", str(p / "run")],
+     r"'data_root' must be a directory, but .*file is an existing file"),
+    (lambda p: ["baseline", "static", "--data-root", a_file(p)],
+     r"'data_root' must be a directory, but .*file is an existing file"),
+    (lambda p: ["demo", "--data-root", a_file(p), "--out", str(p / "run")],
+     r"'data_root' must be a directory, but .*file is an existing file"),
     (lambda p: ["evaluate", str(p / "none")], r"no run in .*none: .*config.json is missing"),
     (lambda p: ["evaluate", a_file(p)], r"no run in .*file"),
 ]
@@ -638,6 +652,27 @@ def test_corrupt_run_files(capsys, trained):
                os.path.join(run, "last.pt"))  # a model checkpoint, no training state
     assert re_search(r"last.pt cannot be resumed: it holds no optimizer, scheduler",
                      cli_error(capsys, ["train", *TINY, *data, "--out", run, "--resume"]))
+
+
+def test_evaluate_refuses_a_checkpoint_of_another_model(capsys, trained):
+    # A best.pt copied from another run (here a CNN encoder's) was scored as
+    # the run's model; now it is refused, with what each file says.
+    run, _ = copy_run(trained, "copied")
+    save_model(NRI(CNNEncoder(F, 8, K), MLPDecoder(F, K, 8, 8, 8), K),
+               os.path.join(run, "best.pt"))
+    re_search(r"copied/best.pt holds another model than the run's config.json describes \(its "
+              r"encoder differs\): it holds NRI with encoder CNNEncoder and decoder MLPDecoder; "
+              r"config.json says model='nri', encoder='mlp' \(MLPEncoder\), decoder='mlp' "
+              r"\(MLPDecoder\)", cli_error(capsys, ["evaluate", run]))
+    with open(os.path.join(run, "config.json")) as f:  # the run's own best.pt, config edited
+        config = json.load(f)
+    shutil.copy(os.path.join(str(trained[0]), "run", "best.pt"), run)
+    with open(os.path.join(run, "config.json"), "w") as f:
+        json.dump({**config, "model": "supervised"}, f)
+    re_search(r"\(its model and decoder differ\): it holds NRI with encoder MLPEncoder and "
+              r"decoder MLPDecoder \(trained with model='nri', encoder='mlp', decoder='mlp'\); "
+              r"config.json says model='supervised', encoder='mlp' \(MLPEncoder\)",
+              cli_error(capsys, ["evaluate", run]))
 
 
 def test_resume_refuses_other_settings(capsys, trained):

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -195,3 +196,52 @@ def test_the_candidate_graph_options_say_what_they_do():
             assert not actions[dest].help.startswith("(default"), (command, dest)
         assert actions["graph"].choices == ("full", "knn", "radius")
         assert actions["position_features"].nargs == "+"
+
+
+def _help_texts():
+    # (command, option, its help as --help prints it) for every argument of
+    # every subcommand, positional ones and the subcommands included.
+    import argparse
+
+    from torch_nri.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    parsers = [("torch-nri", parser), *commands.choices.items()]
+    for choice in commands._choices_actions:
+        yield "torch-nri", choice.dest, choice.help
+    for command, sub in parsers:
+        formatter = sub._get_formatter()
+        for action in sub._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            name = "/".join(action.option_strings) or action.dest
+            help = action.help
+            yield command, name, (formatter._expand_help(action)
+                                  if isinstance(help, str) and help != argparse.SUPPRESS
+                                  else help)
+
+
+DEFAULT = re.compile(r"\(default: (?:[^()]|\([^()]*\))*\)")
+
+
+def test_every_option_has_help_beyond_its_default():
+    # Each option says what it does in a sentence; its "(default: X)" is extra.
+    texts = list(_help_texts())
+    assert len(texts) > 167  # the issue counted 167 options
+    missing = [(command, name, help) for command, name, help in texts
+               if not isinstance(help, str) or len(DEFAULT.sub("", help).split()) < 4]
+    assert not missing, missing
+    twice = [(command, name, help) for command, name, help in texts
+             if help.count("(default:") > 1]
+    assert not twice, twice
+
+
+def test_every_physics_option_says_what_it_is_and_which_systems_read_it():
+    from torch_nri.datasets import physics_parameters
+
+    texts = {name: help for command, name, help in _help_texts() if command == "train"}
+    for parameter in physics_parameters():
+        flag = "--" + parameter.replace("_", "-")
+        help = next(h for name, h in texts.items() if name.split("/")[0] == flag)
+        assert "(systems: " in help and not help.startswith("(systems"), (flag, help)

@@ -3,8 +3,8 @@ import os
 import pytest
 import torch
 
-from torch_nri.io import (TEMPORARY_PREFIX, atomic_torch_save, atomic_write, check_output_dir,
-                          remove_temporaries)
+from torch_nri.io import (TEMPORARY_PREFIX, atomic_torch_save, atomic_write, check_directory,
+                          check_output_dir, remove_temporaries)
 
 
 def test_interrupted_write_keeps_the_old_file(tmp_path):
@@ -72,5 +72,20 @@ def test_check_output_dir(tmp_path):
     with pytest.raises(ValueError, match=r"'out' must be a directory, but .*file is an "
                                          r"existing file"):
         check_output_dir(str(tmp_path / "file"))
-    with pytest.raises(ValueError, match=r"cannot create the 'data_root' directory"):
-        check_output_dir(str(tmp_path / "file" / "sub"), "data_root")
+    with pytest.raises(ValueError, match=r"'data_root' must be a directory, but .*file, on its "
+                                         r"path .*file/sub/run, is an existing file"):
+        check_output_dir(str(tmp_path / "file" / "sub" / "run"), "data_root")
+
+
+def test_check_directory_creates_nothing_and_names_the_file_in_the_way(tmp_path):
+    check_directory(str(tmp_path / "new" / "cache"), "root")
+    assert not os.path.exists(tmp_path / "new")
+    check_directory(str(tmp_path), "root")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match=rf"^'root' must be a directory, but "
+                                         rf"{tmp_path}/file is an existing file$"):
+        check_directory(str(tmp_path / "file"), "root")
+    with pytest.raises(ValueError, match=rf"^'--out' must be a directory, but {tmp_path}/file, "
+                                         rf"on its path {tmp_path}/file/a/b, is an existing "
+                                         rf"file$"):
+        check_directory(str(tmp_path / "file" / "a" / "b"), "--out")

@@ -54,3 +54,49 @@ def test_transform_on_a_simulated_dataset(tmp_path):
     assert torch.equal(data.edge_index, knn_graph(data.x[:, :5, :2], 3))
     assert data.edge_type.shape == (data.edge_index.size(1),)
     assert repr(ds.transform) == "KNNGraph(k=3, steps=slice(0, 5, None))"
+
+
+# (arguments, message): steps or features beyond the trajectory of item()
+# (12 nodes, 6 steps, 4 features), each named with what was asked and what
+# the trajectory has (before: an IndexError from deep inside torch, or an
+# empty selection).
+BEYOND = [
+    (dict(steps=6), r"'steps' asks for step 6, beyond the trajectory's 6 steps \(data.x has "
+                    r"steps 0 to 5, or -6 to -1 from its end\)"),
+    (dict(steps=-7), r"'steps' asks for step -7, beyond the trajectory's 6 steps"),
+    (dict(steps=[0, 2, 40]), r"'steps' asks for step 40, beyond the trajectory's 6 steps"),
+    (dict(steps=slice(2, 10)), r"'steps' slice\(2, 10, None\) ends at step 10, beyond the "
+                               r"trajectory's 6 steps"),
+    (dict(steps=slice(8, None)), r"'steps' slice\(8, None, None\) starts at step 8, beyond"),
+    (dict(steps=slice(4, 2)), r"'steps' slice\(4, 2, None\) selects no step of the "
+                              r"trajectory's 6 steps"),
+    (dict(pos_features=(2, 4)), r"'pos_features' \[2, 4\] asks for feature 4, but data.x has 4 "
+                                r"features \(0 to 3\)"),
+]
+
+
+@pytest.mark.parametrize("transform", [KNNGraph, RadiusGraph])
+@pytest.mark.parametrize("options, match", BEYOND, ids=[str(o) for o, _ in BEYOND])
+def test_steps_and_features_beyond_the_trajectory_are_named(transform, options, match):
+    data, _ = item()
+    with pytest.raises(ValueError, match=match):
+        transform(2 if transform is KNNGraph else 1.0, **options)(data)
+
+
+def test_steps_within_the_trajectory_are_taken_as_python_indexes():
+    data, _ = item()
+    x = data.x.clone()
+    for steps, window in [(-1, x[:, 5]), (slice(-3, None), x[:, 3:]), (slice(0, 6), x),
+                          (torch.tensor([0, 5]), x[:, [0, 5]])]:
+        out = KNNGraph(k=3, steps=steps)(data.clone())
+        assert torch.equal(out.edge_index, knn_graph(window[..., :2], 3))
+
+
+@pytest.mark.parametrize("options", [dict(steps="0"), dict(steps=[]), dict(steps=1.5),
+                                     dict(steps=True), dict(steps=slice(0, 4, 0)),
+                                     dict(steps=slice(0.5, 4)), dict(pos_features=[-1, 0]),
+                                     dict(pos_features=[])])
+def test_steps_and_features_of_the_wrong_kind_are_refused_when_built(options):
+    name = next(iter(options))
+    with pytest.raises(ValueError, match=rf"^'{name}' "):
+        KNNGraph(k=2, **options)

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -59,3 +61,16 @@ def test_the_training_steps_read_no_values_for_checks(tmp_path, monkeypatch):
     calls["inside"] = 1  # the same call outside the loop's block does check
     model()(torch.randn(5, 6, 4), fully_connected_edge_index(5))
     assert calls["in_steps"] > 0
+
+
+def test_check_sizes_names_the_argument_and_the_layer():
+    from torch_nri._validation import check_sizes
+
+    check_sizes("MyLayer", in_channels=3, hidden_channels=8)
+    check_sizes("MyLayer", ("rnn_channels",), rnn_channels=None)
+    for value in (0, -2, 2.5, True, "8", None):
+        with pytest.raises(ValueError, match=rf"^'hidden_channels' of MyLayer must be a "
+                                             rf"positive integer, got {re.escape(repr(value))}$"):
+            check_sizes("MyLayer", in_channels=3, hidden_channels=value)
+    with pytest.raises(ValueError, match="'hidden_channels' of MLPEncoder"):  # an instance
+        check_sizes(MLPEncoder(4, 8, 2), hidden_channels=0)

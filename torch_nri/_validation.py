@@ -13,7 +13,7 @@ import contextlib
 import contextvars
 import math
 import numbers
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -124,6 +124,22 @@ def check_int(value: Any, name: str, low: Optional[int] = None, optional: bool =
     if low is not None and value < low:
         bound = "non-negative" if low == 0 else f"at least {low}"
         raise ValueError(f"'{name}'{where} must be {bound}, got {value}")
+
+
+def check_sizes(layer: Any, optional: Sequence[str] = (), **sizes: Any) -> None:
+    """Raises unless each of ``sizes``, constructor arguments of ``layer``
+    by name (``hidden_channels=0``), is a positive integer (or :obj:`None`,
+    for those named in ``optional``). A layer checks them in ``__init__``,
+    before it builds anything: a size of 0 would otherwise fail deep inside
+    :mod:`torch.nn.init` with a :class:`ZeroDivisionError`. The error names
+    the argument and the layer (its class, where ``layer`` is an instance:
+    a subclass is named as itself)."""
+    owner = layer if isinstance(layer, str) else type(layer).__name__
+    for name, value in sizes.items():
+        if optional and name in optional and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"'{name}' of {owner} must be a positive integer, got {value!r}")
 
 
 def check_real(value: Any, name: str, low: Optional[float] = None, high: Optional[float] = None,

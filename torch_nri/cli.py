@@ -22,28 +22,70 @@ DATA_FIELDS = ("system", "num_nodes", "num_train", "num_valid", "num_test", "len
                "test_length", "sample_freq", "data_root", "data", "graph", "k", "graph_radius",
                "position_features", "data_seed")
 _HELP = {
-    "system": "simulated system",
+    "system": "the simulated system: springs, charged particles, Kuramoto oscillators or "
+              "proximity (particles that push each other when close; relations that change "
+              "over time)",
+    "num_nodes": "objects in each simulated system",
+    "num_train": "simulated systems in the training split",
+    "num_valid": "simulated systems in the validation split",
+    "num_test": "simulated systems in the test split",
     "length": "integration steps of train/valid systems (default: the system's, T = 49)",
     "test_length": "integration steps of test systems (default: the system's, T = 99)",
     "sample_freq": "integration steps between samples (default: the system's)",
-    "data_root": "root directory of the simulated datasets' cache",
-    "data": "your own trajectories: a directory with train.npz, valid.npz and test.npz "
-            "(x [samples, T, N, F]; optional relations: integer edges [samples, N, N] or "
-            "[samples, T, N, N], or an edge_list of rows (sample, [step,] sender, receiver, "
-            "type))",
+    "data_root": "root directory of the simulated datasets' cache, where each dataset is "
+                 "simulated once and read by later runs",
+    "data": "your own trajectories instead of a simulated system: a directory with "
+            "train.npz, valid.npz and test.npz (x [samples, T, N, F]; optional relations: "
+            "integer edges [samples, N, N] or [samples, T, N, N], or an edge_list of rows "
+            "(sample, [step,] sender, receiver, type)) (default: none, the simulated --system)",
     "graph": "candidate graph of each system: full, knn (the --k nearest neighbours) or "
              "radius (every pair within --graph-radius), of the positions at the first step "
              "(at every step where the relations change over time)",
-    "k": "neighbours of the knn graph",
-    "graph_radius": "distance within which two objects are candidates in the radius graph, "
-                    "in the units of the positions (raw, before scaling)",
+    "k": "neighbours of each receiver in the knn candidate graph (--graph knn)",
+    "graph_radius": "distance within which two objects are candidates in the radius graph "
+                    "(--graph radius), in the units of the positions (raw, before scaling)",
     "position_features": "indices of the features that are coordinates, e.g. 0 1: every "
                          "encoder and decoder then sees relative positions only "
                          "(translation invariant; keep it off for systems with walls), and "
                          "the knn and radius graphs and the plots of large systems use "
                          "them; a simulated system's must be its positions (none: not "
                          "declared, absolute inputs, graphs on features 0 and 1)",
-    "data_seed": "seed of the data (default: --seed)",
+    "data_seed": "seed that draws the data alone, so that runs of several seeds can share "
+                 "one dataset (default: --seed)",
+}
+
+# The physics parameters of the simulators, each an option of the data
+# (the systems that read it are added to the help).
+_PHYSICS_HELP = {
+    "spring_types": "relative spring constant of each edge type, type 0 being no spring "
+                    "(0), e.g. 0 0.5 1 for three types",
+    "spring_probs": "probability of each spring type, one per --spring-types value "
+                    "(default: uniform)",
+    "interaction_strength": "scale of the interactions: the factor of the spring constants, "
+                            "or the Coulomb constant of the charges",
+    "box_size": "half-width of the square box whose walls the objects bounce off",
+    "loc_std": "standard deviation of the objects' Gaussian start positions",
+    "vel_norm": "initial speed of every object, in a random direction",
+    "dt": "integration time step of the simulator",
+    "num_neighbors": "springs only between each object and this many of its nearest "
+                     "neighbours at the start, for large sparse systems (default: all pairs)",
+    "density": "objects per unit area of a uniform start in a square, instead of the "
+               "Gaussian start (the gas layout of proximity systems)",
+    "walls": "elastic walls at plus and minus --box-size; --no-walls for free space",
+    "charge_prob": "probability that a particle's charge is positive",
+    "cutoff": "distance beyond which charges do not interact, found with a Verlet list "
+              "(default: all pairs interact)",
+    "skin": "margin of the Verlet list beyond --cutoff, in units of distance",
+    "edge_prob": "probability that two oscillators are coupled",
+    "coupling_strength": "coupling constant k of the coupled pairs of oscillators",
+    "omega_range": "range LOW HIGH of the oscillators' intrinsic frequencies",
+    "features": "the model's inputs: authors (the NRI code's scaled phase velocity, sine of "
+                "the phase and scaled frequency) or analytic",
+    "scale_length": "with --features authors, the integration steps over whose samples each "
+                    "oscillator's phase velocity is scaled",
+    "layout": "start layout of the proximity particles: auto, crossing or gas",
+    "radius": "distance within which two proximity particles push each other",
+    "push": "strength c of the push between two close proximity particles",
 }
 
 
@@ -55,6 +97,15 @@ def _fail(prog: str, message: str) -> NoReturn:
     # The one error path: one line, whatever the message, and exit status 2.
     sys.stderr.write(f"{prog}: error: {' '.join(str(message).split())}\n")
     raise SystemExit(2)
+
+
+class _StoreFlag(argparse.Action):
+    # A store that also records the flag given (dest + "_flag"), for an
+    # error about a value that two flags set (generate's --out, --data-root).
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: Optional[str] = None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_flag", option_string)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,9 +130,11 @@ def _add_option(parser: argparse.ArgumentParser, field: str, value: Any,
         kind = {"max_seconds": float, "data": str, "dropout": float, "graph_radius": float,
                 "decoder_sequence_model": str, "encoder": str}.get(field, int)
     parser.add_argument(_flag(field), type=kind, default=value, choices=choices,
+                        action=_StoreFlag if field == "data_root" else None,
                         nargs="+" if field in _LIST_FIELDS else None,
                         metavar=_LIST_FIELDS.get(field),
-                        help=f"{help + ' ' if help else ''}(default: {value})")
+                        help=help if help and "(default:" in help
+                        else f"{help + ' ' if help else ''}(default: {value})")
 
 
 def _add_data_options(parser: argparse.ArgumentParser, simulated_only: bool = False) -> None:
@@ -104,9 +157,11 @@ def _add_data_options(parser: argparse.ArgumentParser, simulated_only: bool = Fa
                    if name in cls.physics_parameters()]
         # A flag pair --walls / --no-walls for a boolean (type=bool reads "False" as True).
         kind = (dict(action=argparse.BooleanOptionalAction) if parameter.type is bool
-                else dict(type=parameter.type, nargs="+" if parameter.sequence else None))
+                else dict(type=parameter.type, nargs="+" if parameter.sequence else None,
+                          metavar=name.upper()))
+        text = _PHYSICS_HELP.get(name, "a physics parameter of the simulator")
         physics.add_argument(_flag(name), dest=f"physics:{name}", default=None,
-                             help=f"{', '.join(systems)}", **kind)
+                             help=f"{text} (systems: {', '.join(systems)})", **kind)
 
 
 def _data_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
@@ -126,12 +181,82 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     choices = {"model": tuple(MODELS), "encoder": tuple(ENCODERS),
                "precision": PRECISIONS, "sequence_model": SEQUENCE_MODELS,
                "decoder_sequence_model": SEQUENCE_MODELS, "inter_scope": INTER_SCOPES}
-    helps = {"decoder": f"one of {', '.join(DECODERS)}, or package.module:Class of an "
+    helps = {"model": "what to train: nri, dnri (a graph per step with a learned prior), "
+                      "supervised (the encoder alone, on the true relations), full-graph or "
+                      "true-graph (the decoder alone, on the fully connected or the true "
+                      "graph)",
+             "decoder": f"decoder that predicts the trajectories: one of {', '.join(DECODERS)} "
+                        f"(sim: the springs simulator), or package.module:Class of an "
                         f"NRIDecoder of your own",
-             "encoder": "none: the model's (dnri for --model dnri, else mlp)",
-             "device": "auto (CUDA when available), cpu, cuda or cuda:N",
+             "encoder": f"encoder that infers the edge types: one of {', '.join(ENCODERS)} "
+                        f"(default: the model's, dnri for --model dnri, else mlp)",
+             "encoder_hidden": "hidden size of the encoder's layers",
+             "decoder_hidden": "hidden size of the decoder's layers and messages",
+             "num_edge_types": "number of edge types K that the model infers, the type "
+                               "no edge included where --skip-first",
+             "skip_first": "edge type 0 means no edge: it passes no messages in the decoder",
+             "factor": "the mlp and cnn encoders' second pass from edges to nodes and back "
+                       "(the paper's factor graph); --no-factor for the encoder without it",
+             "sequence_model": "sequence model of the ri encoder and the st decoder: gru, or "
+                               "attention (exactly equivariant self-attention)",
+             "decoder_sequence_model": "sequence model of the st decoder where it differs "
+                                       "from the ri encoder's (default: --sequence-model)",
+             "intra": "the ri encoder's intra-edge interaction over each receiver's incoming "
+                      "edges; --no-intra for the ablation without it",
+             "inter": "the ri encoder's inter-edge interaction over the receivers of each "
+                      "graph (or neighbourhood, --inter-scope); --no-inter for the ablation "
+                      "without it",
+             "batch_norm": "batch normalisation in the encoder's MLPs (mlp, ri and dnri "
+                           "encoders)",
+             "tau": "temperature of the Gumbel-softmax samples of the edge types",
+             "hard": "hard (one-hot, straight-through) samples of the edge types in training "
+                     "instead of soft ones",
+             "variance": "fixed variance of the Gaussian likelihood of the predicted "
+                         "trajectories",
+             "symmetry_weight": "weight of NRI-MPM's soft symmetry prior in the loss, which "
+                                "pulls the types of i to j and j to i together (100 in that "
+                                "paper)",
+             "hard_symmetry": "the edges i to j and j to i both take the logits and the sample "
+                              "of the one from the lower node index (NRI-MPM's hard "
+                              "symmetry)",
+             "checkpoint": "recompute the per-edge activations in the backward pass instead of "
+                           "keeping them: less memory for large graphs, more time",
+             "checkpoint_chunk_size": "with --checkpoint, the number of edges recomputed at "
+                                      "once (default: chosen from --checkpoint-memory)",
+             "skip_no_edges": "the mlp and rnn decoders skip the edges that pass no messages "
+                              "(weight zero on every message type, as with --skip-first and "
+                              "hard samples)",
+             "precision": "precision of training and validation: fp32, bf16 (autocast) or fp16 "
+                          "(autocast with gradient scaling); the test stays in float32",
+             "epochs": "passes over the training set",
+             "max_seconds": "time budget in seconds: training ends after the first epoch that "
+                            "passes it (default: no budget)",
+             "batch_size": "systems in each training batch",
+             "lr": "learning rate of the Adam optimiser",
+             "lr_decay": "epochs between two decays of the learning rate",
+             "gamma": "factor of each decay of the learning rate, in (0, 1]",
+             "prediction_steps": "the decoder is fed the true state every this many steps in "
+                                 "training and its own predictions in between (M, 10 in the "
+                                 "paper)",
+             "burn_in_steps": "feed the decoder the true states of this many first steps in "
+                              "training and its own predictions after, instead of "
+                              "--prediction-steps (default: the decoder's way; the rnn "
+                              "decoder burns in on all but the last --prediction-steps)",
+             "seed": "seed of the training (initialisation, shuffling, sampling) and, unless "
+                     "--data-seed, of the data",
+             "threads": "CPU threads of torch (default: torch's own choice)",
+             "observed_steps": "steps that the test protocol shows the model before it "
+                               "forecasts (default: the training trajectories' length)",
+             "horizon": "steps that the test protocol forecasts after the observed ones, "
+                        "on the model's own predictions",
+             "dynamic_graph": "re-infer the graph at every forecast step of the test, from the "
+                              "decoder's own inputs",
+             "out": "directory of the run: config.json, best.pt, last.pt, log.csv, "
+                    "results.json and the plots",
+             "device": "device that trains and tests the model: auto (CUDA when available), "
+                       "cpu, cuda or cuda:N",
              "compile": "run the training and validation steps through torch.compile",
-             "tf32": "TF32 matrix multiplies on CUDA",
+             "tf32": "let CUDA multiply float32 matrices in TF32 (faster, less precise)",
              "deterministic": "deterministic algorithms only, so that a seed repeats a CUDA "
                               "run bit for bit (slower; CPU runs repeat without it)",
              "inter_scope": "the ri encoder's inter-edge sets: each graph's nodes (the "
@@ -139,8 +264,8 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
                             "graphs)",
              "checkpoint_memory": "with --checkpoint and no --checkpoint-chunk-size: the bytes "
                                   "of per-edge tensors per chunk, which sets the chunk size",
-             "dropout": "dropout probability; none: the model's paper value (0.5 for "
-                        "--model supervised, else 0)"}
+             "dropout": "dropout probability of the encoder and the decoder (default: the "
+                        "model's paper value, 0.5 for --model supervised, else 0)"}
     _add_data_options(parser)
     unresolved = {"dropout": None, "encoder": None}  # resolved per model in the config
     for field, value in {**TrainConfig().to_dict(), **unresolved}.items():
@@ -148,10 +273,11 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
             continue
         if field == "progress":
             parser.add_argument("--no-progress", dest="progress", action="store_false",
-                                help="no progress bars")
+                                help="show no progress bars (for logs and batch jobs)")
         elif field == "prior":
             parser.add_argument(_flag(field), type=float, nargs="+", default=None,
-                                help="prior over edge types, e.g. 0.91 0.03 0.03 0.03")
+                                help="prior probability of each edge type in the KL term, one "
+                                     "per type, e.g. 0.91 0.03 0.03 0.03 (default: uniform)")
         else:
             _add_option(parser, field, value, choices.get(field), helps.get(field))
 
@@ -170,7 +296,8 @@ def _generate(args: argparse.Namespace) -> int:
     from torch_nri.training import TrainConfig, dataset_options
 
     config = TrainConfig(**_data_kwargs(args), seed=args.seed, progress=True)
-    check_output_dir(config.data_root, "data_root")
+    # Named as typed: --out and --data-root set the same directory.
+    check_output_dir(config.data_root, getattr(args, "data_root_flag", None) or "--data-root")
     dataset = get_system(config.system)(config.data_root, force_reload=args.force,
                                         **dataset_options(config))
     print(f"{config.system}: {config.num_train}/{config.num_valid}/{config.num_test} systems "
@@ -303,10 +430,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = subparsers.add_parser("generate", help="simulate a dataset and cache it")
     _add_data_options(gen, simulated_only=True)
-    gen.add_argument("--out", dest="data_root", default=argparse.SUPPRESS,
-                     help="the same as --data-root")
-    gen.add_argument("--seed", type=int, default=42, help="seed of the data (default: 42)")
-    gen.add_argument("--force", action="store_true", help="regenerate even if cached")
+    gen.add_argument("--out", dest="data_root", default=argparse.SUPPRESS, action=_StoreFlag,
+                     help="root directory of the cache: the same as --data-root")
+    gen.add_argument("--seed", type=int, default=42,
+                     help="seed of the data, as train's --seed draws it unless --data-seed "
+                          "(default: 42)")
+    gen.add_argument("--force", action="store_true",
+                     help="simulate the dataset again even if it is cached")
 
     train_parser = subparsers.add_parser("train", help="train NRI, NRI-MPM or a baseline "
                                          "(--model)")
@@ -315,11 +445,14 @@ def build_parser() -> argparse.ArgumentParser:
                               help="continue the run in --out from its last checkpoint")
 
     eval_parser = subparsers.add_parser("evaluate", help="test a trained run")
-    eval_parser.add_argument("run_dir")
+    eval_parser.add_argument("run_dir", help="directory of a run of torch-nri train (its "
+                                             "config.json and best.pt)")
     eval_parser.add_argument("--data", default=None,
-                             help="raw trajectories .npz (x [samples, T, N, F], optional edges "
-                                  "or edge_list), on the run's candidate graph")
-    eval_parser.add_argument("--json", action="store_true", help="print one JSON object")
+                             help="test the run on these raw trajectories instead of its own "
+                                  "test split: an .npz with x [samples, T, N, F] and optional "
+                                  "edges or edge_list, on the run's candidate graph")
+    eval_parser.add_argument("--json", action="store_true",
+                             help="print the results as one JSON object instead of a table")
     eval_parser.add_argument("--shared", action="store_true",
                              help="also score the systems' mean graph (every system must have "
                                   "the same candidate graph) against their relations")
@@ -353,34 +486,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     base_parser = subparsers.add_parser("baseline", help="fit and test a baseline that is "
                                         "not an NRI model (see also train --model)")
-    base_parser.add_argument("name", choices=BASELINES)
+    base_parser.add_argument("name", choices=BASELINES,
+                             help="the baseline: correlation or lstm-correlation (edge "
+                                  "recovery), static, lstm-single or lstm-joint (path "
+                                  "prediction)")
     _add_data_options(base_parser)
-    base_parser.add_argument("--seed", type=int, default=42)
-    base_parser.add_argument("--epochs", type=int, default=10, help="LSTM baselines: epochs")
+    base_parser.add_argument("--seed", type=int, default=42,
+                             help="seed of the LSTMs' initialisation and shuffling and, unless "
+                                  "--data-seed, of the data (default: 42)")
+    base_parser.add_argument("--epochs", type=int, default=10,
+                             help="LSTM baselines: passes over the training set (default: 10)")
     base_parser.add_argument("--max-seconds", type=float, default=None,
-                             help="LSTM baselines: training time budget")
+                             help="LSTM baselines: training time budget in seconds (default: "
+                                  "no budget)")
     base_parser.add_argument("--lr", type=float, default=None,
                              help="LSTM baselines: learning rate (default: 1e-3 for "
                                   "lstm-correlation, 5e-4 for the path LSTMs)")
-    base_parser.add_argument("--hidden", type=int, default=256, help="LSTM baselines: size")
+    base_parser.add_argument("--hidden", type=int, default=256,
+                             help="LSTM baselines: hidden size of the LSTMs (default: 256)")
     base_parser.add_argument("--observed-steps", type=int, default=None,
-                             help="path baselines: observed steps of the test protocol "
-                                  "(default: the training length)")
+                             help="path baselines: steps that the test protocol shows before "
+                                  "it predicts (default: the training length)")
     base_parser.add_argument("--horizon", type=int, default=20,
-                             help="path baselines: predicted steps (default: 20)")
-    base_parser.add_argument("--out", default=None, help="also write results.json here")
+                             help="path baselines: steps predicted after the observed ones "
+                                  "(default: 20)")
+    base_parser.add_argument("--out", default=None,
+                             help="also write the results to results.json in this directory")
 
     demo_parser = subparsers.add_parser("demo", help="simulate springs, train NRI, evaluate")
-    demo_parser.add_argument("--out", default="runs/demo")
-    demo_parser.add_argument("--data-root", default="data")
-    demo_parser.add_argument("--epochs", type=int, default=None)
+    demo_parser.add_argument("--out", default="runs/demo",
+                             help="directory of the demo's run: checkpoints, log, results and "
+                                  "plots (default: runs/demo)")
+    demo_parser.add_argument("--data-root", default="data",
+                             help="root directory of the simulated datasets' cache (default: "
+                                  "data)")
+    demo_parser.add_argument("--epochs", type=int, default=None,
+                             help="passes over the training set (default: the demo's 60, or "
+                                  "the paper's 500 with --paper)")
     demo_parser.add_argument("--paper", action="store_true",
                              help="the NRI paper's setting (50k systems, hidden 256, 500 "
                                   "epochs, two free edge types: days on a CPU) instead of "
                                   "the demo's")
     for sub in (eval_parser, infer_parser, base_parser, demo_parser):
         sub.add_argument("--device", default="auto",
-                         help="auto (CUDA when available), cpu, cuda or cuda:N (default: auto)")
+                         help="device that runs the models: auto (CUDA when available), cpu, "
+                              "cuda or cuda:N (default: auto)")
     return parser
 
 

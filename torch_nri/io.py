@@ -52,12 +52,27 @@ def describe_error(error: Exception) -> str:
     return str(error)
 
 
+def check_directory(path: str, name: str) -> None:
+    r"""Raises a :class:`ValueError` that names the argument ``name`` and
+    the path where the directory ``path`` cannot be: ``path`` is an existing
+    file, or a file stands where one of its parent directories would be.
+    It creates nothing; :func:`check_output_dir` also creates the directory."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"'{name}' must be a directory, but {path} is an existing file")
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(parent):  # the nearest part of the path that exists
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(f"'{name}' must be a directory, but {parent}, on its path {path}, "
+                         f"is an existing file")
+
+
 def check_output_dir(path: str, name: str = "out") -> None:
     r"""Creates the output directory ``path`` (the argument ``name``) or
     raises a :class:`ValueError` that says why it cannot be written: an
-    existing file, or a directory without write permission."""
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(f"'{name}' must be a directory, but {path} is an existing file")
+    existing file (:func:`check_directory`), or a directory without write
+    permission."""
+    check_directory(path, name)
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as error:

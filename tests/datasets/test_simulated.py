@@ -168,6 +168,21 @@ def test_argument_errors(tmp_path):
         SpringsDataset(str(tmp_path), num_train=0)
 
 
+@pytest.mark.parametrize("cls", [SpringsDataset, ChargedDataset, KuramotoDataset])
+def test_a_root_that_is_a_file_is_refused_before_anything_is_simulated(tmp_path, cls,
+                                                                        monkeypatch):
+    # Before: PyG's makedirs failed deep in fsspec (NotADirectoryError) after
+    # printing "Processing...".
+    monkeypatch.setattr(SimulatedDataset, "process", lambda self: pytest.fail("simulated"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match=r"^'root' must be a directory, but .*file is an "
+                                         r"existing file$"):
+        cls(root=str(tmp_path / "file"), num_train=2, num_valid=2, num_test=2)
+    with pytest.raises(ValueError, match=r"^'root' must be a directory, but .*file, on its "
+                                         r"path .*file/cache, is an existing file$"):
+        cls(root=str(tmp_path / "file" / "cache"), num_train=2, num_valid=2, num_test=2)
+
+
 TINY = dict(num_train=3, num_valid=2, num_test=2, length=1000, test_length=2000)
 
 

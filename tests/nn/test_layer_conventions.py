@@ -112,3 +112,28 @@ def test_the_constructor_calls_reset_parameters(cls, monkeypatch):
     monkeypatch.setattr(cls, "reset_parameters", recording)
     cls(**LAYERS[cls][0])
     assert cls in calls
+
+
+def _sizes(cls):
+    # The size arguments of a layer in the table: channels, edge types, heads.
+    args, alternatives = LAYERS[cls]
+    return [name for name, value in {**args, **alternatives}.items()
+            if type(value) is int and (name.endswith("channels") or name.startswith("num_"))]
+
+
+SIZES = [(cls, name, value) for cls in LAYERS for name in _sizes(cls)
+         for value in (0, -1, 2.5)]
+
+
+def test_every_layer_with_sizes_is_checked():
+    assert {cls for cls, _, _ in SIZES} == set(LAYERS) - {nn.SpringsSimulationDecoder}
+
+
+@pytest.mark.parametrize("cls, name, value", SIZES,
+                         ids=[f"{cls.__name__}-{name}={value}" for cls, name, value in SIZES])
+def test_non_positive_sizes_are_refused_in_the_constructor(cls, name, value):
+    # Before: a size of 0 failed in torch.nn.init (ZeroDivisionError), or built
+    # a layer of no width that failed at its first call.
+    with pytest.raises(ValueError, match=rf"^'{name}' of {cls.__name__} must be a positive "
+                                         rf"integer, got {value}$"):
+        _variant(cls, name, value)

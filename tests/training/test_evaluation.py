@@ -116,3 +116,74 @@ def test_a_system_ten_times_larger_is_evaluated_in_bounded_memory():
     # allocates such tensors, the chunked one nothing of half that size.
     per_edge = edge_index.size(1) * hidden * 4
     assert largest[1] >= per_edge and largest[0] < per_edge / 2
+
+
+def _mismatches():
+    from torch_nri.models import DNRI, FixedGraphModel, SupervisedEncoder
+    from torch_nri.nn import CNNEncoder, DNRIEncoder, RNNDecoder
+
+    mlp = MLPDecoder(2, 2, 8, 8, 8)
+    nri = "config.json says model='nri', encoder='mlp' \\(MLPEncoder\\), decoder='mlp' " \
+          "\\(MLPDecoder\\)"
+    # (the model in best.pt, the run's configuration, what the error says)
+    return [
+        (NRI(CNNEncoder(2, 8, 2), mlp, 2), {}, "its encoder differs\\): it holds NRI with "
+         "encoder CNNEncoder and decoder MLPDecoder; " + nri),
+        (NRI(MLPEncoder(20, 8, 2), RNNDecoder(2, 2, 8), 2), {},
+         "its decoder differs\\): it holds NRI with encoder MLPEncoder and decoder RNNDecoder"),
+        (SupervisedEncoder(MLPEncoder(20, 8, 2), 2), {}, "its decoder differs\\): it holds "
+         "SupervisedEncoder with encoder MLPEncoder; " + nri),
+        (FixedGraphModel(MLPDecoder(2, 1, 8, 8, 8), "full", 1), {},
+         "its encoder differs\\): it holds FixedGraphModel with decoder MLPDecoder"),
+        (DNRI(DNRIEncoder(2, 8, 2), mlp, 2), {}, "its encoder differs\\): it holds DNRI with "
+         "encoder DNRIEncoder"),
+        (NRI(MLPEncoder(20, 8, 2), mlp, 2), dict(model="full-graph"),
+         "its encoder differs\\): .* config.json says model='full-graph', decoder='mlp' "
+         "\\(MLPDecoder\\)\\."),
+        (NRI(MLPEncoder(20, 8, 2), mlp, 2), dict(model="supervised"),
+         "its decoder differs\\): .* config.json says model='supervised', encoder='mlp' "
+         "\\(MLPEncoder\\)\\."),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_mismatches())))
+def test_evaluate_run_refuses_a_checkpoint_of_another_model(tmp_path, case):
+    # Before: the checkpoint's model was scored as if it were the run's.
+    from torch_nri.models import save_model
+    from torch_nri.training import TrainConfig, evaluate_run
+
+    model, options, match = _mismatches()[case]
+    save_model(model, str(tmp_path / "best.pt"))
+    with pytest.raises(ValueError, match=rf"^{tmp_path}/best.pt holds another model than the "
+                                         rf"run's config.json describes \({match}"):
+        evaluate_run(str(tmp_path), config=TrainConfig(**options), test_set=[], device="cpu")
+
+
+def test_the_configuration_a_checkpoint_was_trained_with_tells_apart_the_given_graphs(
+        tmp_path):
+    # The full-graph and true-graph baselines have the same layers: the
+    # configuration in a checkpoint of train() tells them apart.
+    from types import SimpleNamespace
+
+    from torch_nri.models import FixedGraphModel
+    from torch_nri.models.base import checkpoint_entries
+    from torch_nri.training import TrainConfig
+    from torch_nri.training.evaluation import check_checkpoint_model
+
+    model = FixedGraphModel(MLPDecoder(2, 1, 8, 8, 8), "full", 1)
+    checkpoint = {**checkpoint_entries(model),
+                  "train_config": TrainConfig(model="full-graph").to_dict()}
+    check_checkpoint_model(checkpoint, TrainConfig(model="full-graph"), "best.pt")
+    with pytest.raises(ValueError, match=r"\(its model differs\): it holds FixedGraphModel with "
+                                         r"decoder MLPDecoder \(trained with "
+                                         r"model='full-graph', decoder='mlp'\); config.json "
+                                         r"says model='true-graph', decoder='mlp'"):
+        check_checkpoint_model(checkpoint, TrainConfig(model="true-graph"), "best.pt")
+    # A saved run's decoder of one's own, not registered here: its class is
+    # unknown, the configuration it was trained with is compared.
+    checkpoint["train_config"]["decoder"] = "mine:Decoder"
+    check_checkpoint_model(checkpoint, SimpleNamespace(model="full-graph", encoder="mlp",
+                                                       decoder="mine:Decoder"), "best.pt")
+    with pytest.raises(ValueError, match=r"its decoder differs"):
+        check_checkpoint_model(checkpoint, SimpleNamespace(model="full-graph", encoder="mlp",
+                                                           decoder="other:Decoder"), "best.pt")

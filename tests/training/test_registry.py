@@ -214,3 +214,26 @@ def test_position_features_reach_every_learned_layer_and_the_simulator_refuses_t
     with pytest.raises(ValueError, match=r"decoder='sim' is the springs simulator, which reads "
                                          r"absolute positions .* got \[0, 1\]"):
         TrainConfig(decoder="sim", position_features=[0, 1])
+
+
+# The simulator decoder has no hidden size: its sizes are its data's.
+HIDDEN = [("encoder", name) for name in ENCODERS] + [("decoder", name) for name in DECODERS
+                                                     if name != "sim"]
+
+
+@pytest.mark.parametrize("kind, name", HIDDEN, ids=[f"{n} {k}" for k, n in HIDDEN])
+def test_every_registered_part_refuses_a_hidden_size_of_zero(kind, name):
+    # TrainConfig refuses encoder_hidden=0 itself; the layer must too, for a
+    # configuration built around it (before: ZeroDivisionError in torch.nn.init).
+    from types import SimpleNamespace
+
+    class TrainSet(list):  # one system of 3 nodes, 20 steps, 4 features
+        num_features = 4
+
+    config = SimpleNamespace(**{**TrainConfig().to_dict(), "encoder_hidden": 0,
+                                "decoder_hidden": 0})
+    part = (ENCODERS if kind == "encoder" else DECODERS)[name]
+    kwargs = part.kwargs(config, TrainSet([SimpleNamespace(x=torch.zeros(3, 20, 4))]), 2)
+    with pytest.raises(ValueError, match=rf"^'(msg_)?hidden_channels' of {part.cls.__name__} "
+                                         rf"must be a positive integer, got 0$"):
+        part.cls(**kwargs)

@@ -15,7 +15,8 @@ from torch_geometric.data import Data, InMemoryDataset
 from torch_nri._validation import check_int
 from torch_nri.datasets.normalization import MinMaxStats
 from torch_nri.graphs import candidate_graph, check_candidate_graph, check_position_features
-from torch_nri.io import atomic_torch_save, atomic_write_text, remove_temporaries
+from torch_nri.io import (atomic_torch_save, atomic_write_text, check_directory,
+                          remove_temporaries)
 from torch_nri.simulations.particles import num_samples_of
 
 SPLITS = ("train", "valid", "test")
@@ -215,6 +216,7 @@ class SimulatedDataset(InMemoryDataset):
         if graph_radius is not None:  # absent otherwise: the keys made before it stay valid
             self.params["graph_radius"] = graph_radius
         self.check_physics(self.physics, num_nodes)
+        check_directory(root, "root")  # the cache directory: a file there is a clear error
         self.split = split
         self.progress = progress
         super().__init__(root, transform, pre_transform, force_reload=force_reload)

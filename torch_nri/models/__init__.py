@@ -1,5 +1,6 @@
 from torch_nri.models.base import (ConfigurableModel, NRIOutput, describe_model, encode_edges,
-                                   load_model, read_checkpoint, save_model)
+                                   load_model, model_from_checkpoint, read_checkpoint,
+                                   save_model)
 from torch_nri.models.nri import NRI
 from torch_nri.models.dnri import DNRI, DNRIOutput
 from torch_nri.models.fixed_graph import FixedGraphModel
@@ -7,4 +8,4 @@ from torch_nri.models.supervised_encoder import SupervisedEncoder
 
 __all__ = ["NRI", "DNRI", "NRIOutput", "DNRIOutput", "FixedGraphModel", "SupervisedEncoder",
            "ConfigurableModel", "describe_model", "encode_edges", "load_model",
-           "read_checkpoint", "save_model"]
+           "model_from_checkpoint", "read_checkpoint", "save_model"]

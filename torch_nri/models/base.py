@@ -318,11 +318,19 @@ def load_model(path: str, map_location: Any = "cpu") -> ConfigurableModel:
     r"""Rebuilds whichever model of :mod:`torch_nri.models` a checkpoint holds
     (its config's ``"model"`` entry; :class:`~torch_nri.models.NRI` where it
     has none)."""
+    return model_from_checkpoint(read_checkpoint(path, map_location), path)
+
+
+def model_from_checkpoint(checkpoint: Dict[str, Any],
+                          path: Optional[str] = None) -> ConfigurableModel:
+    r""":func:`load_model` of a checkpoint already read
+    (:func:`read_checkpoint`), e.g. to check what it holds before building
+    it; ``path`` names it in errors."""
     from torch_nri import models
 
-    checkpoint = read_checkpoint(path, map_location)
     name = checkpoint["model_config"].get("model", "NRI")
     cls: Optional[Type[ConfigurableModel]] = getattr(models, name, None)
     if not (isinstance(cls, type) and issubclass(cls, ConfigurableModel)):
-        raise ValueError(f"checkpoint {path} holds an unknown model {name!r}")
+        raise ValueError(f"checkpoint{'' if path is None else ' ' + path} holds an unknown "
+                         f"model {name!r}")
     return cls._from_checkpoint(checkpoint)

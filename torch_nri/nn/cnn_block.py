@@ -5,6 +5,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import BatchNorm1d, Conv1d, Module
 
+from torch_nri._validation import check_sizes
+
 
 class CNNBlock(Module):
     r"""1-D convolutions with attentive pooling over time (Kipf et al., 2018,
@@ -38,6 +40,8 @@ class CNNBlock(Module):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
                  dropout: float = 0.0) -> None:
         super().__init__()
+        check_sizes(self, in_channels=in_channels, hidden_channels=hidden_channels,
+                    out_channels=out_channels)
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.out_channels = out_channels

@@ -5,7 +5,7 @@ from torch import Tensor
 from torch.nn import Linear
 
 from torch_nri._validation import (check_batch, check_batch_norm_sizes, check_edge_index,
-                                   check_node_features, parameter_dtype)
+                                   check_node_features, check_sizes, parameter_dtype)
 from torch_nri.nn.cnn_block import CNNBlock
 from torch_nri.nn.message_passing import NRIMessagePassing
 from torch_nri.nn.mlp_block import MLPBlock
@@ -56,6 +56,8 @@ class CNNEncoder(NRIMessagePassing):
     def __init__(self, in_channels: int, hidden_channels: int, num_edge_types: int,
                  factor: bool = True, dropout: float = 0.0, aggr: str = "sum",
                  position_features: Optional[Sequence[int]] = None) -> None:
+        check_sizes(self, in_channels=in_channels, hidden_channels=hidden_channels,
+                    num_edge_types=num_edge_types)
         super().__init__(aggr=aggr, position_features=position_features)
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels

@@ -5,7 +5,8 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint as run_checkpointed
 
 from torch_nri._validation import (check_edge_index, check_edge_weights,
-                                   check_node_features, check_skip_first, parameter_dtype)
+                                   check_node_features, check_sizes, check_skip_first,
+                                   parameter_dtype)
 from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.message_passing import NRIMessagePassing
 
@@ -108,6 +109,7 @@ class NRIDecoder(NRIMessagePassing):
                  skip_no_edges: bool = False,
                  checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY,
                  position_features: Optional[Sequence[int]] = None) -> None:
+        check_sizes(self, in_channels=in_channels, num_edge_types=num_edge_types)
         super().__init__(aggr, checkpoint, checkpoint_chunk_size, skip_no_edges,
                          checkpoint_memory, position_features)
         if self.feeding not in FEEDINGS:

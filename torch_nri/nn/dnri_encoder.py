@@ -5,7 +5,7 @@ from torch import Tensor
 from torch.nn import LSTM
 from torch_geometric.nn.models import MLP
 
-from torch_nri._validation import check_edge_index, check_node_features
+from torch_nri._validation import check_edge_index, check_node_features, check_sizes
 from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.message_passing import NRIMessagePassing
 from torch_nri.nn.mlp_encoder import factor_graph_in_chunks
@@ -97,6 +97,9 @@ class DNRIEncoder(NRIMessagePassing):
                  checkpoint_chunk_size: Optional[int] = None,
                  checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY,
                  position_features: Optional[Sequence[int]] = None) -> None:
+        check_sizes(self, ("rnn_channels", "head_channels"), in_channels=in_channels,
+                    hidden_channels=hidden_channels, num_edge_types=num_edge_types,
+                    rnn_channels=rnn_channels, head_channels=head_channels)
         # dNRI averages the incoming edges of a node.
         super().__init__(aggr="mean", checkpoint=checkpoint,
                          checkpoint_chunk_size=checkpoint_chunk_size,

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module, Parameter
 
-from torch_nri._validation import check_skip_first
+from torch_nri._validation import check_sizes, check_skip_first
 
 
 # The in-place forms of the usual activations (their backward reads their output).
@@ -59,6 +59,8 @@ class EdgeTypeMLP(Module):
                  dropout: float = 0.0, skip_first: bool = False,
                  average_types: bool = False) -> None:
         super().__init__()
+        check_sizes(self, in_channels=in_channels, hidden_channels=hidden_channels,
+                    out_channels=out_channels, num_edge_types=num_edge_types)
         check_skip_first(skip_first, num_edge_types)
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels

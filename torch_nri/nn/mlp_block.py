@@ -6,6 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import BatchNorm1d, Linear, Module, SyncBatchNorm
 
+from torch_nri._validation import check_sizes
+
 
 class MLPBlock(Module):
     r"""The 2-layer ELU MLP with batch normalisation and dropout that every
@@ -38,6 +40,8 @@ class MLPBlock(Module):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
                  dropout: float = 0.0, batch_norm: bool = True) -> None:
         super().__init__()
+        check_sizes(self, in_channels=in_channels, hidden_channels=hidden_channels,
+                    out_channels=out_channels)
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.out_channels = out_channels

@@ -6,7 +6,7 @@ from torch import Tensor
 from torch.nn import Linear
 
 from torch_nri._validation import (check_batch, check_batch_norm_sizes, check_edge_index,
-                                   check_node_features, parameter_dtype)
+                                   check_node_features, check_sizes, parameter_dtype)
 from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY, seeded, step_seed
 from torch_nri.nn.message_passing import NRIMessagePassing
 from torch_nri.nn.mlp_block import MLPBlock
@@ -83,6 +83,8 @@ class MLPEncoder(NRIMessagePassing):
                  checkpoint_chunk_size: Optional[int] = None,
                  checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY,
                  position_features: Optional[Sequence[int]] = None) -> None:
+        check_sizes(self, in_channels=in_channels, hidden_channels=hidden_channels,
+                    num_edge_types=num_edge_types)
         super().__init__(aggr=aggr, checkpoint=checkpoint,
                          checkpoint_chunk_size=checkpoint_chunk_size,
                          checkpoint_memory=checkpoint_memory,

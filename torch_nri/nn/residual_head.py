@@ -2,6 +2,8 @@ from torch import Tensor
 from torch.nn import Module
 from torch_geometric.nn import MLP
 
+from torch_nri._validation import check_sizes
+
 
 class ResidualHead(Module):
     r"""The output head of the NRI decoders (Kipf et al., 2018, eqs. 12 and
@@ -26,6 +28,8 @@ class ResidualHead(Module):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
                  dropout: float = 0.0) -> None:
         super().__init__()
+        check_sizes(self, in_channels=in_channels, hidden_channels=hidden_channels,
+                    out_channels=out_channels)
         self.mlp = MLP([in_channels, hidden_channels, hidden_channels, out_channels],
                        act="relu", norm=None, dropout=float(dropout))
         self.reset_parameters()

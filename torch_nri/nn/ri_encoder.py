@@ -6,7 +6,7 @@ from torch import Tensor
 from torch.nn import Linear
 from torch_geometric.utils import scatter
 
-from torch_nri._validation import check_batch, values_checked
+from torch_nri._validation import check_batch, check_sizes, values_checked
 from torch_nri.graphs import GraphSizes, graph_sizes
 from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.mlp_encoder import MLPEncoder
@@ -111,6 +111,7 @@ class RIEncoder(MLPEncoder):
                  checkpoint_chunk_size: Optional[int] = None,
                  checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY,
                  position_features: Optional[Sequence[int]] = None) -> None:
+        check_sizes(self, num_heads=num_heads)
         if inter_scope not in INTER_SCOPES:
             raise ValueError(f"'inter_scope' must be one of {INTER_SCOPES}, "
                              f"got {inter_scope!r}")

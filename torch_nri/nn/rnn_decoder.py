@@ -4,6 +4,7 @@ import torch
 from torch import Tensor
 from torch.nn import Linear
 
+from torch_nri._validation import check_sizes
 from torch_nri.nn.decoder import NRIDecoder
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
 from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY
@@ -95,6 +96,7 @@ class RNNDecoder(NRIDecoder):
                  skip_no_edges: bool = False,
                  checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY,
                  position_features: Optional[Sequence[int]] = None) -> None:
+        check_sizes(self, hidden_channels=hidden_channels)
         super().__init__(in_channels, num_edge_types, skip_first, aggr, checkpoint,
                          checkpoint_chunk_size, skip_no_edges, checkpoint_memory,
                          position_features)

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 from torch.nn import Module, MultiheadAttention, Parameter
 
-from torch_nri._validation import values_checked
+from torch_nri._validation import check_sizes, values_checked
 
 
 class SetSequenceModel(Module):
@@ -52,6 +52,7 @@ class SetSequenceModel(Module):
     def __init__(self, channels: int, kind: str = "gru", num_heads: int = 4,
                  dropout: float = 0.0, shuffle: bool = True) -> None:
         super().__init__()
+        check_sizes(self, channels=channels, num_heads=num_heads)
         if kind not in ("gru", "attention"):
             raise ValueError(f"'kind' must be 'gru' or 'attention', got {kind!r}")
         if kind == "attention" and channels % num_heads:

@@ -4,6 +4,7 @@ from typing import Any, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from torch_nri._validation import check_sizes
 from torch_nri.nn.decoder import NRIDecoder
 from torch_nri.nn.edge_type_mlp import EdgeTypeMLP
 from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY
@@ -93,6 +94,7 @@ class STDecoder(NRIDecoder):
                  checkpoint_chunk_size: Optional[int] = None,
                  checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY,
                  position_features: Optional[Sequence[int]] = None) -> None:
+        check_sizes(self, hidden_channels=hidden_channels)
         super().__init__(in_channels, num_edge_types, skip_first, aggr, checkpoint,
                          checkpoint_chunk_size, checkpoint_memory=checkpoint_memory,
                          position_features=position_features)

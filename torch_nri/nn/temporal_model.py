@@ -6,6 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import GRUCell, Linear, Module
 
+from torch_nri._validation import check_sizes
+
 # The memory a TemporalModel carries from one step of a segment to the next:
 # the last hidden state (GRU), or the keys and values of the history (attention).
 Memory = Any
@@ -53,6 +55,7 @@ class TemporalModel(Module):
     """
     def __init__(self, in_channels: int, hidden_channels: int, kind: str = "gru") -> None:
         super().__init__()
+        check_sizes(self, in_channels=in_channels, hidden_channels=hidden_channels)
         if kind not in ("gru", "attention"):
             raise ValueError(f"'kind' must be 'gru' or 'attention', got {kind!r}")
         self.in_channels = in_channels

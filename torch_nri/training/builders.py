@@ -8,6 +8,7 @@ from torch.utils.data import Dataset
 
 from torch_nri import models
 from torch_nri.datasets import get_system, load_splits
+from torch_nri.io import check_directory
 from torch_nri.models import ConfigurableModel
 from torch_nri.protocol import check_protocol
 from torch_nri.training.config import TrainConfig
@@ -43,6 +44,7 @@ def build_datasets(config: TrainConfig) -> Tuple[Dataset, Dataset, Dataset]:
         return load_splits(config.data, **trajectory_options(config))
     cls = get_system(config.system)
     options = dataset_options(config)
+    check_directory(config.data_root, "data_root")  # named as the option, not as 'root'
     return tuple(cls(config.data_root, split=split, **options)
                  for split in ("train", "valid", "test"))
 

@@ -20,13 +20,14 @@ from torch_nri.metrics import (accuracy_from_confusion, align_steps, asymmetry_c
                                best_type_permutation, edge_auroc, edge_confusion,
                                edge_presence_scores, f1_from_confusion, roc_curve,
                                step_confusion)
-from torch_nri.models import ConfigurableModel, load_model
+from torch_nri.models import ConfigurableModel, model_from_checkpoint, read_checkpoint
 from torch_nri.protocol import OBSERVED_STEPS, protocol_steps, static_squared_error
 from torch_nri.training import distributed
 from torch_nri.training.batching import make_loader
 from torch_nri.training.builders import build_datasets, trajectory_options
 from torch_nri.training.config import TrainConfig
 from torch_nri.training.distributed import Context
+from torch_nri.training.registry import MODELS, model_layers
 from torch_nri.training.plots import (MAX_PLOT_OBJECTS, nearest_objects, plot_graph,
                                       plot_graph_over_time, plot_roc, plot_trajectories,
                                       window_edges)
@@ -254,7 +255,10 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
     ``position_features``) and, where AUROC is scored, its ROC curve
     (``roc.png``). Under ``torchrun`` (``ctx``), each process
     evaluates its shard and the metrics are reduced; rank 0 alone draws the
-    plots.
+    plots. A ``best.pt`` of another model than the run's configuration
+    describes (another model kind, encoder or decoder: a checkpoint copied
+    from another run) is a :class:`ValueError` (:func:`check_checkpoint_model`),
+    not scored.
 
     With ``shared``, the systems' mean graph
     (:func:`~torch_nri.training.infer_graph` with ``shared=True``: every
@@ -275,7 +279,7 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
     ctx = ctx or Context(device=resolve_device(device))
     if config is None:
         config = TrainConfig.load(run_dir)
-    model = load_model(os.path.join(run_dir, "best.pt"), map_location=ctx.device)
+    model = load_run_model(run_dir, config, ctx.device)
     if test_set is None:
         test_set = build_datasets(config)[2]
     observed = observed_steps_of(config)
@@ -304,6 +308,65 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
         plot_example(model, test_set[0].to(ctx.device), observed, config.horizon, no_edge_type,
                      run_dir, getattr(test_set, "position_features", config.position_features))
     return results
+
+
+def load_run_model(run_dir: str, config: Optional[TrainConfig] = None,
+                   device: Any = "cpu") -> ConfigurableModel:
+    r"""The best checkpoint of the run in ``run_dir`` (its ``best.pt``) on
+    ``device``, checked to hold the model that the run's configuration
+    (``config``, by default its ``config.json``) describes
+    (:func:`check_checkpoint_model`). A missing ``best.pt`` is a
+    :class:`FileNotFoundError` that says what the file is."""
+    if config is None:
+        config = TrainConfig.load(run_dir)
+    path = os.path.join(run_dir, "best.pt")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no trained model in {run_dir}: {path} (the run's best "
+                                f"checkpoint, written by torch-nri train) is missing")
+    checkpoint = read_checkpoint(path, map_location=device)
+    check_checkpoint_model(checkpoint, config, path)
+    return model_from_checkpoint(checkpoint, path)
+
+
+def check_checkpoint_model(checkpoint: Dict[str, Any], config: TrainConfig, path: str) -> None:
+    r"""Raises a :class:`ValueError` unless the checkpoint at ``path``
+    (:func:`~torch_nri.models.read_checkpoint`) holds the model that the
+    run's configuration describes: its encoder and decoder classes
+    (:func:`~torch_nri.training.registry.model_layers`) and, where the
+    checkpoint records the configuration it was trained with (every
+    checkpoint of :func:`~torch_nri.training.train`), its ``model``,
+    ``encoder`` and ``decoder``. The error says what each holds."""
+    model_config = checkpoint["model_config"]
+    held = {}
+    for part in ("encoder", "decoder"):
+        spec = model_config.get(part)
+        held[part] = spec.get("name") if isinstance(spec, dict) else None
+    expected = model_layers(config)
+    differ = [part for part, layer in expected.items() if held[part] != layer]
+    trained = checkpoint.get("train_config")
+    trained = trained if isinstance(trained, dict) else {}
+    spec = MODELS[config.model]
+    used = {"model": True, "encoder": spec.uses_encoder, "decoder": spec.uses_decoder}
+    differ += [key for key, use in used.items() if use and key not in differ
+               and trained.get(key) is not None and trained[key] != getattr(config, key)]
+    if not differ:
+        return
+    differ = [key for key in used if key in differ]  # model, encoder, decoder
+    differ_text = (" and ".join(filter(None, [", ".join(differ[:-1]), differ[-1]]))
+                   + (" differs" if len(differ) == 1 else " differ"))
+    layers = " and ".join(f"{part} {layer}" for part, layer in held.items() if layer)
+    holds = model_config.get("model", "NRI") + (f" with {layers}" if layers else "")
+    if trained:
+        holds += " (trained with " + ", ".join(
+            f"{key}={trained.get(key)!r}" for key in used
+            if key == "model" or held[key] is not None) + ")"
+    says = ", ".join(f"{key}={getattr(config, key)!r}"
+                     + (f" ({expected[key]})" if expected.get(key) else "")
+                     for key, use in used.items() if use)
+    raise ValueError(f"{path} holds another model than the run's config.json describes "
+                     f"(its {differ_text}): it holds {holds}; "
+                     f"config.json says {says}. Was best.pt copied from another run? Evaluate "
+                     f"it with the config.json of the run that trained it")
 
 
 @torch.no_grad()

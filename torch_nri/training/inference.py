@@ -25,11 +25,11 @@ from torch_nri.device import resolve_device
 from torch_nri.graphs import reverse_edge_index
 from torch_nri.io import atomic_write
 from torch_nri.metrics import align_steps, edge_confusion
-from torch_nri.models import ConfigurableModel, load_model
+from torch_nri.models import ConfigurableModel
 from torch_nri.training.batching import make_loader
 from torch_nri.training.config import TrainConfig
-from torch_nri.training.evaluation import (edge_metrics, observed_steps_of, relations_of,
-                                           run_dataset, window_relations)
+from torch_nri.training.evaluation import (edge_metrics, load_run_model, observed_steps_of,
+                                           relations_of, run_dataset, window_relations)
 from torch_nri.training.plots import (MAX_PLOT_OBJECTS, nearest_objects,
                                       plot_edge_probabilities, window_edges)
 
@@ -236,7 +236,9 @@ def infer_graph(run: Union[str, ConfigurableModel], data: Union[str, Dataset],
 
     Args:
         run (str or ConfigurableModel): A run directory (its ``config.json``
-            and best checkpoint ``best.pt``), or a model that infers edges.
+            and best checkpoint ``best.pt``,
+            :func:`~torch_nri.training.evaluation.load_run_model`), or a
+            model that infers edges.
         data (str or Dataset): A trajectory ``.npz`` file, read as the run
             reads data (:func:`~torch_nri.training.evaluation.run_dataset`:
             its normalisation and candidate graph; for a run directory
@@ -266,11 +268,7 @@ def infer_graph(run: Union[str, ConfigurableModel], data: Union[str, Dataset],
     device = device if isinstance(device, torch.device) else resolve_device(device)
     if isinstance(run, str):
         config = TrainConfig.load(run)
-        checkpoint = os.path.join(run, "best.pt")
-        if not os.path.isfile(checkpoint):
-            raise FileNotFoundError(f"no trained model in {run}: {checkpoint} (the run's best "
-                                    f"checkpoint, written by torch-nri train) is missing")
-        model = load_model(checkpoint, map_location=device)
+        model = load_run_model(run, config, device)
         if isinstance(data, str):
             data = run_dataset(run, data, config)
         if observed_steps is None:

@@ -262,6 +262,8 @@ class ModelSpec:
             (so that the graph can be re-inferred during a forecast).
         uses_encoder (bool): Whether it has an encoder (the test protocol
             then shows it the encoder's window).
+        uses_decoder (bool): Whether it has a decoder (it then predicts
+            trajectories). (default: :obj:`True`)
         check (callable, optional): ``check(config)`` raises a
             :class:`ValueError` for a configuration the model cannot serve.
         dropout (float, optional): The model's dropout where the
@@ -277,6 +279,7 @@ class ModelSpec:
     check: Optional[Callable[[Any], None]] = None
     dropout: float = 0.0
     encoder: str = "mlp"
+    uses_decoder: bool = True
 
 
 def _spec(table: Dict[str, Part], name: str, config, train_set,
@@ -347,9 +350,29 @@ MODELS: Dict[str, ModelSpec] = {
     "nri": ModelSpec(_nri, infers_graph=True, check=_check_static_encoder),
     "dnri": ModelSpec(_dnri, check=_check_dnri, encoder="dnri"),
     "supervised": ModelSpec(_supervised, needs_relations=True, dropout=0.5,
-                            check=_check_static_encoder),
+                            check=_check_static_encoder, uses_decoder=False),
     "full-graph": ModelSpec(_given_graph("full"), uses_encoder=False, check=_check_full_graph),
     "true-graph": ModelSpec(_given_graph("true"), needs_relations=True, uses_encoder=False),
 }
 
 _BUILT_IN = {"encoder": frozenset(ENCODERS), "decoder": frozenset(DECODERS)}
+
+
+def model_layers(config) -> Dict[str, Optional[str]]:
+    r"""The layer classes that the model of a
+    :class:`~torch_nri.training.TrainConfig` is built of, as its checkpoint's
+    model config names them (:func:`~torch_nri.models.base.layer_name`):
+    ``{"encoder": "MLPEncoder", "decoder": "MLPDecoder"}``, :obj:`None` for
+    a part the model does not have. A part that is not registered in this
+    process (a saved run's decoder of your own) is left out: its class is
+    not known here."""
+    spec = MODELS[config.model]
+    layers: Dict[str, Optional[str]] = {}
+    for part, table, used in (("encoder", ENCODERS, spec.uses_encoder),
+                              ("decoder", DECODERS, spec.uses_decoder)):
+        name = getattr(config, part)
+        if not used:
+            layers[part] = None
+        elif name in table:
+            layers[part] = layer_name(table[name].cls)
+    return layers

@@ -379,8 +379,8 @@ def _print_results(results: dict) -> None:
 
 def _baseline(args: argparse.Namespace) -> int:
     from torch_nri.baselines import PATH_BASELINES, check_baseline_options, run_baseline
-    from torch_nri.io import atomic_write_text, check_output_dir
-    from torch_nri.training import TrainConfig, build_datasets
+    from torch_nri.io import check_output_dir
+    from torch_nri.training import RunDirectory, TrainConfig, build_datasets
 
     # Everything is checked before the data is simulated or a baseline fitted.
     options = dict(hidden=args.hidden, epochs=args.epochs, lr=args.lr, seed=args.seed,
@@ -406,7 +406,7 @@ def _baseline(args: argparse.Namespace) -> int:
         print(f"{name}: test accuracy {100 * results['accuracy']:.1f}% "
               f"(threshold {results['threshold']:.3f}, absolute={results['absolute']})")
     if args.out is not None:
-        atomic_write_text(json.dumps(results, indent=2), os.path.join(args.out, "results.json"))
+        RunDirectory(args.out).write_results(results)
     return 0
 
 

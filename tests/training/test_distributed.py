@@ -40,10 +40,11 @@ def worker(rank, world_size, port, config, resume):
                       WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
     F.gumbel_softmax = deterministic_gumbel_softmax
     if rank != 0:
-        from torch_nri.training import loop
-        for name in ("atomic_torch_save", "atomic_write_text", "plot_curves", "_plot_example",
-                     "_write_log"):
-            setattr(loop, name, forbidden)
+        from torch_nri.training import RunDirectory, loop
+        for name in vars(RunDirectory):
+            if name.startswith("write_"):
+                setattr(RunDirectory, name, forbidden)
+        loop.plot_curves = forbidden
     try:
         train(TrainConfig(**config), resume=resume)
     finally:

@@ -7,8 +7,9 @@ from torch_nri.training.inference import (InferredGraph, infer_graph, plot_infer
                                           score_shared_graph)
 from torch_nri.training.loop import train
 from torch_nri.training.registry import DECODERS, ENCODERS, register_decoder, register_encoder
+from torch_nri.training.run_dir import RunDirectory
 
-__all__ = ["TrainConfig", "train", "evaluate_run", "evaluate", "run_dataset", "infer_graph",
-           "InferredGraph", "score_shared_graph", "plot_inferred_graph", "build_datasets",
-           "build_model", "dataset_options", "trajectory_options", "model_config",
-           "register_decoder", "register_encoder", "ENCODERS", "DECODERS"]
+__all__ = ["TrainConfig", "RunDirectory", "train", "evaluate_run", "evaluate", "run_dataset",
+           "infer_graph", "InferredGraph", "score_shared_graph", "plot_inferred_graph",
+           "build_datasets", "build_model", "dataset_options", "trajectory_options",
+           "model_config", "register_decoder", "register_encoder", "ENCODERS", "DECODERS"]

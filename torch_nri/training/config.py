@@ -1,7 +1,5 @@
 import contextvars
 import dataclasses
-import json
-import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -15,6 +13,7 @@ from torch_nri.nn.ri_encoder import INTER_SCOPES
 from torch_nri.protocol import check_protocol
 from torch_nri.training.registry import (DECODERS, ENCODERS, MODELS, part_options,
                                          resolve_decoder)
+from torch_nri.training.run_dir import RunDirectory
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 SEQUENCE_MODELS = ("gru", "attention")
@@ -331,21 +330,12 @@ class TrainConfig:
 
     @classmethod
     def load(cls, run_dir: str) -> "TrainConfig":
-        r"""The configuration of the run in ``run_dir`` (its ``config.json``).
+        r"""The configuration of the run in ``run_dir`` (its ``config.json``,
+        :meth:`~torch_nri.training.RunDirectory.read_config`).
         An encoder or decoder that was registered in the process that trained
         the run need not be registered here: evaluating needs only the
         checkpoint, which names the class."""
-        path = os.path.join(run_dir, "config.json")
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"no run in {run_dir}: {path} is missing")
-        try:
-            with open(path) as f:
-                saved = json.load(f)
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{path} is not a readable run configuration: {error}") from None
-        if not isinstance(saved, dict):
-            raise ValueError(f"{path} is not a run configuration: it holds a "
-                             f"{type(saved).__name__}, not an object")
+        saved = RunDirectory(run_dir).read_config()
         token = _READING_RUN.set(True)
         try:
             return cls.from_dict(saved)

@@ -1,8 +1,6 @@
 r"""The test protocol of the papers (:mod:`torch_nri.protocol`) applied to a
 model (:func:`evaluate`) and to a trained run (:func:`evaluate_run`, which
 also draws the run's trajectory and graph plots)."""
-import json
-import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -13,14 +11,13 @@ from torch.utils.data import Dataset
 from torch_geometric.loader import DataLoader
 
 from torch_nri._validation import value_checks
-from torch_nri.datasets import MinMaxStats, TrajectoryDataset
+from torch_nri.datasets import TrajectoryDataset
 from torch_nri.device import resolve_device
-from torch_nri.io import describe_error
 from torch_nri.metrics import (accuracy_from_confusion, align_steps, asymmetry_counts,
                                best_type_permutation, edge_auroc, edge_confusion,
                                edge_presence_scores, f1_from_confusion, roc_curve,
                                step_confusion)
-from torch_nri.models import ConfigurableModel, model_from_checkpoint, read_checkpoint
+from torch_nri.models import ConfigurableModel, model_from_checkpoint
 from torch_nri.protocol import OBSERVED_STEPS, protocol_steps, static_squared_error
 from torch_nri.training import distributed
 from torch_nri.training.batching import make_loader
@@ -31,6 +28,7 @@ from torch_nri.training.registry import MODELS, model_layers
 from torch_nri.training.plots import (MAX_PLOT_OBJECTS, nearest_objects, plot_graph,
                                       plot_graph_over_time, plot_roc, plot_trajectories,
                                       window_edges)
+from torch_nri.training.run_dir import RunDirectory
 
 
 def relations_of(model: ConfigurableModel, batch) -> Dict[str, Any]:
@@ -233,14 +231,8 @@ def run_dataset(run_dir: str, path: str,
     ``config``, by default its ``config.json``)."""
     if config is None:
         config = TrainConfig.load(run_dir)
-    stats_path = os.path.join(run_dir, "stats.json")
-    try:
-        with open(stats_path) as f:
-            stats = MinMaxStats.from_dict(json.load(f))
-    except (OSError, ValueError, TypeError, KeyError) as error:
-        raise ValueError(f"{stats_path} (the run's normalisation, needed for --data) is "
-                         f"missing or not readable: {describe_error(error)}") from None
-    return TrajectoryDataset(path, stats=stats, **trajectory_options(config))
+    return TrajectoryDataset(path, stats=RunDirectory(run_dir).read_stats(),
+                             **trajectory_options(config))
 
 
 def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
@@ -290,7 +282,7 @@ def evaluate_run(run_dir: str, config: Optional[TrainConfig] = None,
     with value_checks(False):  # a dataset's systems, checked where they were read
         results = evaluate(model, loader, observed_steps=observed, horizon=config.horizon,
                            dynamic_graph=config.dynamic_graph, no_edge_type=no_edge_type,
-                           ctx=ctx, roc_path=os.path.join(run_dir, "roc.png"))
+                           ctx=ctx, roc_path=RunDirectory(run_dir).plot_path("roc"))
         if shared:
             # Imported here: the inference module builds on this one.
             from torch_nri.training.inference import infer_graph, score_shared_graph
@@ -319,13 +311,10 @@ def load_run_model(run_dir: str, config: Optional[TrainConfig] = None,
     :class:`FileNotFoundError` that says what the file is."""
     if config is None:
         config = TrainConfig.load(run_dir)
-    path = os.path.join(run_dir, "best.pt")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no trained model in {run_dir}: {path} (the run's best "
-                                f"checkpoint, written by torch-nri train) is missing")
-    checkpoint = read_checkpoint(path, map_location=device)
-    check_checkpoint_model(checkpoint, config, path)
-    return model_from_checkpoint(checkpoint, path)
+    run = RunDirectory(run_dir)
+    checkpoint = run.read_best(map_location=device)
+    check_checkpoint_model(checkpoint, config, run.best_path)
+    return model_from_checkpoint(checkpoint, run.best_path)
 
 
 def check_checkpoint_model(checkpoint: Dict[str, Any], config: TrainConfig, path: str) -> None:
@@ -384,7 +373,7 @@ def plot_example(model: ConfigurableModel, data, observed_steps: int, horizon: i
     (:func:`~torch_nri.training.plots.nearest_objects`) and the edges among
     them. Without ``position_features`` such a system is not drawn, and a
     notice on stderr says so."""
-    num_nodes = data.x.size(0)
+    num_nodes, run = data.x.size(0), RunDirectory(run_dir)
     shown, title = None, None  # the objects drawn: all of them, or a window
     if num_nodes > MAX_PLOT_OBJECTS:
         if position_features is None:
@@ -406,7 +395,7 @@ def plot_example(model: ConfigurableModel, data, observed_steps: int, horizon: i
         paths = [known, targets, predictions]
         if shown is not None:
             paths = [path[shown] for path in paths]
-        plot_trajectories(*paths, os.path.join(run_dir, "trajectories.png"), title=title)
+        plot_trajectories(*paths, run.plot_path("trajectories"), title=title)
     if logits is None:
         return  # a given graph: nothing inferred to draw
     inferred, truth = logits.argmax(-1), getattr(data, "edge_type", None)
@@ -423,8 +412,8 @@ def plot_example(model: ConfigurableModel, data, observed_steps: int, horizon: i
         truth = None if truth is None else truth[kept]
     if inferred.dim() == 2 or (truth is not None and truth.dim() == 2):
         # A graph that changes over time (inferred, true or both): per step.
-        plot_graph_over_time(edge_index, inferred, truth, os.path.join(run_dir, "graph.png"),
+        plot_graph_over_time(edge_index, inferred, truth, run.plot_path("graph"),
                              title=title)
         return
     plot_graph(local_index, inferred, truth, num_nodes if shown is None else shown.numel(),
-               os.path.join(run_dir, "graph.png"), title=title)
+               run.plot_path("graph"), title=title)

@@ -3,10 +3,7 @@ epochs of Adam steps on each model's own objective, atomic checkpoints,
 exact resume, budgets and DDP; the test protocol after training
 (:mod:`torch_nri.training.evaluation`)."""
 import contextlib
-import csv
 import dataclasses
-import io
-import json
 import os
 import sys
 import time
@@ -21,11 +18,10 @@ from tqdm.auto import tqdm
 from torch_nri._allocator import limit_mmap_threshold
 from torch_nri._validation import value_checks
 from torch_nri.device import warn_if_emulated
-from torch_nri.io import (atomic_torch_save, atomic_write_text, check_output_dir,
-                          remove_temporaries)
+from torch_nri.io import check_output_dir, remove_temporaries
 from torch_nri.metrics import edge_confusion
 from torch_nri.losses import Objective
-from torch_nri.models import ConfigurableModel, NRIOutput, read_checkpoint
+from torch_nri.models import ConfigurableModel, NRIOutput
 from torch_nri.models.base import checkpoint_entries
 from torch_nri.training import distributed
 from torch_nri.training.batching import fixed_size, make_loader
@@ -34,6 +30,7 @@ from torch_nri.training.config import TrainConfig
 from torch_nri.training.distributed import Context
 from torch_nri.training.evaluation import evaluate_run, model_accuracy, relations_of
 from torch_nri.training.plots import plot_curves
+from torch_nri.training.run_dir import RunDirectory
 
 # The settings a resumed run may change: the budget, and where and how fast
 # it runs; they do not change what is computed.
@@ -41,8 +38,6 @@ RESUMABLE = ("epochs", "max_seconds", "progress", "out", "data_root", "device", 
              "tf32", "deterministic", "threads")
 # What last.pt holds beyond a model checkpoint, to continue the run.
 _RESUME_ENTRIES = ("train_config", "epoch", "optimizer", "scheduler", "history", "best_score")
-LOG_FIELDS = ["epoch", "lr", "seconds", "train_nll", "train_kl", "train_mse", "train_accuracy",
-              "valid_nll", "valid_kl", "valid_mse", "valid_accuracy"]
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -165,14 +160,6 @@ def _selection_score(model: ConfigurableModel, metrics: Dict[str, float]) -> flo
     return metrics["mse"] if model.decoder is not None else -metrics["accuracy"]
 
 
-def _write_log(history: List[Dict[str, float]], path: str) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS)
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_text(buffer.getvalue(), path)
-
-
 def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     r"""Trains an NRI model as the paper does and evaluates it on the test
     split with the paper's protocol.
@@ -181,7 +168,8 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
     :mod:`torch_nri.models`, trained the same way (each minimises its
     ``objective``).
 
-    Writes to ``config.out``: ``config.json``, ``stats.json`` (the data's
+    Writes to ``config.out`` (:class:`~torch_nri.training.RunDirectory`):
+    ``config.json``, ``stats.json`` (the data's
     normalisation), ``last.pt`` (everything needed to resume, after every
     epoch), ``best.pt`` (the epoch with the lowest validation MSE; the
     highest validation accuracy for the supervised encoder),
@@ -220,24 +208,23 @@ def train(config: TrainConfig, resume: bool = False) -> Dict[str, Any]:
 def _train(config: TrainConfig, resume: bool) -> Dict[str, Any]:
     # The run of train(), inside its deterministic setting.
     config.check_protocol()  # before any simulation or training
-    out = config.out
-    last_path = os.path.join(out, "last.pt")
+    run = RunDirectory(config.out)
     if config.threads:
         torch.set_num_threads(config.threads)
     ctx = distributed.setup(config.device)
     if config.checkpoint and ctx.device.type == "cpu":
         limit_mmap_threshold()  # here too: compiled steps do not make the C call
     if ctx.is_main:
-        check_output_dir(out)
-        remove_temporaries(out)  # left by a run killed while it wrote a checkpoint
+        check_output_dir(run.path)
+        remove_temporaries(run.path)  # left by a run killed while it wrote a checkpoint
         warn_if_emulated(config.precision, ctx.device)
     checkpoint = None
-    if resume and not os.path.exists(last_path):
+    if resume and not os.path.exists(run.last_path):
         if ctx.is_main:
-            print(f"torch-nri: no checkpoint {last_path} to resume; starting a fresh run",
+            print(f"torch-nri: no checkpoint {run.last_path} to resume; starting a fresh run",
                   file=sys.stderr)
     elif resume:
-        checkpoint, config = _resumed(last_path, config)
+        checkpoint, config = _resumed(run, config)
     progress = config.progress and ctx.is_main
 
     torch.manual_seed(config.seed)
@@ -251,10 +238,8 @@ def _train(config: TrainConfig, resume: bool) -> Dict[str, Any]:
     # Checked before any training; the run records the test protocol's window.
     config = dataclasses.replace(config, observed_steps=check_data(config, splits))
     if ctx.is_main:
-        atomic_write_text(json.dumps(config.to_dict(), indent=2),
-                          os.path.join(out, "config.json"))
-        atomic_write_text(json.dumps(train_set.stats.to_dict(), indent=2),
-                          os.path.join(out, "stats.json"))
+        run.write_config(config.to_dict())
+        run.write_stats(train_set.stats)
     num_steps = train_set[0].x.size(1)
     model = build_model(config, train_set).to(ctx.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -299,23 +284,23 @@ def _train(config: TrainConfig, resume: bool) -> Dict[str, Any]:
             progress)
     train_seconds = time.perf_counter() - started
 
-    results = evaluate_run(out, config=config, test_set=test_set, ctx=ctx)
+    results = evaluate_run(run.path, config=config, test_set=test_set, ctx=ctx)
     results["train_seconds"] = train_seconds
     results["epochs"] = len(history)
     if ctx.is_main:
-        atomic_write_text(json.dumps(results, indent=2), os.path.join(out, "results.json"))
-        plot_curves(history, os.path.join(out, "curves.png"))
+        run.write_results(results)
+        plot_curves(history, run.plot_path("curves"))
     return results
 
 
-def _resumed(last_path: str, config: TrainConfig):
+def _resumed(run: RunDirectory, config: TrainConfig):
     # The checkpoint to resume from and the run's configuration: the saved
     # one, with the settings a resumed run may change (RESUMABLE) taken from
     # ``config``. Any other difference is refused: it would be ignored.
-    checkpoint = read_checkpoint(last_path)  # the reader of evaluate: corrupt files named
+    checkpoint = run.read_last()  # the reader of evaluate: corrupt files named
     missing = [key for key in _RESUME_ENTRIES if key not in checkpoint]
     if missing:
-        raise ValueError(f"checkpoint {last_path} cannot be resumed: it holds no "
+        raise ValueError(f"checkpoint {run.last_path} cannot be resumed: it holds no "
                          f"{', '.join(missing)} (is it a last.pt of torch-nri train?)")
     saved = TrainConfig.from_dict(checkpoint["train_config"]).to_dict()
     given = config.to_dict()
@@ -340,7 +325,7 @@ def _train_epochs(config: TrainConfig, model: ConfigurableModel, forward: torch.
                   progress: bool):
     # The epochs of train(): training and validation, then the checkpoints
     # and the log of each. Returns the history and the best score.
-    train_loader = None
+    train_loader, run = None, RunDirectory(config.out)
     for epoch in tqdm(range(start_epoch, config.epochs), desc="epochs", initial=start_epoch,
                       total=config.epochs, disable=not progress):
         if config.max_seconds and sum(row["seconds"] for row in history) >= config.max_seconds:
@@ -375,12 +360,11 @@ def _train_epochs(config: TrainConfig, model: ConfigurableModel, forward: torch.
             state = {**checkpoint_entries(model), "train_config": config.to_dict(),
                      "epoch": epoch + 1}
             if improved:
-                atomic_torch_save(state, os.path.join(config.out, "best.pt"))
-            atomic_torch_save({**state, "optimizer": optimizer.state_dict(),
-                               "scheduler": scheduler.state_dict(),
-                               "scaler": scaler.state_dict(), "history": history,
-                               "best_score": best_score}, os.path.join(config.out, "last.pt"))
-            _write_log(history, os.path.join(config.out, "log.csv"))
+                run.write_best(state)
+            run.write_last({**state, "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                            "history": history, "best_score": best_score})
+            run.write_log(history)
         distributed.barrier(ctx)  # the checkpoint exists for every process
     return history, best_score
 

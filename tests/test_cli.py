@@ -245,3 +245,40 @@ def test_every_physics_option_says_what_it_is_and_which_systems_read_it():
         flag = "--" + parameter.replace("_", "-")
         help = next(h for name, h in texts.items() if name.split("/")[0] == flag)
         assert "(systems: " in help and not help.startswith("(systems"), (flag, help)
+
+
+def test_the_train_options_are_the_config_fields():
+    # Each TrainConfig field is a train flag with its metadata's help, choices
+    # and default, in its group; the data groups are generate's and baseline's.
+    import argparse
+
+    from torch_nri.cli import build_parser
+    from torch_nri.training.config import OPTION_GROUPS, option_choices, options
+
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command").choices
+    train = subparsers["train"]
+    group_of = {action.dest: group.title for group in train._action_groups
+                for action in group._group_actions}
+    actions = {action.dest: action for action in train._actions}
+    for option in options():
+        if option.name == "physics":  # a flag per physics parameter, in its group
+            physics = [dest for dest in actions if dest.startswith("physics:")]
+            assert physics and {group_of[dest] for dest in physics} == {OPTION_GROUPS["physics"]}
+            continue
+        action = actions[option.name]
+        assert action.option_strings[0] == "--" + option.name.replace("_", "-")
+        assert action.help.startswith(option.metadata["help"]), option.name
+        assert action.choices == option_choices(option), option.name
+        assert action.default == option.default, option.name
+        assert group_of[option.name] == OPTION_GROUPS[option.metadata["group"]], option.name
+        if option.type is bool:
+            assert isinstance(action, argparse.BooleanOptionalAction), option.name
+    assert {dest for dest in actions if ":" not in dest} == {f.name for f in options()} - {
+        "physics"} | {"help", "resume"}
+    data = {f.name for f in options("data")}
+    for command, others in (("generate", {"help", "seed", "force"}),
+                            ("baseline", {"help", "name", "seed", "epochs", "max_seconds", "lr",
+                                          "hidden", "observed_steps", "horizon", "out",
+                                          "device"})):
+        dests = {a.dest for a in subparsers[command]._actions if ":" not in a.dest}
+        assert dests - others == (data - {"data"} if command == "generate" else data), command

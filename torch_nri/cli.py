@@ -6,53 +6,21 @@ file or directory found later, takes one path (:func:`_fail`): one line
 Options are checked (:class:`~torch_nri.training.TrainConfig`) before any
 data is simulated or any model trained."""
 import argparse
+import dataclasses
 import json
 import os
 import sys
-from typing import Any, Dict, List, NoReturn, Optional
+import typing
+from typing import Any, Dict, List, NoReturn, Optional, Tuple, Union
 
 from torch_nri import __version__
 from torch_nri.datasets import SYSTEMS, physics_parameters
-from torch_nri.graphs import CANDIDATE_GRAPHS
 from torch_nri.io import describe_error
 
-# The data options, shared by generate, train and baseline so that the same
-# flags describe the same data (and the same cache) everywhere.
-DATA_FIELDS = ("system", "num_nodes", "num_train", "num_valid", "num_test", "length",
-               "test_length", "sample_freq", "data_root", "data", "graph", "k", "graph_radius",
-               "position_features", "data_seed")
-_HELP = {
-    "system": "the simulated system: springs, charged particles, Kuramoto oscillators or "
-              "proximity (particles that push each other when close; relations that change "
-              "over time)",
-    "num_nodes": "objects in each simulated system",
-    "num_train": "simulated systems in the training split",
-    "num_valid": "simulated systems in the validation split",
-    "num_test": "simulated systems in the test split",
-    "length": "integration steps of train/valid systems (default: the system's, T = 49)",
-    "test_length": "integration steps of test systems (default: the system's, T = 99)",
-    "sample_freq": "integration steps between samples (default: the system's)",
-    "data_root": "root directory of the simulated datasets' cache, where each dataset is "
-                 "simulated once and read by later runs",
-    "data": "your own trajectories instead of a simulated system: a directory with "
-            "train.npz, valid.npz and test.npz (x [samples, T, N, F]; optional relations: "
-            "integer edges [samples, N, N] or [samples, T, N, N], or an edge_list of rows "
-            "(sample, [step,] sender, receiver, type)) (default: none, the simulated --system)",
-    "graph": "candidate graph of each system: full, knn (the --k nearest neighbours) or "
-             "radius (every pair within --graph-radius), of the positions at the first step "
-             "(at every step where the relations change over time)",
-    "k": "neighbours of each receiver in the knn candidate graph (--graph knn)",
-    "graph_radius": "distance within which two objects are candidates in the radius graph "
-                    "(--graph radius), in the units of the positions (raw, before scaling)",
-    "position_features": "indices of the features that are coordinates, e.g. 0 1: every "
-                         "encoder and decoder then sees relative positions only "
-                         "(translation invariant; keep it off for systems with walls), and "
-                         "the knn and radius graphs and the plots of large systems use "
-                         "them; a simulated system's must be its positions (none: not "
-                         "declared, absolute inputs, graphs on features 0 and 1)",
-    "data_seed": "seed that draws the data alone, so that runs of several seeds can share "
-                 "one dataset (default: --seed)",
-}
+# The groups of the data options, shared by generate, train and baseline so
+# that the same flags describe the same data (and the same cache) everywhere.
+DATA_GROUPS = ("data", "physics")
+
 
 # The physics parameters of the simulators, each an option of the data
 # (the systems that read it are added to the help).
@@ -89,9 +57,6 @@ _PHYSICS_HELP = {
 }
 
 
-# The optional fields that take a list of values, and the name of a value.
-_LIST_FIELDS = {"position_features": "INDEX"}
-
 
 def _fail(prog: str, message: str) -> NoReturn:
     # The one error path: one line, whatever the message, and exit status 2.
@@ -101,7 +66,8 @@ def _fail(prog: str, message: str) -> NoReturn:
 
 class _StoreFlag(argparse.Action):
     # A store that also records the flag given (dest + "_flag"), for an
-    # error about a value that two flags set (generate's --out, --data-root).
+    # error about a value that two flags set (generate's --out, --data-root):
+    # the store of every TrainConfig option.
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: Optional[str] = None) -> None:
         setattr(namespace, self.dest, values)
@@ -118,40 +84,59 @@ def _flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def _add_option(parser: argparse.ArgumentParser, field: str, value: Any,
-                choices: Optional[tuple] = None, help: Optional[str] = None) -> None:
-    # One TrainConfig field as a flag of the type of its default (a list: one or more).
-    if isinstance(value, bool):
-        parser.add_argument(_flag(field), action=argparse.BooleanOptionalAction, default=value,
-                            help=help)
+def _add_option(parser: argparse.ArgumentParser, option: dataclasses.Field) -> None:
+    # One TrainConfig field as a flag, from its metadata (config.option): a
+    # bool as a flag pair (--x / --no-x), any other of the type its annotation
+    # names (a list: one or more values).
+    from torch_nri.training.config import option_choices
+
+    help, default = option.metadata["help"], option.default
+    kind, nargs = _value_type(option.type)
+    if kind is bool:
+        parser.add_argument(_flag(option.name), action=argparse.BooleanOptionalAction,
+                            default=default, help=help)
         return
-    kind = {int: int, float: float, str: str}.get(type(value))
-    if value is None:  # the optional fields: integers, but for these
-        kind = {"max_seconds": float, "data": str, "dropout": float, "graph_radius": float,
-                "decoder_sequence_model": str, "encoder": str}.get(field, int)
-    parser.add_argument(_flag(field), type=kind, default=value, choices=choices,
-                        action=_StoreFlag if field == "data_root" else None,
-                        nargs="+" if field in _LIST_FIELDS else None,
-                        metavar=_LIST_FIELDS.get(field),
-                        help=help if help and "(default:" in help
-                        else f"{help + ' ' if help else ''}(default: {value})")
+    parser.add_argument(_flag(option.name), type=kind, default=default,
+                        choices=option_choices(option), action=_StoreFlag, nargs=nargs,
+                        metavar=option.metadata["metavar"],
+                        help=help if "(default:" in help else f"{help} (default: {default})")
 
 
-def _add_data_options(parser: argparse.ArgumentParser, simulated_only: bool = False) -> None:
-    # simulated_only: `generate SYSTEM`, the system positional and no --data.
-    from torch_nri.training import TrainConfig
+def _value_type(annotation: Any) -> Tuple[type, Optional[str]]:
+    # The type of a field's values (Optional[X]: X) and the nargs of a list
+    # (List[X]: one or more X).
+    if typing.get_origin(annotation) is Union:
+        annotation, = (arg for arg in typing.get_args(annotation) if arg is not type(None))
+    if typing.get_origin(annotation) is list:
+        return typing.get_args(annotation)[0], "+"
+    return annotation, None
 
-    defaults = TrainConfig()
-    group = parser.add_argument_group("data")
-    if simulated_only:
-        group.add_argument("system", choices=tuple(SYSTEMS), help=_HELP["system"])
-    for field in DATA_FIELDS:
-        if simulated_only and field in ("system", "data"):
+
+def _add_config_options(parser: argparse.ArgumentParser, groups: Tuple[str, ...],
+                        simulated_only: bool = False) -> None:
+    # The TrainConfig options of ``groups``, an argument group each in the
+    # order of OPTION_GROUPS; the physics group holds the simulators'
+    # parameters, each a flag. simulated_only: `generate SYSTEM`, the system
+    # positional and no --data.
+    from torch_nri.training.config import OPTION_GROUPS, option_choices, options
+
+    for group, title in OPTION_GROUPS.items():
+        if group not in groups:
             continue
-        choices = {"system": tuple(SYSTEMS), "graph": CANDIDATE_GRAPHS}.get(field)
-        _add_option(group, field, getattr(defaults, field), choices, _HELP.get(field))
-    physics = parser.add_argument_group("physics of the simulated systems (default: the "
-                                        "simulator's)")
+        arguments = parser.add_argument_group(title)
+        if group == "physics":  # TrainConfig.physics: a flag per physics parameter
+            _add_physics_options(arguments)
+            continue
+        for option in options(group):
+            if simulated_only and option.name == "system":
+                arguments.add_argument("system", choices=option_choices(option),
+                                       help=option.metadata["help"])
+            elif not (simulated_only and option.name == "data"):
+                _add_option(arguments, option)
+
+
+def _add_physics_options(group: argparse._ArgumentGroup) -> None:
+    # A flag for each physics parameter of the simulators: TrainConfig.physics.
     for name, parameter in physics_parameters().items():
         systems = [system for system, cls in SYSTEMS.items()
                    if name in cls.physics_parameters()]
@@ -160,134 +145,29 @@ def _add_data_options(parser: argparse.ArgumentParser, simulated_only: bool = Fa
                 else dict(type=parameter.type, nargs="+" if parameter.sequence else None,
                           metavar=name.upper()))
         text = _PHYSICS_HELP.get(name, "a physics parameter of the simulator")
-        physics.add_argument(_flag(name), dest=f"physics:{name}", default=None,
-                             help=f"{text} (systems: {', '.join(systems)})", **kind)
+        group.add_argument(_flag(name), dest=f"physics:{name}", default=None,
+                           help=f"{text} (systems: {', '.join(systems)})", **kind)
 
 
 def _data_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
+    from torch_nri.training.config import options
+
     values = vars(args)
-    kwargs = {field: values[field] for field in DATA_FIELDS if field in values}
+    kwargs = {option.name: values[option.name] for option in options("data")
+              if option.name in values}
     kwargs["physics"] = {key.split(":", 1)[1]: value for key, value in values.items()
                          if key.startswith("physics:") and value is not None}
     return kwargs
 
 
-def _add_train_options(parser: argparse.ArgumentParser) -> None:
-    from torch_nri.training import DECODERS, ENCODERS, TrainConfig
-    from torch_nri.nn.ri_encoder import INTER_SCOPES
-    from torch_nri.training.config import PRECISIONS, SEQUENCE_MODELS
-    from torch_nri.training.registry import MODELS
-
-    choices = {"model": tuple(MODELS), "encoder": tuple(ENCODERS),
-               "precision": PRECISIONS, "sequence_model": SEQUENCE_MODELS,
-               "decoder_sequence_model": SEQUENCE_MODELS, "inter_scope": INTER_SCOPES}
-    helps = {"model": "what to train: nri, dnri (a graph per step with a learned prior), "
-                      "supervised (the encoder alone, on the true relations), full-graph or "
-                      "true-graph (the decoder alone, on the fully connected or the true "
-                      "graph)",
-             "decoder": f"decoder that predicts the trajectories: one of {', '.join(DECODERS)} "
-                        f"(sim: the springs simulator), or package.module:Class of an "
-                        f"NRIDecoder of your own",
-             "encoder": f"encoder that infers the edge types: one of {', '.join(ENCODERS)} "
-                        f"(default: the model's, dnri for --model dnri, else mlp)",
-             "encoder_hidden": "hidden size of the encoder's layers",
-             "decoder_hidden": "hidden size of the decoder's layers and messages",
-             "num_edge_types": "number of edge types K that the model infers, the type "
-                               "no edge included where --skip-first",
-             "skip_first": "edge type 0 means no edge: it passes no messages in the decoder",
-             "factor": "the mlp and cnn encoders' second pass from edges to nodes and back "
-                       "(the paper's factor graph); --no-factor for the encoder without it",
-             "sequence_model": "sequence model of the ri encoder and the st decoder: gru, or "
-                               "attention (exactly equivariant self-attention)",
-             "decoder_sequence_model": "sequence model of the st decoder where it differs "
-                                       "from the ri encoder's (default: --sequence-model)",
-             "intra": "the ri encoder's intra-edge interaction over each receiver's incoming "
-                      "edges; --no-intra for the ablation without it",
-             "inter": "the ri encoder's inter-edge interaction over the receivers of each "
-                      "graph (or neighbourhood, --inter-scope); --no-inter for the ablation "
-                      "without it",
-             "batch_norm": "batch normalisation in the encoder's MLPs (mlp, ri and dnri "
-                           "encoders)",
-             "tau": "temperature of the Gumbel-softmax samples of the edge types",
-             "hard": "hard (one-hot, straight-through) samples of the edge types in training "
-                     "instead of soft ones",
-             "variance": "fixed variance of the Gaussian likelihood of the predicted "
-                         "trajectories",
-             "symmetry_weight": "weight of NRI-MPM's soft symmetry prior in the loss, which "
-                                "pulls the types of i to j and j to i together (100 in that "
-                                "paper)",
-             "hard_symmetry": "the edges i to j and j to i both take the logits and the sample "
-                              "of the one from the lower node index (NRI-MPM's hard "
-                              "symmetry)",
-             "checkpoint": "recompute the per-edge activations in the backward pass instead of "
-                           "keeping them: less memory for large graphs, more time",
-             "checkpoint_chunk_size": "with --checkpoint, the number of edges recomputed at "
-                                      "once (default: chosen from --checkpoint-memory)",
-             "skip_no_edges": "the mlp and rnn decoders skip the edges that pass no messages "
-                              "(weight zero on every message type, as with --skip-first and "
-                              "hard samples)",
-             "precision": "precision of training and validation: fp32, bf16 (autocast) or fp16 "
-                          "(autocast with gradient scaling); the test stays in float32",
-             "epochs": "passes over the training set",
-             "max_seconds": "time budget in seconds: training ends after the first epoch that "
-                            "passes it (default: no budget)",
-             "batch_size": "systems in each training batch",
-             "lr": "learning rate of the Adam optimiser",
-             "lr_decay": "epochs between two decays of the learning rate",
-             "gamma": "factor of each decay of the learning rate, in (0, 1]",
-             "prediction_steps": "the decoder is fed the true state every this many steps in "
-                                 "training and its own predictions in between (M, 10 in the "
-                                 "paper)",
-             "burn_in_steps": "feed the decoder the true states of this many first steps in "
-                              "training and its own predictions after, instead of "
-                              "--prediction-steps (default: the decoder's way; the rnn "
-                              "decoder burns in on all but the last --prediction-steps)",
-             "seed": "seed of the training (initialisation, shuffling, sampling) and, unless "
-                     "--data-seed, of the data",
-             "threads": "CPU threads of torch (default: torch's own choice)",
-             "observed_steps": "steps that the test protocol shows the model before it "
-                               "forecasts (default: the training trajectories' length)",
-             "horizon": "steps that the test protocol forecasts after the observed ones, "
-                        "on the model's own predictions",
-             "dynamic_graph": "re-infer the graph at every forecast step of the test, from the "
-                              "decoder's own inputs",
-             "out": "directory of the run: config.json, best.pt, last.pt, log.csv, "
-                    "results.json and the plots",
-             "device": "device that trains and tests the model: auto (CUDA when available), "
-                       "cpu, cuda or cuda:N",
-             "compile": "run the training and validation steps through torch.compile",
-             "tf32": "let CUDA multiply float32 matrices in TF32 (faster, less precise)",
-             "deterministic": "deterministic algorithms only, so that a seed repeats a CUDA "
-                              "run bit for bit (slower; CPU runs repeat without it)",
-             "inter_scope": "the ri encoder's inter-edge sets: each graph's nodes (the "
-                            "paper's) or each receiver's senders and itself (large sparse "
-                            "graphs)",
-             "checkpoint_memory": "with --checkpoint and no --checkpoint-chunk-size: the bytes "
-                                  "of per-edge tensors per chunk, which sets the chunk size",
-             "dropout": "dropout probability of the encoder and the decoder (default: the "
-                        "model's paper value, 0.5 for --model supervised, else 0)"}
-    _add_data_options(parser)
-    unresolved = {"dropout": None, "encoder": None}  # resolved per model in the config
-    for field, value in {**TrainConfig().to_dict(), **unresolved}.items():
-        if field in DATA_FIELDS or field == "physics":
-            continue
-        if field == "progress":
-            parser.add_argument("--no-progress", dest="progress", action="store_false",
-                                help="show no progress bars (for logs and batch jobs)")
-        elif field == "prior":
-            parser.add_argument(_flag(field), type=float, nargs="+", default=None,
-                                help="prior probability of each edge type in the KL term, one "
-                                     "per type, e.g. 0.91 0.03 0.03 0.03 (default: uniform)")
-        else:
-            _add_option(parser, field, value, choices.get(field), helps.get(field))
-
-
 def _train_config(args: argparse.Namespace):
     from torch_nri.training import TrainConfig
+    from torch_nri.training.config import options
 
-    fields = TrainConfig().to_dict().keys()
-    options = {k: v for k, v in vars(args).items() if k in fields}
-    return TrainConfig(**{**options, **_data_kwargs(args)})
+    values = vars(args)
+    given = {option.name: values[option.name] for option in options()
+             if option.name in values}
+    return TrainConfig(**{**given, **_data_kwargs(args)})
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -422,6 +302,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from torch_nri.baselines import BASELINES
+    from torch_nri.training.config import OPTION_GROUPS
 
     parser = _Parser(
         prog="torch-nri", description="Neural relational inference for PyTorch Geometric.")
@@ -429,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command")  # of the class _Parser too
 
     gen = subparsers.add_parser("generate", help="simulate a dataset and cache it")
-    _add_data_options(gen, simulated_only=True)
+    _add_config_options(gen, DATA_GROUPS, simulated_only=True)
     gen.add_argument("--out", dest="data_root", default=argparse.SUPPRESS, action=_StoreFlag,
                      help="root directory of the cache: the same as --data-root")
     gen.add_argument("--seed", type=int, default=42,
@@ -440,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train_parser = subparsers.add_parser("train", help="train NRI, NRI-MPM or a baseline "
                                          "(--model)")
-    _add_train_options(train_parser)
+    _add_config_options(train_parser, tuple(OPTION_GROUPS))
     train_parser.add_argument("--resume", action="store_true",
                               help="continue the run in --out from its last checkpoint")
 
@@ -490,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="the baseline: correlation or lstm-correlation (edge "
                                   "recovery), static, lstm-single or lstm-joint (path "
                                   "prediction)")
-    _add_data_options(base_parser)
+    _add_config_options(base_parser, DATA_GROUPS)
     base_parser.add_argument("--seed", type=int, default=42,
                              help="seed of the LSTMs' initialisation and shuffling and, unless "
                                   "--data-seed, of the data (default: 42)")

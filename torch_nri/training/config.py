@@ -1,12 +1,12 @@
 import contextvars
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Collection, Dict, List, Optional, Tuple
 
 from torch_nri._validation import check_int, check_real, check_skip_first
-from torch_nri.datasets import get_system
+from torch_nri.datasets import SYSTEMS, get_system
 from torch_nri.device import check_device_name
-from torch_nri.graphs import check_candidate_graph, check_position_features
+from torch_nri.graphs import CANDIDATE_GRAPHS, check_candidate_graph, check_position_features
 from torch_nri.losses import check_prior
 from torch_nri.nn.chunking import DEFAULT_CHECKPOINT_MEMORY
 from torch_nri.nn.ri_encoder import INTER_SCOPES
@@ -17,9 +17,12 @@ from torch_nri.training.run_dir import RunDirectory
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 SEQUENCE_MODELS = ("gru", "attention")
-# The options of simulated data, which do not apply to data of your own.
-SIMULATED_DATA_OPTIONS = ("system", "num_nodes", "num_train", "num_valid", "num_test",
-                          "length", "test_length", "sample_freq", "data_root", "data_seed")
+#: The groups of the options (:func:`option`), in the order in which
+#: ``torch-nri train --help`` shows them, and their titles there.
+OPTION_GROUPS = {"data": "data",
+                 "physics": "physics of the simulated systems (default: the simulator's)",
+                 "model": "model", "device": "device, memory and speed",
+                 "training": "training", "evaluation": "test protocol", "output": "output"}
 # Set while a saved run's configuration is read: its parts need not be
 # registered in this process (evaluating needs only the checkpoint).
 _READING_RUN = contextvars.ContextVar("reading_run", default=False)
@@ -38,6 +41,52 @@ _OPTIONAL_REALS = dict(dropout=(0, 1, False, True), max_seconds=(0, None, True, 
                        graph_radius=(0, None, True, False))
 _STRINGS = ("system", "data_root", "graph", "model", "decoder", "sequence_model",
             "device", "precision", "out")
+
+
+def option(default: Any = dataclasses.MISSING, *, help: str, group: str,
+           choices: Optional[Collection[str]] = None, metavar: Optional[str] = None,
+           simulated: bool = False,
+           default_factory: Callable[[], Any] = dataclasses.MISSING) -> Any:
+    r"""A field of :class:`TrainConfig` with what describes it as an option
+    (its ``metadata``), from which ``torch-nri train`` builds its flag and
+    :class:`TrainConfig` checks its value.
+
+    Args:
+        default: The field's default (or ``default_factory``, as for
+            :func:`dataclasses.field`).
+        help (str): What the option does, in a sentence: the flag's help.
+        group (str): The group of options it belongs to, one of
+            :data:`OPTION_GROUPS`.
+        choices (collection of str, optional): The values it may take: a
+            tuple, or a registry whose names are read when the value is
+            checked (:func:`option_choices`). (default: :obj:`None`, any)
+        metavar (str, optional): The name of one value in the flag's help.
+            (default: the field's name)
+        simulated (bool, optional): Whether it describes simulated data
+            only, so that it does not apply to data of your own.
+            (default: :obj:`False`)
+    """
+    if group not in OPTION_GROUPS:
+        raise ValueError(f"'group' must be one of {tuple(OPTION_GROUPS)}, got {group!r}")
+    return field(default=default, default_factory=default_factory,
+                 metadata=dict(help=help, group=group, choices=choices, metavar=metavar,
+                               simulated=simulated))
+
+
+def options(group: Optional[str] = None) -> Tuple[dataclasses.Field, ...]:
+    r"""The fields of :class:`TrainConfig`, in their order, or those of
+    one ``group`` of :data:`OPTION_GROUPS`; each field's ``metadata`` is
+    that of :func:`option`."""
+    return tuple(f for f in dataclasses.fields(TrainConfig)
+                 if group is None or f.metadata["group"] == group)
+
+
+def option_choices(option_field: dataclasses.Field) -> Optional[Tuple[str, ...]]:
+    r"""The values that the option of ``option_field`` may take now (the
+    names of its registry, with those registered since), or :obj:`None`
+    for an option with no fixed set."""
+    choices = option_field.metadata["choices"]
+    return None if choices is None else tuple(choices)
 
 
 def _readers(readers) -> str:
@@ -118,101 +167,241 @@ class TrainConfig:
 
     Every field is a ``torch-nri train`` option (``num_nodes`` is
     ``--num-nodes``; a physics parameter is its own option, e.g.
-    ``--num-neighbors 10``)."""
-    # data
-    system: str = "springs"
-    num_nodes: int = 5
-    num_train: int = 50000
-    num_valid: int = 10000
-    num_test: int = 10000
-    length: Optional[int] = None
-    test_length: Optional[int] = None
-    sample_freq: Optional[int] = None
-    physics: Dict[str, Any] = field(default_factory=dict)
-    data_root: str = "data"
-    data: Optional[str] = None
-    graph: str = "full"
-    k: Optional[int] = None
-    graph_radius: Optional[float] = None
-    position_features: Optional[List[int]] = None
-    data_seed: Optional[int] = None
-    # model
-    model: str = "nri"
-    encoder: Optional[str] = None
-    decoder: str = "mlp"
-    encoder_hidden: int = 256
-    decoder_hidden: int = 256
-    num_edge_types: int = 2
-    skip_first: bool = False
-    prior: Optional[List[float]] = None
-    factor: bool = True
-    sequence_model: str = "gru"
-    decoder_sequence_model: Optional[str] = None
-    intra: bool = True
-    inter: bool = True
-    inter_scope: str = "graph"
-    batch_norm: bool = True
-    dropout: Optional[float] = None
-    tau: float = 0.5
-    hard: bool = False
-    variance: float = 5e-5
-    symmetry_weight: float = 0.0
-    hard_symmetry: bool = False
-    # device, memory and speed
-    device: str = "auto"
-    compile: bool = False
-    tf32: bool = False
-    deterministic: bool = False
-    checkpoint: bool = False
-    checkpoint_chunk_size: Optional[int] = None
-    checkpoint_memory: int = DEFAULT_CHECKPOINT_MEMORY
-    skip_no_edges: bool = False
-    precision: str = "fp32"
-    # optimisation
-    epochs: int = 500
-    max_seconds: Optional[float] = None
-    batch_size: int = 128
-    lr: float = 5e-4
-    lr_decay: int = 200
-    gamma: float = 0.5
-    prediction_steps: int = 10
-    burn_in_steps: Optional[int] = None
-    seed: int = 42
-    threads: Optional[int] = None
-    # evaluation
-    observed_steps: Optional[int] = None
-    horizon: int = 20
-    dynamic_graph: bool = False
-    # output
-    out: str = "runs/nri"
-    progress: bool = True
+    ``--num-neighbors 10``), described by its metadata (:func:`option`:
+    its help, choices and group, :func:`options`)."""
+    system: str = option(
+        "springs", group="data", choices=SYSTEMS, simulated=True,
+        help="the simulated system: springs, charged particles, Kuramoto oscillators or "
+             "proximity (particles that push each other when close; relations that change "
+             "over time)")
+    num_nodes: int = option(5, group="data", simulated=True,
+                            help="objects in each simulated system")
+    num_train: int = option(50000, group="data", simulated=True,
+                            help="simulated systems in the training split")
+    num_valid: int = option(10000, group="data", simulated=True,
+                            help="simulated systems in the validation split")
+    num_test: int = option(10000, group="data", simulated=True,
+                           help="simulated systems in the test split")
+    length: Optional[int] = option(
+        None, group="data", simulated=True,
+        help="integration steps of train/valid systems (default: the system's, T = 49)")
+    test_length: Optional[int] = option(
+        None, group="data", simulated=True,
+        help="integration steps of test systems (default: the system's, T = 99)")
+    sample_freq: Optional[int] = option(
+        None, group="data", simulated=True,
+        help="integration steps between samples (default: the system's)")
+    physics: Dict[str, Any] = option(
+        default_factory=dict, group="physics",
+        help="the simulator's physics parameters, e.g. {'num_neighbors': 10}, each its own "
+             "option of the command line (default: the simulator's)")
+    data_root: str = option(
+        "data", group="data", simulated=True,
+        help="root directory of the simulated datasets' cache, where each dataset is "
+             "simulated once and read by later runs")
+    data: Optional[str] = option(
+        None, group="data",
+        help="your own trajectories instead of a simulated system: a directory with "
+             "train.npz, valid.npz and test.npz (x [samples, T, N, F]; optional relations: "
+             "integer edges [samples, N, N] or [samples, T, N, N], or an edge_list of rows "
+             "(sample, [step,] sender, receiver, type)) (default: none, the simulated --system)")
+    graph: str = option(
+        "full", group="data", choices=CANDIDATE_GRAPHS,
+        help="candidate graph of each system: full, knn (the --k nearest neighbours) or "
+             "radius (every pair within --graph-radius), of the positions at the first step "
+             "(at every step where the relations change over time)")
+    k: Optional[int] = option(
+        None, group="data",
+        help="neighbours of each receiver in the knn candidate graph (--graph knn)")
+    graph_radius: Optional[float] = option(
+        None, group="data",
+        help="distance within which two objects are candidates in the radius graph "
+             "(--graph radius), in the units of the positions (raw, before scaling)")
+    position_features: Optional[List[int]] = option(
+        None, group="data", metavar="INDEX",
+        help="indices of the features that are coordinates, e.g. 0 1: every encoder and "
+             "decoder then sees relative positions only (translation invariant; keep it off "
+             "for systems with walls), and the knn and radius graphs and the plots of large "
+             "systems use them; a simulated system's must be its positions (none: not "
+             "declared, absolute inputs, graphs on features 0 and 1)")
+    data_seed: Optional[int] = option(
+        None, group="data", simulated=True,
+        help="seed that draws the data alone, so that runs of several seeds can share one "
+             "dataset (default: --seed)")
+    model: str = option(
+        "nri", group="model", choices=MODELS,
+        help="what to train: nri, dnri (a graph per step with a learned prior), supervised "
+             "(the encoder alone, on the true relations), full-graph or true-graph (the "
+             "decoder alone, on the fully connected or the true graph)")
+    encoder: Optional[str] = option(
+        None, group="model", choices=ENCODERS,
+        help=f"encoder that infers the edge types: one of {', '.join(ENCODERS)} (default: "
+             f"the model's, dnri for --model dnri, else mlp)")
+    decoder: str = option(
+        "mlp", group="model",
+        help=f"decoder that predicts the trajectories: one of {', '.join(DECODERS)} (sim: the "
+             f"springs simulator), or package.module:Class of an NRIDecoder of your own")
+    encoder_hidden: int = option(256, group="model",
+                                 help="hidden size of the encoder's layers")
+    decoder_hidden: int = option(256, group="model",
+                                 help="hidden size of the decoder's layers and messages")
+    num_edge_types: int = option(
+        2, group="model",
+        help="number of edge types K that the model infers, the type no edge included where "
+             "--skip-first")
+    skip_first: bool = option(
+        False, group="model",
+        help="edge type 0 means no edge: it passes no messages in the decoder")
+    prior: Optional[List[float]] = option(
+        None, group="model",
+        help="prior probability of each edge type in the KL term, one per type, e.g. 0.91 "
+             "0.03 0.03 0.03 (default: uniform)")
+    factor: bool = option(
+        True, group="model",
+        help="the mlp and cnn encoders' second pass from edges to nodes and back (the "
+             "paper's factor graph); --no-factor for the encoder without it")
+    sequence_model: str = option(
+        "gru", group="model", choices=SEQUENCE_MODELS,
+        help="sequence model of the ri encoder and the st decoder: gru, or attention "
+             "(exactly equivariant self-attention)")
+    decoder_sequence_model: Optional[str] = option(
+        None, group="model", choices=SEQUENCE_MODELS,
+        help="sequence model of the st decoder where it differs from the ri encoder's "
+             "(default: --sequence-model)")
+    intra: bool = option(
+        True, group="model",
+        help="the ri encoder's intra-edge interaction over each receiver's incoming edges; "
+             "--no-intra for the ablation without it")
+    inter: bool = option(
+        True, group="model",
+        help="the ri encoder's inter-edge interaction over the receivers of each graph (or "
+             "neighbourhood, --inter-scope); --no-inter for the ablation without it")
+    inter_scope: str = option(
+        "graph", group="model", choices=INTER_SCOPES,
+        help="the ri encoder's inter-edge sets: each graph's nodes (the paper's) or each "
+             "receiver's senders and itself (large sparse graphs)")
+    batch_norm: bool = option(
+        True, group="model",
+        help="batch normalisation in the encoder's MLPs (mlp, ri and dnri encoders)")
+    dropout: Optional[float] = option(
+        None, group="model",
+        help="dropout probability of the encoder and the decoder (default: the model's "
+             "paper value, 0.5 for --model supervised, else 0)")
+    tau: float = option(
+        0.5, group="model",
+        help="temperature of the Gumbel-softmax samples of the edge types")
+    hard: bool = option(
+        False, group="model",
+        help="hard (one-hot, straight-through) samples of the edge types in training instead "
+             "of soft ones")
+    variance: float = option(
+        5e-5, group="model",
+        help="fixed variance of the Gaussian likelihood of the predicted trajectories")
+    symmetry_weight: float = option(
+        0.0, group="model",
+        help="weight of NRI-MPM's soft symmetry prior in the loss, which pulls the types of "
+             "i to j and j to i together (100 in that paper)")
+    hard_symmetry: bool = option(
+        False, group="model",
+        help="the edges i to j and j to i both take the logits and the sample of the one "
+             "from the lower node index (NRI-MPM's hard symmetry)")
+    device: str = option(
+        "auto", group="device",
+        help="device that trains and tests the model: auto (CUDA when available), cpu, cuda "
+             "or cuda:N")
+    compile: bool = option(
+        False, group="device",
+        help="run the training and validation steps through torch.compile")
+    tf32: bool = option(
+        False, group="device",
+        help="let CUDA multiply float32 matrices in TF32 (faster, less precise)")
+    deterministic: bool = option(
+        False, group="device",
+        help="deterministic algorithms only, so that a seed repeats a CUDA run bit for bit "
+             "(slower; CPU runs repeat without it)")
+    checkpoint: bool = option(
+        False, group="device",
+        help="recompute the per-edge activations in the backward pass instead of keeping "
+             "them: less memory for large graphs, more time")
+    checkpoint_chunk_size: Optional[int] = option(
+        None, group="device",
+        help="with --checkpoint, the number of edges recomputed at once (default: chosen from "
+             "--checkpoint-memory)")
+    checkpoint_memory: int = option(
+        DEFAULT_CHECKPOINT_MEMORY, group="device",
+        help="with --checkpoint and no --checkpoint-chunk-size: the bytes of per-edge tensors "
+             "per chunk, which sets the chunk size")
+    skip_no_edges: bool = option(
+        False, group="device",
+        help="the mlp and rnn decoders skip the edges that pass no messages (weight zero on "
+             "every message type, as with --skip-first and hard samples)")
+    precision: str = option(
+        "fp32", group="device", choices=PRECISIONS,
+        help="precision of training and validation: fp32, bf16 (autocast) or fp16 (autocast "
+             "with gradient scaling); the test stays in float32")
+    epochs: int = option(500, group="training", help="passes over the training set")
+    max_seconds: Optional[float] = option(
+        None, group="training",
+        help="time budget in seconds: training ends after the first epoch that passes it "
+             "(default: no budget)")
+    batch_size: int = option(128, group="training", help="systems in each training batch")
+    lr: float = option(5e-4, group="training", help="learning rate of the Adam optimiser")
+    lr_decay: int = option(200, group="training",
+                           help="epochs between two decays of the learning rate")
+    gamma: float = option(0.5, group="training",
+                          help="factor of each decay of the learning rate, in (0, 1]")
+    prediction_steps: int = option(
+        10, group="training",
+        help="the decoder is fed the true state every this many steps in training and its "
+             "own predictions in between (M, 10 in the paper)")
+    burn_in_steps: Optional[int] = option(
+        None, group="training",
+        help="feed the decoder the true states of this many first steps in training and its "
+             "own predictions after, instead of --prediction-steps (default: the decoder's "
+             "way; the rnn decoder burns in on all but the last --prediction-steps)")
+    seed: int = option(
+        42, group="training",
+        help="seed of the training (initialisation, shuffling, sampling) and, unless "
+             "--data-seed, of the data")
+    threads: Optional[int] = option(
+        None, group="training",
+        help="CPU threads of torch (default: torch's own choice)")
+    observed_steps: Optional[int] = option(
+        None, group="evaluation",
+        help="steps that the test protocol shows the model before it forecasts (default: "
+             "the training trajectories' length)")
+    horizon: int = option(
+        20, group="evaluation",
+        help="steps that the test protocol forecasts after the observed ones, on the "
+             "model's own predictions")
+    dynamic_graph: bool = option(
+        False, group="evaluation",
+        help="re-infer the graph at every forecast step of the test, from the decoder's own "
+             "inputs")
+    out: str = option(
+        "runs/nri", group="output",
+        help="directory of the run: config.json, best.pt, last.pt, log.csv, results.json and "
+             "the plots")
+    progress: bool = option(
+        True, group="output",
+        help="progress bars of the epochs and batches; --no-progress for logs and batch jobs")
 
     def __post_init__(self) -> None:
         self._check_values()
-        if self.dropout is None and self.model in MODELS:
+        self._check_choices()
+        if self.dropout is None:
             self.dropout = MODELS[self.model].dropout  # the paper's, per model
         if self.encoder is None:
-            self.encoder = MODELS[self.model].encoder if self.model in MODELS else "mlp"
+            self.encoder = MODELS[self.model].encoder
         known_parts = self.encoder in ENCODERS and self._decoder_known()
+        if not (known_parts or _READING_RUN.get()):
+            raise ValueError(
+                f"'encoder' must be one of {tuple(ENCODERS)}, got {self.encoder!r}"
+                if self.encoder not in ENCODERS else
+                f"'decoder' must be one of {tuple(DECODERS)} or 'module:Class' of a "
+                f"torch_nri.nn.NRIDecoder, got {self.decoder!r}")
         checks = [
-            (known_parts or _READING_RUN.get(),
-             f"'encoder' must be one of {tuple(ENCODERS)}, got {self.encoder!r}"
-             if self.encoder not in ENCODERS else
-             f"'decoder' must be one of {tuple(DECODERS)} or 'module:Class' of a "
-             f"torch_nri.nn.NRIDecoder, got {self.decoder!r}"),
-            (self.model in MODELS, f"'model' must be one of {tuple(MODELS)}, got "
-             f"{self.model!r}"),
-            (self.sequence_model in SEQUENCE_MODELS, f"'sequence_model' must be one of "
-             f"{SEQUENCE_MODELS}, got {self.sequence_model!r}"),
-            (self.inter_scope in INTER_SCOPES, f"'inter_scope' must be one of "
-             f"{INTER_SCOPES}, got {self.inter_scope!r}"),
-            (self.decoder_sequence_model in (None, *SEQUENCE_MODELS),
-             f"'decoder_sequence_model' must be one of {SEQUENCE_MODELS} (or None: "
-             f"'sequence_model'), got {self.decoder_sequence_model!r}"),
-            (self.precision in PRECISIONS, f"'precision' must be one of {PRECISIONS}, got "
-             f"{self.precision!r}"),
-            (not self.dynamic_graph or self.model not in MODELS
-             or MODELS[self.model].infers_graph,
+            (not self.dynamic_graph or MODELS[self.model].infers_graph,
              f"'dynamic_graph' re-infers the graph with the encoder; model={self.model!r} "
              f"infers no graph to decode with"),
             (self.data is None or not self.physics,
@@ -278,6 +467,18 @@ class TrainConfig:
                 raise ValueError(f"'{f.name}' must be True or False, got "
                                  f"{getattr(self, f.name)!r}")
 
+    def _check_choices(self) -> None:
+        # The options with choices (option_choices), but the encoder: checked
+        # with the decoder, as a saved run's may be of another process.
+        for f in options():
+            allowed, value = option_choices(f), getattr(self, f.name)
+            if allowed is None or f.name == "encoder" or (value is None and f.default is None):
+                continue
+            if value not in allowed:
+                optional = " (or None, its default)" if f.default is None else ""
+                raise ValueError(f"'{f.name}' must be one of {allowed}{optional}, got "
+                                 f"{value!r}")
+
     def check_protocol(self) -> None:
         r"""Raises unless the simulated test split will hold the steps of
         the test protocol (``observed_steps`` and ``horizon``): checked by
@@ -302,9 +503,8 @@ class TrainConfig:
             raise
 
     def _check_own_data(self) -> None:
-        defaults = TrainConfig.__dataclass_fields__
-        given = [f"{name}={getattr(self, name)!r}" for name in SIMULATED_DATA_OPTIONS
-                 if getattr(self, name) != defaults[name].default]
+        given = [f"{f.name}={getattr(self, f.name)!r}" for f in options("data")
+                 if f.metadata["simulated"] and getattr(self, f.name) != f.default]
         if given:
             raise ValueError(f"{', '.join(given)} describe simulated data; the data of this "
                              f"run is your own (data={self.data!r}), whose files say it all")
@@ -313,10 +513,10 @@ class TrainConfig:
         # An option that only some encoders or decoders read must be read by this run's.
         defaults = TrainConfig.__dataclass_fields__
         used = ENCODERS[self.encoder].options + DECODERS[self.decoder].options
-        for option, readers in part_options().items():
-            value = getattr(self, option)
-            if option not in used and value != defaults[option].default:
-                raise ValueError(f"'{option}={value!r}' is an option of {_readers(readers)}, "
+        for name, readers in part_options().items():
+            value = getattr(self, name)
+            if name not in used and value != defaults[name].default:
+                raise ValueError(f"'{name}={value!r}' is an option of {_readers(readers)}, "
                                  f"not of encoder={self.encoder!r} and "
                                  f"decoder={self.decoder!r}")
 

@@ -41,9 +41,8 @@ def worker(rank, world_size, port, config, resume):
     F.gumbel_softmax = deterministic_gumbel_softmax
     if rank != 0:
         from torch_nri.training import RunDirectory, loop
-        for name in vars(RunDirectory):
-            if name.startswith("write_"):
-                setattr(RunDirectory, name, forbidden)
+        for name in [name for name in vars(RunDirectory) if name.startswith("write_")]:
+            setattr(RunDirectory, name, forbidden)
         loop.plot_curves = forbidden
     try:
         train(TrainConfig(**config), resume=resume)

@@ -107,16 +107,12 @@ def child_train(spec: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def child_evaluate(spec: Dict[str, Any]) -> Dict[str, Any]:
-    from torch_nri.datasets import MinMaxStats, TrajectoryDataset
-    from torch_nri.training import TrainConfig, evaluate_run
+    from torch_nri.training import TrainConfig, evaluate_run, run_dataset
 
     run_dir, data = spec["run_dir"], spec["data"]
     config = TrainConfig.load(run_dir)
-    with open(os.path.join(run_dir, "stats.json")) as f:
-        stats = MinMaxStats.from_dict(json.load(f))
     started = time.perf_counter()
-    test_set = TrajectoryDataset(data, stats=stats, graph=config.graph, k=config.k,
-                                 position_features=config.position_features)
+    test_set = run_dataset(run_dir, data, config)
     results = evaluate_run(run_dir, config=config, test_set=test_set, device="cpu",
                            batch_size=spec["batch_size"])
     return {"accuracy": results.get("accuracy"), "auroc": results.get("auroc"),

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint as run_checkpointed
+from torch_geometric.utils import degree
 
 from torch_nri._allocator import limit_mmap_threshold
 
@@ -136,10 +137,8 @@ def mean_at_receivers(parts: Iterable[Tuple[Tensor, Tensor]], receivers: Tensor,
     ``receivers``, every edge's; 0 for a node without edges, as PyG's mean
     aggregation gives)."""
     total = sum_at_receivers(parts, num_nodes)
-    degree = torch.zeros(num_nodes, dtype=total.dtype, device=total.device)
-    degree.index_put_((receivers,), torch.ones_like(receivers, dtype=total.dtype),
-                      accumulate=True)
-    return total / degree.clamp(min=1).view(-1, *[1] * (total.dim() - 1))
+    in_degree = degree(receivers, num_nodes, dtype=total.dtype)
+    return total / in_degree.clamp(min=1).view(-1, *[1] * (total.dim() - 1))
 
 
 def step_seed(module: torch.nn.Module, dropout: float) -> Optional[int]:

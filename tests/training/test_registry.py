@@ -237,3 +237,93 @@ def test_every_registered_part_refuses_a_hidden_size_of_zero(kind, name):
     with pytest.raises(ValueError, match=rf"^'(msg_)?hidden_channels' of {part.cls.__name__} "
                                          rf"must be a positive integer, got 0$"):
         part.cls(**kwargs)
+
+
+@pytest.mark.parametrize("system, expected", [
+    ("springs", dict(encoder="mlp", skip_first=False, prior=None, batch_size=128)),
+    ("charged", dict(encoder="cnn", skip_first=False, prior=None, batch_size=128)),
+    ("kuramoto", dict(encoder="cnn", skip_first=True, prior=None, batch_size=128)),
+    ("proximity", dict(encoder="mlp", skip_first=True, prior=[0.9, 0.1], batch_size=16)),
+])
+def test_each_system_brings_its_paper_s_training_defaults(system, expected):
+    config = TrainConfig(system=system)
+    assert {name: getattr(config, name) for name in expected} == expected
+    assert config.symmetry_weight == 0.0 and config.dropout == 0.0
+
+
+def test_what_the_user_gives_comes_before_every_default():
+    config = TrainConfig(system="proximity", encoder="cnn", skip_first=False, prior=[0.5, 0.5],
+                         batch_size=8, symmetry_weight=1.0)
+    assert (config.encoder, config.skip_first, config.prior, config.batch_size,
+            config.symmetry_weight) == ("cnn", False, [0.5, 0.5], 8, 1.0)
+
+
+def test_the_model_s_defaults_come_before_the_system_s():
+    assert TrainConfig(model="dnri", system="charged").encoder == "dnri"
+    # The full graph's one type passes messages, on Kuramoto too.
+    assert TrainConfig(model="full-graph", system="kuramoto").skip_first is False
+    assert TrainConfig(model="true-graph", system="kuramoto").skip_first is True
+    assert TrainConfig(model="supervised", system="charged").encoder == "cnn"
+
+
+def test_system_defaults_follow_the_number_of_edge_types():
+    # The no-edge prior spreads its rest over the other types; one type
+    # cannot be "no edge".
+    assert TrainConfig(system="proximity", num_edge_types=3).prior == pytest.approx(
+        [0.9, 0.05, 0.05])
+    one_type = TrainConfig(system="kuramoto", num_edge_types=1)
+    assert one_type.skip_first is False
+    one_type = TrainConfig(system="proximity", num_edge_types=1)
+    assert one_type.skip_first is False and one_type.prior is None
+
+
+def test_nri_mpm_s_encoder_brings_its_symmetry_prior_to_nri_only():
+    assert TrainConfig(encoder="ri", decoder="st").symmetry_weight == 100.0
+    assert TrainConfig(encoder="ri", decoder="st", symmetry_weight=0.0).symmetry_weight == 0.0
+    assert TrainConfig(model="supervised", encoder="ri").symmetry_weight == 0.0
+
+
+def test_data_of_your_own_takes_no_system_defaults(tmp_path, monkeypatch):
+    from torch_nri.datasets import SpringsDataset
+
+    # Springs has no defaults of its own: give it one, to see it left out.
+    monkeypatch.setattr(SpringsDataset, "training_defaults", {"batch_size": 7})
+    assert TrainConfig().batch_size == 7
+    config = TrainConfig(data=str(tmp_path))
+    assert config.batch_size == 128
+
+
+def test_a_saved_run_s_uniform_prior_stays_uniform(tmp_path):
+    # A proximity run saved before the system's prior became its default.
+    config = TrainConfig(system="proximity", num_nodes=3, prior=[0.5, 0.5]).to_dict()
+    config["prior"] = None
+    (tmp_path / "config.json").write_text(__import__("json").dumps(config))
+    assert TrainConfig.load(str(tmp_path)).prior is None
+    assert TrainConfig.from_dict(config).prior == [0.9, 0.1]  # a new run: the default
+
+
+def test_every_default_names_a_field_that_has_one_and_its_source():
+    from torch_nri.datasets import SYSTEMS
+    from torch_nri.training.config import PAPER_DEFAULTS
+    from torch_nri.training.registry import MODELS
+
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    for name in PAPER_DEFAULTS:
+        assert fields[name].default is None, name  # None until resolved
+    tables = [spec.defaults for spec in MODELS.values()]
+    tables += [part.defaults for part in (*ENCODERS.values(), *DECODERS.values())]
+    for cls in SYSTEMS.values():
+        tables.append(cls.training_defaults)
+        assert bool(cls.training_defaults) == bool(cls.training_defaults_source), cls.name
+    for table in tables:
+        assert set(table) <= set(PAPER_DEFAULTS)
+
+
+def test_the_command_line_leaves_the_defaults_to_the_system():
+    from torch_nri.cli import _train_config, build_parser
+
+    args = build_parser().parse_args(["train", "--system", "kuramoto"])
+    config = _train_config(args)
+    assert (config.encoder, config.skip_first) == ("cnn", True)
+    args = build_parser().parse_args(["train", "--system", "kuramoto", "--no-skip-first"])
+    assert _train_config(args).skip_first is False

@@ -25,6 +25,8 @@ class ChargedDataset(SimulatedDataset):
     name = "charged"
     feature_groups: Dict[str, List[int]] = {"position": [0, 1], "velocity": [2, 3]}
     simulator = staticmethod(simulate_charged)
+    training_defaults = {"encoder": "cnn"}
+    training_defaults_source = "NRI supplement D.1: a CNN encoder for the charged particles"
 
     def simulate(self, num_sims: int, length: int, seed: int) -> Simulation:
         sim = self._simulate(num_sims, length, seed)

@@ -1,7 +1,7 @@
 from typing import Dict, List
 
-from torch_nri.datasets.simulated import (SimulatedDataset, Simulation, relation_counts,
-                                          relation_lookup)
+from torch_nri.datasets.simulated import (SimulatedDataset, Simulation, first_type_no_edge,
+                                          relation_counts, relation_lookup)
 from torch_nri.simulations import simulate_kuramoto
 
 
@@ -29,6 +29,9 @@ class KuramotoDataset(SimulatedDataset):
     feature_groups: Dict[str, List[int]] = {"phase_velocity": [0], "sin_phase": [1],
                                             "omega": [2]}
     simulator = staticmethod(simulate_kuramoto)
+    training_defaults = {"encoder": "cnn", "skip_first": first_type_no_edge}
+    training_defaults_source = ("NRI supplement D.1: a CNN encoder, and the first edge type "
+                                "hard-coded as no edge")
     default_length = 500
     default_test_length = 1000
     default_sample_freq = 10

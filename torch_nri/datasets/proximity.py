@@ -1,7 +1,14 @@
-from typing import Dict, List
+from typing import Any, Dict, List, Optional
 
-from torch_nri.datasets.simulated import SimulatedDataset, Simulation
+from torch_nri.datasets.simulated import SimulatedDataset, Simulation, first_type_no_edge
 from torch_nri.simulations import simulate_proximity
+
+
+def _no_edge_prior(config: Any) -> Optional[List[float]]:
+    # The dNRI code's --no_edge_prior 0.9: type 0 ("no edge") 0.9, the
+    # other types share the rest.
+    others = config.num_edge_types - 1
+    return [0.9] + [0.1 / others] * others if others else None
 
 
 class ProximityDataset(SimulatedDataset):
@@ -24,6 +31,10 @@ class ProximityDataset(SimulatedDataset):
     default_test_length = 72
     default_sample_freq = 1
     relations_change = True
+    training_defaults = {"skip_first": first_type_no_edge, "prior": _no_edge_prior,
+                         "batch_size": 16}
+    training_defaults_source = ("the dNRI code's runs on its synthetic data: --skip_first, "
+                                "--no_edge_prior 0.9, --batch_size 16")
 
     def simulate(self, num_sims: int, length: int, seed: int) -> Simulation:
         sim = self._simulate(num_sims, length, seed)

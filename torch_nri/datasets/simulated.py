@@ -120,6 +120,12 @@ def _parameter(name: str, default: Any, hint: Any) -> PhysicsParameter:
                             sequence)
 
 
+def first_type_no_edge(config: Any) -> bool:
+    r"""A :attr:`SimulatedDataset.training_defaults` value: type 0 means
+    "no edge" (``skip_first``) wherever there is another type."""
+    return config.num_edge_types >= 2
+
+
 class SimulatedDataset(InMemoryDataset):
     r"""Base class of the simulated datasets: simulates the three splits in
     :meth:`process`, normalises them with the training split's statistics,
@@ -189,6 +195,14 @@ class SimulatedDataset(InMemoryDataset):
     #: changed, so that a cache made under the old default is never read as
     #: data of the new one.
     key_physics: Tuple[str, ...] = ()
+    #: The training settings of the paper that defined the system where they
+    #: differ from the NRI paper's general ones, by
+    #: :class:`~torch_nri.training.TrainConfig` field, e.g.
+    #: ``{"encoder": "cnn"}``: the defaults of ``torch-nri train`` on this
+    #: system. A value may be a function of the configuration (its
+    #: ``num_edge_types``). :attr:`training_defaults_source` names the source.
+    training_defaults: Dict[str, Any] = {}
+    training_defaults_source: str = ""
 
     def __init__(self, root: str, split: str = "train", num_nodes: int = 5,
                  num_train: int = 50000, num_valid: int = 10000, num_test: int = 10000,

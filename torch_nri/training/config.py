@@ -30,15 +30,21 @@ _READING_RUN = contextvars.ContextVar("reading_run", default=False)
 # wrong value fails here, not after simulating the data or training.
 _INTEGERS = dict(num_nodes=2, num_train=1, num_valid=1, num_test=1, encoder_hidden=1,
                  decoder_hidden=1, num_edge_types=1, checkpoint_memory=1, epochs=1,
-                 batch_size=1, lr_decay=1, prediction_steps=1, seed=0, horizon=1)
+                 lr_decay=1, prediction_steps=1, seed=0, horizon=1)
 _OPTIONAL_INTEGERS = dict(length=1, test_length=1, sample_freq=1, k=1, data_seed=0,
-                          checkpoint_chunk_size=1, burn_in_steps=1, threads=1, observed_steps=1)
+                          checkpoint_chunk_size=1, burn_in_steps=1, threads=1, observed_steps=1,
+                          batch_size=1)
 # name: (low, high, low_open, high_open); None where the field may be None.
 _REALS = dict(tau=(0, None, True, False), variance=(0, None, True, False),
-              symmetry_weight=(0, None, False, False), lr=(0, None, True, False),
-              gamma=(0, 1, True, False))
+              lr=(0, None, True, False), gamma=(0, 1, True, False))
 _OPTIONAL_REALS = dict(dropout=(0, 1, False, True), max_seconds=(0, None, True, False),
-                       graph_radius=(0, None, True, False))
+                       graph_radius=(0, None, True, False),
+                       symmetry_weight=(0, None, False, False))
+#: The NRI paper's settings (supplement D) of the fields whose default
+#: depends on the model, its encoder or the system (:class:`TrainConfig`):
+#: what a field takes where none of those sets it.
+PAPER_DEFAULTS: Dict[str, Any] = dict(encoder="mlp", skip_first=False, prior=None,
+                                      batch_size=128, dropout=0.0, symmetry_weight=0.0)
 _STRINGS = ("system", "data_root", "graph", "model", "decoder", "sequence_model",
             "device", "precision", "out")
 
@@ -110,7 +116,21 @@ class TrainConfig:
     paper's (supplement D): Adam with learning rate 5e-4 halved every 200
     epochs, batch 128, hidden size 256, :math:`\tau = 0.5`, soft samples in
     training, teacher forcing every 10 steps, 500 epochs, 50k/10k/10k
-    systems. ``encoder="ri"`` and ``decoder="st"`` are NRI-MPM's
+    systems. Where the model, its encoder or the simulated system comes
+    with its own paper's settings, those are the defaults instead: the
+    fields of :data:`PAPER_DEFAULTS` (``encoder``, ``skip_first``,
+    ``prior``, ``batch_size``, ``dropout``, ``symmetry_weight``) are
+    :obj:`None` until the configuration is made, then take the first value
+    set by the model (:attr:`ModelSpec.defaults
+    <torch_nri.training.registry.ModelSpec>`), its encoder
+    (:attr:`Part.defaults <torch_nri.training.registry.Part>`), the system
+    (:attr:`~torch_nri.datasets.SimulatedDataset.training_defaults`, not
+    for data of your own) and the NRI paper, in that order: e.g. the CNN
+    encoder on charged particles and Kuramoto (NRI supplement D.1), type 0
+    as "no edge" on Kuramoto, the dNRI code's sparsity prior and batches of
+    16 on proximity, NRI-MPM's symmetry prior with its encoder, dropout 0.5
+    for the supervised encoder. ``config.json`` holds the values taken.
+    ``encoder="ri"`` and ``decoder="st"`` are NRI-MPM's
     (:class:`~torch_nri.nn.RIEncoder`, :class:`~torch_nri.nn.STDecoder`, with
     ``sequence_model``, for the decoder ``decoder_sequence_model`` where it
     differs (NRI-MPM's Kuramoto decoder adds attention), the ablations
@@ -236,7 +256,8 @@ class TrainConfig:
     encoder: Optional[str] = option(
         None, group="model", choices=ENCODERS,
         help=f"encoder that infers the edge types: one of {', '.join(ENCODERS)} (default: "
-             f"the model's, dnri for --model dnri, else mlp)")
+             f"dnri for --model dnri, else the system's: cnn for charged and kuramoto, "
+             f"else mlp)")
     decoder: str = option(
         "mlp", group="model",
         help=f"decoder that predicts the trajectories: one of {', '.join(DECODERS)} (sim: the "
@@ -249,13 +270,15 @@ class TrainConfig:
         2, group="model",
         help="number of edge types K that the model infers, the type no edge included where "
              "--skip-first")
-    skip_first: bool = option(
-        False, group="model",
-        help="edge type 0 means no edge: it passes no messages in the decoder")
+    skip_first: Optional[bool] = option(
+        None, group="model",
+        help="edge type 0 means no edge: it passes no messages in the decoder (default: the "
+             "system's: on for kuramoto and proximity, else off; off for --model full-graph)")
     prior: Optional[List[float]] = option(
         None, group="model",
         help="prior probability of each edge type in the KL term, one per type, e.g. 0.91 "
-             "0.03 0.03 0.03 (default: uniform)")
+             "0.03 0.03 0.03 (default: the system's: 0.9 for type 0 and the rest shared for "
+             "proximity, else uniform)")
     factor: bool = option(
         True, group="model",
         help="the mlp and cnn encoders' second pass from edges to nodes and back (the "
@@ -297,10 +320,11 @@ class TrainConfig:
     variance: float = option(
         5e-5, group="model",
         help="fixed variance of the Gaussian likelihood of the predicted trajectories")
-    symmetry_weight: float = option(
-        0.0, group="model",
+    symmetry_weight: Optional[float] = option(
+        None, group="model",
         help="weight of NRI-MPM's soft symmetry prior in the loss, which pulls the types of "
-             "i to j and j to i together (100 in that paper)")
+             "i to j and j to i together (default: that paper's 100 with --encoder ri and "
+             "--model nri, else 0)")
     hard_symmetry: bool = option(
         False, group="model",
         help="the edges i to j and j to i both take the logits and the sample of the one "
@@ -344,7 +368,10 @@ class TrainConfig:
         None, group="training",
         help="time budget in seconds: training ends after the first epoch that passes it "
              "(default: no budget)")
-    batch_size: int = option(128, group="training", help="systems in each training batch")
+    batch_size: Optional[int] = option(
+        None, group="training",
+        help="systems in each training batch (default: the system's: 16 for proximity, else "
+             "128)")
     lr: float = option(5e-4, group="training", help="learning rate of the Adam optimiser")
     lr_decay: int = option(200, group="training",
                            help="epochs between two decays of the learning rate")
@@ -389,10 +416,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self._check_values()
         self._check_choices()
-        if self.dropout is None:
-            self.dropout = MODELS[self.model].dropout  # the paper's, per model
-        if self.encoder is None:
-            self.encoder = MODELS[self.model].encoder
+        self._resolve_defaults()
         known_parts = self.encoder in ENCODERS and self._decoder_known()
         if not (known_parts or _READING_RUN.get()):
             raise ValueError(
@@ -437,6 +461,23 @@ class TrainConfig:
             if part.check is not None:
                 part.check(self)
 
+    def _resolve_defaults(self) -> None:
+        # Each field of PAPER_DEFAULTS left None takes the first value that
+        # the model, its encoder, the system (simulated data only) or the NRI
+        # paper sets, in that order; the encoder first, as its own defaults
+        # follow from it. A saved run's None prior stays its uniform prior:
+        # it may predate the system's prior.
+        system = get_system(self.system).training_defaults if self.data is None else {}
+        for name in PAPER_DEFAULTS:
+            if getattr(self, name) is not None or (name == "prior" and _READING_RUN.get()):
+                continue
+            encoder = ENCODERS[self.encoder].defaults if self.encoder in ENCODERS else {}
+            for layer in (MODELS[self.model].defaults, encoder, system, PAPER_DEFAULTS):
+                if name in layer:
+                    value = layer[name]
+                    setattr(self, name, value(self) if callable(value) else value)
+                    break
+
     def _check_values(self) -> None:
         # Types and ranges of the plain fields, NaN and inf included. Numbers
         # of other types (numpy's) are stored as Python int and float, which
@@ -463,7 +504,11 @@ class TrainConfig:
             raise ValueError(f"'physics' must be a dict of physics parameters, got "
                              f"{self.physics!r}")
         for f in dataclasses.fields(self):
-            if f.type is bool and not isinstance(getattr(self, f.name), bool):
+            value = getattr(self, f.name)
+            if f.type is Optional[bool] and value is not None and not isinstance(value, bool):
+                raise ValueError(f"'{f.name}' must be True, False or None (its default), got "
+                                 f"{value!r}")
+            if f.type is bool and not isinstance(value, bool):
                 raise ValueError(f"'{f.name}' must be True or False, got "
                                  f"{getattr(self, f.name)!r}")
 

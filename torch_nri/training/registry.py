@@ -8,8 +8,8 @@ and the test protocol never name a layer class.
 """
 import inspect
 import warnings
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from torch_nri.datasets import SpringsDataset, get_system
 from torch_nri.models.base import layer_name
@@ -39,6 +39,9 @@ class Part:
         min_window (int): The fewest steps the layer reads.
         check (callable, optional): ``check(config)`` raises a
             :class:`ValueError` for a configuration the part cannot serve.
+        defaults (dict, optional): Defaults of :class:`TrainConfig` fields
+            that the part's paper sets, e.g. NRI-MPM's symmetry prior for its
+            encoder. (default: none)
     """
     cls: type
     kwargs: KwargsFn
@@ -46,6 +49,7 @@ class Part:
     fixed_window: bool = False
     min_window: int = 1
     check: Optional[Callable[[Any], None]] = None
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _num_steps(train_set: Any) -> int:
@@ -143,8 +147,10 @@ ENCODERS: Dict[str, Part] = {
     "mlp": Part(MLPEncoder, _mlp_encoder, ("factor", "batch_norm") + _CHECKPOINTING,
                 fixed_window=True),
     "cnn": Part(CNNEncoder, _cnn_encoder, ("factor",), min_window=CNNBlock.min_steps),
+    # NRI-MPM's symmetry prior, lambda = 100 (its appendix E, but for Kuramoto).
     "ri": Part(RIEncoder, _ri_encoder, ("batch_norm", "sequence_model", "intra", "inter",
-                                        "inter_scope") + _CHECKPOINTING, fixed_window=True),
+                                        "inter_scope") + _CHECKPOINTING, fixed_window=True,
+               defaults={"symmetry_weight": 100.0}),
     # A graph per step, with its learned prior: the encoder of model="dnri" only.
     "dnri": Part(DNRIEncoder, _dnri_encoder, ("batch_norm",) + _CHECKPOINTING, min_window=2),
 }
@@ -266,20 +272,18 @@ class ModelSpec:
             trajectories). (default: :obj:`True`)
         check (callable, optional): ``check(config)`` raises a
             :class:`ValueError` for a configuration the model cannot serve.
-        dropout (float, optional): The model's dropout where the
-            configuration gives none: the paper's (0.5 for the supervised
-            encoder, NRI supplement D.1.1; none for the NRI models).
-        encoder (str, optional): The encoder where the configuration names
-            none. (default: ``"mlp"``)
+        defaults (dict, optional): The model's own defaults of
+            :class:`TrainConfig` fields, which come before the encoder's and
+            the system's (``TrainConfig`` lists the order), e.g. its paper's
+            dropout. (default: none)
     """
     config: Callable[[Any, Any], Dict[str, Any]]
     needs_relations: bool = False
     infers_graph: bool = False
     uses_encoder: bool = True
     check: Optional[Callable[[Any], None]] = None
-    dropout: float = 0.0
-    encoder: str = "mlp"
     uses_decoder: bool = True
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _spec(table: Dict[str, Part], name: str, config, train_set,
@@ -346,13 +350,20 @@ def _check_full_graph(config) -> None:
                          "'skip_first' cannot be set with model='full-graph'")
 
 
+# Only NRI's loss has NRI-MPM's symmetry prior: the other models have none
+# whatever their encoder.
+_NO_SYMMETRY = {"symmetry_weight": 0.0}
 MODELS: Dict[str, ModelSpec] = {
     "nri": ModelSpec(_nri, infers_graph=True, check=_check_static_encoder),
-    "dnri": ModelSpec(_dnri, check=_check_dnri, encoder="dnri"),
-    "supervised": ModelSpec(_supervised, needs_relations=True, dropout=0.5,
-                            check=_check_static_encoder, uses_decoder=False),
-    "full-graph": ModelSpec(_given_graph("full"), uses_encoder=False, check=_check_full_graph),
-    "true-graph": ModelSpec(_given_graph("true"), needs_relations=True, uses_encoder=False),
+    "dnri": ModelSpec(_dnri, check=_check_dnri, defaults={"encoder": "dnri", **_NO_SYMMETRY}),
+    # The supervised baseline's dropout: NRI supplement D.1.1.
+    "supervised": ModelSpec(_supervised, needs_relations=True, check=_check_static_encoder,
+                            uses_decoder=False, defaults={"dropout": 0.5, **_NO_SYMMETRY}),
+    # The full graph has one type, which passes messages.
+    "full-graph": ModelSpec(_given_graph("full"), uses_encoder=False, check=_check_full_graph,
+                            defaults={"skip_first": False, **_NO_SYMMETRY}),
+    "true-graph": ModelSpec(_given_graph("true"), needs_relations=True, uses_encoder=False,
+                            defaults=_NO_SYMMETRY),
 }
 
 _BUILT_IN = {"encoder": frozenset(ENCODERS), "decoder": frozenset(DECODERS)}

@@ -2,7 +2,7 @@
 NRI paper's full setting with --paper (TrainConfig's defaults are the paper's)."""
 import argparse
 
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from torch_nri.training import TrainConfig, train
 
@@ -16,9 +16,7 @@ QUICK = {key: value for key, value in DEMO_SETTINGS.items()
 
 
 def run(system: str, description: str, paper: dict, quick: Optional[dict] = None,
-        model: Optional[Callable[[str, int], dict]] = None,
         systems: Sequence[str] = ()) -> None:
-    # `model(system, num_nodes)`: settings that depend on the data (NRI-MPM's);
     # `systems`: the systems --system may choose (default: `system` only).
     parser = argparse.ArgumentParser(description=description)
     if systems:
@@ -32,9 +30,7 @@ def run(system: str, description: str, paper: dict, quick: Optional[dict] = None
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
     system = getattr(args, "system", system)
-    if model is not None:
-        paper = {**paper, **model(system, args.num_nodes)}
-    # `paper` holds what the system needs beyond the defaults (e.g. the CNN encoder).
+    # `paper` holds what the example needs beyond the defaults (e.g. NRI-MPM's parts).
     settings = dict(paper) if args.paper else {**paper, **(QUICK if quick is None else quick)}
     if args.epochs is not None:
         settings["epochs"] = args.epochs

@@ -6,4 +6,4 @@
 from _common import run
 
 if __name__ == "__main__":
-    run("charged", __doc__.splitlines()[0], paper=dict(encoder="cnn"))
+    run("charged", __doc__.splitlines()[0], paper={})  # the CNN encoder: the default

@@ -6,4 +6,4 @@
 from _common import run
 
 if __name__ == "__main__":
-    run("kuramoto", __doc__.splitlines()[0], paper=dict(encoder="cnn", skip_first=True))
+    run("kuramoto", __doc__.splitlines()[0], paper={})  # CNN, type 0 = no edge: the defaults

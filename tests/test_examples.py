@@ -36,32 +36,6 @@ def test_custom_model_data_and_forward_pass():
     assert predictions.shape == (batch.num_nodes, 15, 2)
 
 
-def test_nri_mpm_example_takes_the_paper_s_settings_per_system():
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        import nri_mpm
-    finally:
-        sys.path.pop(0)
-    from torch_nri.training import TrainConfig
-
-    # NRI-MPM, Experiments and appendix E.
-    assert nri_mpm.nri_mpm_settings("charged", 5)["symmetry_weight"] == 100.0
-    assert nri_mpm.nri_mpm_settings("springs", 10)["symmetry_weight"] == 100.0
-    kuramoto5, kuramoto10 = (nri_mpm.nri_mpm_settings("kuramoto", n) for n in (5, 10))
-    assert kuramoto5["symmetry_weight"] == 1.0 and kuramoto10["symmetry_weight"] == 1000.0
-    assert kuramoto5["decoder_sequence_model"] == "attention"
-    assert "decoder_sequence_model" not in nri_mpm.nri_mpm_settings("charged", 5)
-    config = TrainConfig(system="kuramoto", **kuramoto5)
-    from torch_nri.training.registry import DECODERS
-
-    decoder = DECODERS["st"].kwargs(config, _FakeData(), 2)
-    assert config.sequence_model == "gru" and decoder["sequence_model"] == "attention"
-
-
-class _FakeData:
-    num_features = 3
-
-
 def test_quick_runs_train_the_demo_s_recipe():
     sys.path.insert(0, str(EXAMPLES))
     try:

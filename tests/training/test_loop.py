@@ -149,6 +149,33 @@ def test_nri_with_the_springs_simulator_as_decoder(tmp_path, data_root):
     assert 0 <= results["accuracy"] <= 1 and np.isfinite(results["mse"]).all()
 
 
+def test_a_temperature_schedule_anneals_tau_and_resumes_exactly(tmp_path, data_root):
+    from torch_nri.training.loop import temperature
+
+    schedule = TrainConfig(tau=1.0, tau_final=0.25, epochs=3)
+    assert [temperature(schedule, e) for e in range(3)] == pytest.approx([1.0, 0.5, 0.25])
+    assert temperature(TrainConfig(tau=0.7), 5) == 0.7
+
+    def history(name, epochs, resume=False, **options):
+        config = TrainConfig(epochs=epochs, tau=1.0, out=str(tmp_path / name),
+                             data_root=data_root, **options, **TINY)
+        train(config, resume=resume)
+        return torch.load(tmp_path / name / "last.pt", weights_only=False)["history"]
+
+    annealed = history("annealed", 2, tau_final=0.25)
+    constant = history("constant", 2)
+    # The same first epoch at tau = 1; the second at 0.25 against 1.
+    assert annealed[0]["train_nll"] == constant[0]["train_nll"]
+    assert annealed[1]["train_nll"] != constant[1]["train_nll"]
+    # Interrupted after one epoch (the time budget), then resumed: the
+    # schedule follows the epoch.
+    assert len(history("parts", 2, tau_final=0.25, max_seconds=1e-3)) == 1
+    resumed = history("parts", 2, resume=True, tau_final=0.25)
+    assert [r["valid_mse"] for r in resumed] == [r["valid_mse"] for r in annealed]
+    with pytest.raises(ValueError, match="'tau_final' anneals .* model='supervised'"):
+        TrainConfig(model="supervised", tau_final=0.1)
+
+
 def test_time_budget_ends_training(tmp_path, data_root):
     train(TrainConfig(epochs=50, max_seconds=1e-3, out=str(tmp_path), data_root=data_root,
                       **TINY))

@@ -327,3 +327,24 @@ def test_the_command_line_leaves_the_defaults_to_the_system():
     assert (config.encoder, config.skip_first) == ("cnn", True)
     args = build_parser().parse_args(["train", "--system", "kuramoto", "--no-skip-first"])
     assert _train_config(args).skip_first is False
+
+
+def test_nri_mpm_s_parts_take_the_paper_s_settings_per_system():
+    def nri_mpm(system, num_nodes, **kwargs):
+        return TrainConfig(system=system, num_nodes=num_nodes, encoder="ri", decoder="st",
+                           **kwargs)
+
+    # NRI-MPM, Experiments and appendix E.
+    assert nri_mpm("charged", 5).symmetry_weight == 100.0
+    assert nri_mpm("springs", 10).symmetry_weight == 100.0
+    kuramoto5, kuramoto10 = nri_mpm("kuramoto", 5), nri_mpm("kuramoto", 10)
+    assert kuramoto5.symmetry_weight == 1.0 and kuramoto10.symmetry_weight == 1000.0
+    assert kuramoto5.decoder_sequence_model == "attention"
+    assert nri_mpm("charged", 5).decoder_sequence_model is None
+    assert nri_mpm("kuramoto", 5, decoder_sequence_model="gru").decoder_sequence_model == "gru"
+    decoder = DECODERS["st"].kwargs(kuramoto5, _FakeData(), 2)
+    assert kuramoto5.sequence_model == "gru" and decoder["sequence_model"] == "attention"
+
+
+class _FakeData:
+    num_features = 3

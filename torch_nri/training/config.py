@@ -39,12 +39,14 @@ _REALS = dict(tau=(0, None, True, False), variance=(0, None, True, False),
               lr=(0, None, True, False), gamma=(0, 1, True, False))
 _OPTIONAL_REALS = dict(dropout=(0, 1, False, True), max_seconds=(0, None, True, False),
                        graph_radius=(0, None, True, False),
-                       symmetry_weight=(0, None, False, False))
+                       symmetry_weight=(0, None, False, False),
+                       tau_final=(0, None, True, False))
 #: The NRI paper's settings (supplement D) of the fields whose default
 #: depends on the model, its encoder or the system (:class:`TrainConfig`):
 #: what a field takes where none of those sets it.
 PAPER_DEFAULTS: Dict[str, Any] = dict(encoder="mlp", skip_first=False, prior=None,
-                                      batch_size=128, dropout=0.0, symmetry_weight=0.0)
+                                      batch_size=128, dropout=0.0, symmetry_weight=0.0,
+                                      decoder_sequence_model=None)
 _STRINGS = ("system", "data_root", "graph", "model", "decoder", "sequence_model",
             "device", "precision", "out")
 
@@ -119,17 +121,19 @@ class TrainConfig:
     systems. Where the model, its encoder or the simulated system comes
     with its own paper's settings, those are the defaults instead: the
     fields of :data:`PAPER_DEFAULTS` (``encoder``, ``skip_first``,
-    ``prior``, ``batch_size``, ``dropout``, ``symmetry_weight``) are
-    :obj:`None` until the configuration is made, then take the first value
-    set by the model (:attr:`ModelSpec.defaults
-    <torch_nri.training.registry.ModelSpec>`), its encoder
-    (:attr:`Part.defaults <torch_nri.training.registry.Part>`), the system
+    ``prior``, ``batch_size``, ``dropout``, ``symmetry_weight``,
+    ``decoder_sequence_model``) are :obj:`None` until the configuration is
+    made, then take the first value set by the model
+    (:attr:`ModelSpec.defaults <torch_nri.training.registry.ModelSpec>`),
+    its encoder and its decoder (:attr:`Part.defaults
+    <torch_nri.training.registry.Part>`), the system
     (:attr:`~torch_nri.datasets.SimulatedDataset.training_defaults`, not
     for data of your own) and the NRI paper, in that order: e.g. the CNN
     encoder on charged particles and Kuramoto (NRI supplement D.1), type 0
     as "no edge" on Kuramoto, the dNRI code's sparsity prior and batches of
-    16 on proximity, NRI-MPM's symmetry prior with its encoder, dropout 0.5
-    for the supervised encoder. ``config.json`` holds the values taken.
+    16 on proximity, NRI-MPM's symmetry prior with its encoder (and its
+    Kuramoto decoder's attention), dropout 0.5 for the supervised
+    encoder. ``config.json`` holds the values taken.
     ``encoder="ri"`` and ``decoder="st"`` are NRI-MPM's
     (:class:`~torch_nri.nn.RIEncoder`, :class:`~torch_nri.nn.STDecoder`, with
     ``sequence_model``, for the decoder ``decoder_sequence_model`` where it
@@ -290,7 +294,7 @@ class TrainConfig:
     decoder_sequence_model: Optional[str] = option(
         None, group="model", choices=SEQUENCE_MODELS,
         help="sequence model of the st decoder where it differs from the ri encoder's "
-             "(default: --sequence-model)")
+             "(default: attention on kuramoto, NRI-MPM's, else --sequence-model)")
     intra: bool = option(
         True, group="model",
         help="the ri encoder's intra-edge interaction over each receiver's incoming edges; "
@@ -313,6 +317,10 @@ class TrainConfig:
     tau: float = option(
         0.5, group="model",
         help="temperature of the Gumbel-softmax samples of the edge types")
+    tau_final: Optional[float] = option(
+        None, group="model",
+        help="anneal the temperature geometrically from --tau in the first epoch to this in "
+             "the last (--epochs) (default: none, --tau throughout)")
     hard: bool = option(
         False, group="model",
         help="hard (one-hot, straight-through) samples of the edge types in training instead "
@@ -323,8 +331,8 @@ class TrainConfig:
     symmetry_weight: Optional[float] = option(
         None, group="model",
         help="weight of NRI-MPM's soft symmetry prior in the loss, which pulls the types of "
-             "i to j and j to i together (default: that paper's 100 with --encoder ri and "
-             "--model nri, else 0)")
+             "i to j and j to i together (default: that paper's with --encoder ri and --model "
+             "nri, 100, on kuramoto 1 for up to 5 objects and 1000 above; else 0)")
     hard_symmetry: bool = option(
         False, group="model",
         help="the edges i to j and j to i both take the logits and the sample of the one "
@@ -425,6 +433,9 @@ class TrainConfig:
                 f"'decoder' must be one of {tuple(DECODERS)} or 'module:Class' of a "
                 f"torch_nri.nn.NRIDecoder, got {self.decoder!r}")
         checks = [
+            (self.tau_final is None or MODELS[self.model].samples_edge_types,
+             f"'tau_final' anneals the temperature of the sampled edge types; "
+             f"model={self.model!r} samples none"),
             (not self.dynamic_graph or MODELS[self.model].infers_graph,
              f"'dynamic_graph' re-infers the graph with the encoder; model={self.model!r} "
              f"infers no graph to decode with"),
@@ -463,16 +474,18 @@ class TrainConfig:
 
     def _resolve_defaults(self) -> None:
         # Each field of PAPER_DEFAULTS left None takes the first value that
-        # the model, its encoder, the system (simulated data only) or the NRI
-        # paper sets, in that order; the encoder first, as its own defaults
-        # follow from it. A saved run's None prior stays its uniform prior:
-        # it may predate the system's prior.
+        # the model, its encoder, its decoder, the system (simulated data
+        # only) or the NRI paper sets, in that order; the encoder first, as
+        # its own defaults follow from it. A saved run's None prior stays
+        # its uniform prior: it may predate the system's prior.
         system = get_system(self.system).training_defaults if self.data is None else {}
+        decoder = DECODERS[self.decoder].defaults if self.decoder in DECODERS else {}
         for name in PAPER_DEFAULTS:
             if getattr(self, name) is not None or (name == "prior" and _READING_RUN.get()):
                 continue
             encoder = ENCODERS[self.encoder].defaults if self.encoder in ENCODERS else {}
-            for layer in (MODELS[self.model].defaults, encoder, system, PAPER_DEFAULTS):
+            for layer in (MODELS[self.model].defaults, encoder, decoder, system,
+                          PAPER_DEFAULTS):
                 if name in layer:
                     value = layer[name]
                     setattr(self, name, value(self) if callable(value) else value)

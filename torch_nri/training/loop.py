@@ -46,6 +46,23 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
+def temperature(config: TrainConfig, epoch: int) -> float:
+    r"""The Gumbel-softmax temperature of ``epoch`` (from 0): ``config.tau``
+    throughout, or with ``config.tau_final`` the geometric schedule
+
+    .. math::
+        \tau_e = \tau \left(\tau_\text{final} / \tau\right)^{e / (E - 1)},
+
+    from :math:`\tau` in the first of the :math:`E` epochs to
+    :math:`\tau_\text{final}` in the last (the annealing of Jang et al.,
+    2017, asked for in the NRI code's issue 14). The schedule spans
+    ``config.epochs``: a run resumed with more epochs goes on along the
+    longer schedule."""
+    if config.tau_final is None or config.epochs == 1:
+        return config.tau if config.tau_final is None else config.tau_final
+    return config.tau * (config.tau_final / config.tau) ** (epoch / (config.epochs - 1))
+
+
 def _autocast(precision: str, device: torch.device) -> ContextManager:
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     if dtype is None:
@@ -344,6 +361,8 @@ def _train_epochs(config: TrainConfig, model: ConfigurableModel, forward: torch.
             train_loader = make_loader(train_set, config.batch_size, ctx.device, shuffle=True,
                                        generator=generator, previous=train_loader)
         lr = optimizer.param_groups[0]["lr"]
+        if config.tau_final is not None:
+            model.tau = temperature(config, epoch)
         train_metrics = _run_epoch(model, forward, train_loader, kwargs, optimizer, scaler,
                                    config.precision, no_edge_type, ctx, "train", progress)
         scheduler.step()

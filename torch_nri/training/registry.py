@@ -41,7 +41,8 @@ class Part:
             :class:`ValueError` for a configuration the part cannot serve.
         defaults (dict, optional): Defaults of :class:`TrainConfig` fields
             that the part's paper sets, e.g. NRI-MPM's symmetry prior for its
-            encoder. (default: none)
+            encoder; a value may be a function of the configuration.
+            (default: none)
     """
     cls: type
     kwargs: KwargsFn
@@ -143,14 +144,30 @@ def _check_simulation(config) -> None:
 _CHECKPOINTING = ("checkpoint", "checkpoint_chunk_size", "checkpoint_memory")
 _MEMORY = _CHECKPOINTING + ("skip_no_edges",)
 
+def _on_kuramoto(config) -> bool:
+    return config.data is None and config.system == "kuramoto"
+
+
+def _nri_mpm_symmetry_weight(config) -> float:
+    # NRI-MPM appendix E: lambda = 100, but 1 (5 objects) and 1000 (10) on Kuramoto.
+    if _on_kuramoto(config):
+        return 1.0 if config.num_nodes <= 5 else 1000.0
+    return 100.0
+
+
+def _nri_mpm_decoder_sequence_model(config) -> Optional[str]:
+    # NRI-MPM appendix E: attention in the decoder on Kuramoto (GRUs elsewhere:
+    # None, the encoder's --sequence-model).
+    return "attention" if _on_kuramoto(config) else None
+
+
 ENCODERS: Dict[str, Part] = {
     "mlp": Part(MLPEncoder, _mlp_encoder, ("factor", "batch_norm") + _CHECKPOINTING,
                 fixed_window=True),
     "cnn": Part(CNNEncoder, _cnn_encoder, ("factor",), min_window=CNNBlock.min_steps),
-    # NRI-MPM's symmetry prior, lambda = 100 (its appendix E, but for Kuramoto).
     "ri": Part(RIEncoder, _ri_encoder, ("batch_norm", "sequence_model", "intra", "inter",
                                         "inter_scope") + _CHECKPOINTING, fixed_window=True,
-               defaults={"symmetry_weight": 100.0}),
+               defaults={"symmetry_weight": _nri_mpm_symmetry_weight}),
     # A graph per step, with its learned prior: the encoder of model="dnri" only.
     "dnri": Part(DNRIEncoder, _dnri_encoder, ("batch_norm",) + _CHECKPOINTING, min_window=2),
 }
@@ -159,7 +176,8 @@ DECODERS: Dict[str, Part] = {
     "mlp": Part(MLPDecoder, _mlp_decoder, _MEMORY),
     "rnn": Part(RNNDecoder, _rnn_decoder, _MEMORY),
     "st": Part(STDecoder, _st_decoder,
-               ("sequence_model", "decoder_sequence_model") + _CHECKPOINTING),
+               ("sequence_model", "decoder_sequence_model") + _CHECKPOINTING,
+               defaults={"decoder_sequence_model": _nri_mpm_decoder_sequence_model}),
     "sim": Part(SpringsSimulationDecoder, _simulation_decoder, check=_check_simulation),
 }
 
@@ -264,6 +282,9 @@ class ModelSpec:
         config (callable): ``config(config, train_set)``, the model config
             (:meth:`~torch_nri.models.ConfigurableModel.from_config`).
         needs_relations (bool): Whether it is trained on the true relations.
+        samples_edge_types (bool): Whether it decodes with Gumbel-softmax
+            samples of the edge types (so that ``tau`` and ``tau_final``
+            apply). (default: :obj:`False`)
         infers_graph (bool): Whether it infers a graph that it decodes with
             (so that the graph can be re-inferred during a forecast).
         uses_encoder (bool): Whether it has an encoder (the test protocol
@@ -273,13 +294,14 @@ class ModelSpec:
         check (callable, optional): ``check(config)`` raises a
             :class:`ValueError` for a configuration the model cannot serve.
         defaults (dict, optional): The model's own defaults of
-            :class:`TrainConfig` fields, which come before the encoder's and
-            the system's (``TrainConfig`` lists the order), e.g. its paper's
+            :class:`TrainConfig` fields, which come before its parts' and the
+            system's (``TrainConfig`` lists the order), e.g. its paper's
             dropout. (default: none)
     """
     config: Callable[[Any, Any], Dict[str, Any]]
     needs_relations: bool = False
     infers_graph: bool = False
+    samples_edge_types: bool = False
     uses_encoder: bool = True
     check: Optional[Callable[[Any], None]] = None
     uses_decoder: bool = True
@@ -354,8 +376,10 @@ def _check_full_graph(config) -> None:
 # whatever their encoder.
 _NO_SYMMETRY = {"symmetry_weight": 0.0}
 MODELS: Dict[str, ModelSpec] = {
-    "nri": ModelSpec(_nri, infers_graph=True, check=_check_static_encoder),
-    "dnri": ModelSpec(_dnri, check=_check_dnri, defaults={"encoder": "dnri", **_NO_SYMMETRY}),
+    "nri": ModelSpec(_nri, infers_graph=True, samples_edge_types=True,
+                     check=_check_static_encoder),
+    "dnri": ModelSpec(_dnri, samples_edge_types=True, check=_check_dnri,
+                      defaults={"encoder": "dnri", **_NO_SYMMETRY}),
     # The supervised baseline's dropout: NRI supplement D.1.1.
     "supervised": ModelSpec(_supervised, needs_relations=True, check=_check_static_encoder,
                             uses_decoder=False, defaults={"dropout": 0.5, **_NO_SYMMETRY}),

@@ -148,6 +148,14 @@ def test_per_step_relations_are_scored_at_every_step():
         edge_accuracy(torch.zeros(2, 5, dtype=torch.long), truth, 2)
 
 
+def test_per_step_graphs_are_scored_at_each_step_against_static_relations():
+    truth = torch.tensor([0, 1])  # static [E=2]
+    per_step = torch.tensor([[0, 0, 0], [1, 1, 0]])  # [E=2, T'=3]: one step wrong
+    assert edge_accuracy(per_step, truth, 2, permutation_invariant=False) == 5 / 6
+    probs, labels = align_steps(torch.rand(2, 3, 2), truth, pred_dims=1)
+    assert probs.shape == (6, 2) and labels.tolist() == [0, 0, 0, 1, 1, 1]
+
+
 def test_f1_of_no_edges_is_undefined():
     assert math.isnan(edge_f1(torch.tensor([0, 0]), torch.tensor([0, 0]), 2,
                               permutation_invariant=False))

@@ -52,7 +52,8 @@ def align_steps(edge_pred: Tensor, edge_type: Tensor,
 
     ``edge_type`` is ``[E]``, or ``[E, T]`` per step. A static prediction
     ``[E, *pred]`` is scored at every true step; a per-step prediction
-    ``[E, T', *pred]`` on the first :math:`T' \leq T` steps.
+    ``[E, T', *pred]`` on the first :math:`T' \leq T` steps, or at each of
+    its steps against static relations ``[E]`` (dNRI on a static system).
 
     Args:
         edge_pred (torch.Tensor): Predictions ``[E, (T',) *pred]``.
@@ -66,6 +67,8 @@ def align_steps(edge_pred: Tensor, edge_type: Tensor,
         edge_pred = edge_pred.unsqueeze(1).expand(-1, edge_type.size(1), *trailing)
     elif edge_type.dim() == 2 and steps == 1 and edge_pred.size(1) <= edge_type.size(1):
         edge_type = edge_type[:, :edge_pred.size(1)]
+    elif edge_type.dim() == 1 and steps == 1:
+        edge_type = edge_type.unsqueeze(1).expand(-1, edge_pred.size(1))
     if edge_pred.shape[:edge_pred.dim() - pred_dims] != edge_type.shape:
         raise ValueError(f"'edge_pred' and 'edge_type' must describe the same edges (and "
                          f"steps), got {tuple(edge_pred.shape)} and {tuple(edge_type.shape)}")

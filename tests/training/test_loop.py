@@ -176,6 +176,13 @@ def test_a_temperature_schedule_anneals_tau_and_resumes_exactly(tmp_path, data_r
         TrainConfig(model="supervised", tau_final=0.1)
 
 
+def test_dnri_trains_and_tests_on_a_system_with_static_relations(tmp_path, data_root):
+    # Its graph of each step is scored against the one true graph.
+    results = train(TrainConfig(model="dnri", epochs=1, out=str(tmp_path),
+                                data_root=data_root, **TINY))
+    assert 0 <= results["accuracy"] <= 1 and np.isfinite(results["mse"]).all()
+
+
 def test_time_budget_ends_training(tmp_path, data_root):
     train(TrainConfig(epochs=50, max_seconds=1e-3, out=str(tmp_path), data_root=data_root,
                       **TINY))

@@ -11,8 +11,9 @@ default is all): the model or parts, then the system. The data
 (``--num-train``, a tenth of it for validation and test) are simulated
 once per system under ``--out/data`` and shared; a case whose
 ``results.json`` exists is skipped, so a rerun carries on. ``--extra``
-adds flags to every case (e.g. ``"--lr 2.5e-5"``, to compare a setting
-against the defaults; ``--suffix`` then names those runs apart).
+adds flags to every case, to compare a setting against the defaults;
+``--suffix`` then names those runs apart (both with ``=``, as their values
+start with a dash: ``"--extra=--lr 1e-3" --suffix=-lr1e-3``).
 
 F1 is that of "edge vs no edge" where the run has a no-edge type
 (``skip_first``), else that of type 1. The flags each run resolved to are

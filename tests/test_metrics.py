@@ -151,7 +151,11 @@ def test_per_step_relations_are_scored_at_every_step():
 def test_per_step_graphs_are_scored_at_each_step_against_static_relations():
     truth = torch.tensor([0, 1])  # static [E=2]
     per_step = torch.tensor([[0, 0, 0], [1, 1, 0]])  # [E=2, T'=3]: one step wrong
-    assert edge_accuracy(per_step, truth, 2, permutation_invariant=False) == 5 / 6
+    logits = torch.nn.functional.one_hot(per_step, 2).float()  # [E, T', K]
+    assert edge_accuracy(logits, truth, 2, permutation_invariant=False) == 5 / 6
+    # Integer [E, 2] could be integer logits [E, K]: no pairing with [E].
+    with pytest.raises(ValueError, match="same edges"):
+        edge_accuracy(per_step[:, :2], truth, 2)
     probs, labels = align_steps(torch.rand(2, 3, 2), truth, pred_dims=1)
     assert probs.shape == (6, 2) and labels.tolist() == [0, 0, 0, 1, 1, 1]
 

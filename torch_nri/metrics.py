@@ -52,8 +52,9 @@ def align_steps(edge_pred: Tensor, edge_type: Tensor,
 
     ``edge_type`` is ``[E]``, or ``[E, T]`` per step. A static prediction
     ``[E, *pred]`` is scored at every true step; a per-step prediction
-    ``[E, T', *pred]`` on the first :math:`T' \leq T` steps, or at each of
-    its steps against static relations ``[E]`` (dNRI on a static system).
+    ``[E, T', *pred]`` on the first :math:`T' \leq T` steps, and, where
+    ``pred_dims`` tells its steps from its types, at each of its steps
+    against static relations ``[E]`` (dNRI on a static system).
 
     Args:
         edge_pred (torch.Tensor): Predictions ``[E, (T',) *pred]``.
@@ -67,7 +68,7 @@ def align_steps(edge_pred: Tensor, edge_type: Tensor,
         edge_pred = edge_pred.unsqueeze(1).expand(-1, edge_type.size(1), *trailing)
     elif edge_type.dim() == 2 and steps == 1 and edge_pred.size(1) <= edge_type.size(1):
         edge_type = edge_type[:, :edge_pred.size(1)]
-    elif edge_type.dim() == 1 and steps == 1:
+    elif edge_type.dim() == 1 and steps == 1 and pred_dims:
         edge_type = edge_type.unsqueeze(1).expand(-1, edge_pred.size(1))
     if edge_pred.shape[:edge_pred.dim() - pred_dims] != edge_type.shape:
         raise ValueError(f"'edge_pred' and 'edge_type' must describe the same edges (and "
@@ -87,7 +88,14 @@ def edge_confusion(edge_pred: Tensor, edge_type: Tensor, num_edge_types: int) ->
         num_edge_types (int): Number of types :math:`K`.
     """
     check_int(num_edge_types, "num_edge_types", 1)
-    pred, true = align_steps(_as_labels(edge_pred), _check_types(edge_type, "edge_type"))
+    truth = _check_types(edge_type, "edge_type")
+    if isinstance(edge_pred, Tensor) and edge_pred.is_floating_point() and \
+            edge_pred.dim() == 3 and truth.dim() == 1:
+        # Logits [E, T', K] are per step without doubt: the one true graph
+        # holds at each step (dNRI on a static system). Integer types
+        # [E, T'] could be integer logits [E, K]: they must match the truth.
+        truth = truth.unsqueeze(1).expand(-1, edge_pred.size(1))
+    pred, true = align_steps(_as_labels(edge_pred), truth)
     pred, true = pred.long(), true.long()
     for name, labels in (("edge_pred", pred), ("edge_type", true)):
         if not values_checked():

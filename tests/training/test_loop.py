@@ -183,6 +183,20 @@ def test_dnri_trains_and_tests_on_a_system_with_static_relations(tmp_path, data_
     assert 0 <= results["accuracy"] <= 1 and np.isfinite(results["mse"]).all()
 
 
+def test_a_learning_rate_warm_up_rises_linearly_then_decays_and_resumes(tmp_path, data_root):
+    def history(name, resume=False, **options):
+        config = TrainConfig(epochs=4, lr=1e-3, warmup_epochs=2, lr_decay=3, gamma=0.5,
+                             out=str(tmp_path / name), data_root=data_root, **options, **TINY)
+        train(config, resume=resume)
+        return torch.load(tmp_path / name / "last.pt", weights_only=False)["history"]
+
+    whole = history("whole")
+    assert [row["lr"] for row in whole] == pytest.approx([5e-4, 1e-3, 1e-3, 5e-4])
+    assert len(history("parts", max_seconds=1e-3)) == 1  # interrupted after one epoch
+    resumed = history("parts", resume=True)
+    assert [r["valid_mse"] for r in resumed] == [r["valid_mse"] for r in whole]
+
+
 def test_time_budget_ends_training(tmp_path, data_root):
     train(TrainConfig(epochs=50, max_seconds=1e-3, out=str(tmp_path), data_root=data_root,
                       **TINY))

@@ -33,7 +33,7 @@ _INTEGERS = dict(num_nodes=2, num_train=1, num_valid=1, num_test=1, encoder_hidd
                  lr_decay=1, prediction_steps=1, seed=0, horizon=1)
 _OPTIONAL_INTEGERS = dict(length=1, test_length=1, sample_freq=1, k=1, data_seed=0,
                           checkpoint_chunk_size=1, burn_in_steps=1, threads=1, observed_steps=1,
-                          batch_size=1)
+                          batch_size=1, warmup_epochs=1)
 # name: (low, high, low_open, high_open); None where the field may be None.
 _REALS = dict(tau=(0, None, True, False), variance=(0, None, True, False),
               lr=(0, None, True, False), gamma=(0, 1, True, False))
@@ -385,6 +385,10 @@ class TrainConfig:
                            help="epochs between two decays of the learning rate")
     gamma: float = option(0.5, group="training",
                           help="factor of each decay of the learning rate, in (0, 1]")
+    warmup_epochs: Optional[int] = option(
+        None, group="training",
+        help="raise the learning rate linearly to --lr over this many first epochs (default: "
+             "none, --lr from the start)")
     prediction_steps: int = option(
         10, group="training",
         help="the decoder is fed the true state every this many steps in training and its "

@@ -46,6 +46,20 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
+def learning_rate_schedule(optimizer: torch.optim.Optimizer,
+                           config: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
+    r"""The learning rate of each epoch :math:`e` (from 0), stepped once
+    an epoch: the paper's step decay, ``config.lr`` times
+    :math:`\gamma^{\lfloor e / \text{lr\_decay} \rfloor}`, and with
+    ``config.warmup_epochs`` :math:`W` a linear warm-up, times
+    :math:`\min(1, (e + 1) / W)`."""
+    if config.warmup_epochs is None:  # the paper's; and the scheduler of older runs
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_decay,
+                                               gamma=config.gamma)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: (
+        min(1.0, (epoch + 1) / config.warmup_epochs) * config.gamma ** (epoch // config.lr_decay)))
+
+
 def temperature(config: TrainConfig, epoch: int) -> float:
     r"""The Gumbel-softmax temperature of ``epoch`` (from 0): ``config.tau``
     throughout, or with ``config.tau_final`` the geometric schedule
@@ -262,8 +276,7 @@ def _train(config: TrainConfig, resume: bool) -> Dict[str, Any]:
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     # Loss scaling keeps float16 gradients from underflowing; a no-op otherwise.
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=config.precision == "fp16")
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_decay,
-                                                gamma=config.gamma)
+    scheduler = learning_rate_schedule(optimizer, config)
     history: List[Dict[str, float]] = []
     best_score, start_epoch = float("inf"), 0
     if checkpoint is not None:

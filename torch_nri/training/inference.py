@@ -27,7 +27,7 @@ from torch_nri.io import atomic_write
 from torch_nri.metrics import align_steps, edge_confusion
 from torch_nri.models import ConfigurableModel
 from torch_nri.training.batching import make_loader
-from torch_nri.training.config import TrainConfig
+from torch_nri.training.config import PAPER_DEFAULTS, TrainConfig
 from torch_nri.training.evaluation import (edge_metrics, load_run_model, observed_steps_of,
                                            relations_of, run_dataset, window_relations)
 from torch_nri.training.plots import (MAX_PLOT_OBJECTS, nearest_objects,
@@ -258,7 +258,7 @@ def infer_graph(run: Union[str, ConfigurableModel], data: Union[str, Dataset],
             (default: 0 where the run's or the model's decoder has
             ``skip_first``, else none)
         batch_size (int, optional): Systems per batch. (default: the run's;
-            :class:`~torch_nri.training.TrainConfig`'s for a model)
+            the NRI paper's 128 for a model)
         device (str or torch.device, optional): Where the model runs
             (:func:`~torch_nri.device.resolve_device`). (default: ``"auto"``)
 
@@ -285,7 +285,7 @@ def infer_graph(run: Union[str, ConfigurableModel], data: Union[str, Dataset],
         if no_edge_type is None and getattr(getattr(model, "decoder", None), "skip_first",
                                             False):
             no_edge_type = 0
-        batch_size = batch_size or TrainConfig.batch_size
+        batch_size = batch_size or PAPER_DEFAULTS["batch_size"]
     else:
         raise ValueError(f"'run' must be a run directory or a model of torch_nri.models, got "
                          f"{type(run).__name__}")

@@ -293,13 +293,19 @@ def test_data_of_your_own_takes_no_system_defaults(tmp_path, monkeypatch):
     assert config.batch_size == 128
 
 
-def test_a_saved_run_s_uniform_prior_stays_uniform(tmp_path):
+def test_a_saved_run_s_meaningful_nones_stay(tmp_path):
     # A proximity run saved before the system's prior became its default.
     config = TrainConfig(system="proximity", num_nodes=3, prior=[0.5, 0.5]).to_dict()
     config["prior"] = None
     (tmp_path / "config.json").write_text(__import__("json").dumps(config))
     assert TrainConfig.load(str(tmp_path)).prior is None
     assert TrainConfig.from_dict(config).prior == [0.9, 0.1]  # a new run: the default
+    # A Kuramoto NRI-MPM run saved with the encoder's GRUs in its decoder.
+    config = TrainConfig(system="kuramoto", encoder="ri", decoder="st",
+                         decoder_sequence_model="gru").to_dict()
+    config["decoder_sequence_model"] = None
+    (tmp_path / "config.json").write_text(__import__("json").dumps(config))
+    assert TrainConfig.load(str(tmp_path)).decoder_sequence_model is None
 
 
 def test_every_default_names_a_field_that_has_one_and_its_source():

@@ -480,12 +480,14 @@ class TrainConfig:
         # Each field of PAPER_DEFAULTS left None takes the first value that
         # the model, its encoder, its decoder, the system (simulated data
         # only) or the NRI paper sets, in that order; the encoder first, as
-        # its own defaults follow from it. A saved run's None prior stays
-        # its uniform prior: it may predate the system's prior.
+        # its own defaults follow from it. In a saved run, a None that means
+        # something stays (prior: uniform; decoder_sequence_model: the
+        # encoder's): the run may predate the defaults that would replace it.
         system = get_system(self.system).training_defaults if self.data is None else {}
         decoder = DECODERS[self.decoder].defaults if self.decoder in DECODERS else {}
         for name in PAPER_DEFAULTS:
-            if getattr(self, name) is not None or (name == "prior" and _READING_RUN.get()):
+            saved_none = _READING_RUN.get() and name in ("prior", "decoder_sequence_model")
+            if getattr(self, name) is not None or saved_none:
                 continue
             encoder = ENCODERS[self.encoder].defaults if self.encoder in ENCODERS else {}
             for layer in (MODELS[self.model].defaults, encoder, decoder, system,

@@ -91,6 +91,22 @@ def test_time_to_accuracy_compares_recipes_over_seeds(tmp_path):
     assert "per seed" in again
 
 
+def test_defaults_check_trains_a_case_with_its_defaults_and_skips_it_on_a_rerun(tmp_path):
+    args = ["defaults_check.py", "--cases", "dnri/proximity", "--num-train", "20",
+            "--max-seconds", "0.001", "--out", str(tmp_path), "--suffix=-small",
+            "--extra=--encoder-hidden 8 --decoder-hidden 8", "--csv", str(tmp_path / "d.csv")]
+    out = run(*args)
+    row, = csv.DictReader(open(tmp_path / "d.csv"))
+    # The proximity system's and dNRI's defaults, taken with no option.
+    assert (row["encoder"], row["skip_first"], row["prior"], row["batch_size"]) == (
+        "dnri", "True", "[0.9, 0.1]", "16")
+    assert row["epochs"] == "1" and 0 <= float(row["accuracy"]) <= 1
+    assert "dnri/proximity" in out
+    log = tmp_path / "runs" / "dnri-proximity-small" / "log.csv"
+    written = os.path.getmtime(log)
+    assert "dnri/proximity" in run(*args) and os.path.getmtime(log) == written  # skipped
+
+
 def test_ri_encoder_scope_prints_a_row_per_configuration():
     out = run("ri_encoder_scope.py", "--sizes", "30", "--sequence-models", "attention",
               "--scopes", "neighbourhood", "--k", "4", "--hidden", "8", "--steps", "6",

@@ -9,8 +9,8 @@ from torch_nri.training import TrainConfig, train
 from torch_nri.training.demo import DEMO_SETTINGS
 
 # The demo's recipe, the fastest measured on a 2-core CPU (docs: Fidelity),
-# where the paper's setting takes days; each example adds what its system
-# needs (an encoder, type 0 as "no edge").
+# where the paper's setting takes days; the system's own settings (an
+# encoder, type 0 as "no edge") are its defaults.
 QUICK = {key: value for key, value in DEMO_SETTINGS.items()
          if key not in ("system", "num_nodes", "skip_first")}
 

@@ -528,8 +528,7 @@ class TrainConfig:
                 raise ValueError(f"'{f.name}' must be True, False or None (its default), got "
                                  f"{value!r}")
             if f.type is bool and not isinstance(value, bool):
-                raise ValueError(f"'{f.name}' must be True or False, got "
-                                 f"{getattr(self, f.name)!r}")
+                raise ValueError(f"'{f.name}' must be True or False, got {value!r}")
 
     def _check_choices(self) -> None:
         # The options with choices (option_choices), but the encoder: checked

@@ -72,8 +72,10 @@ def temperature(config: TrainConfig, epoch: int) -> float:
     2017, asked for in the NRI code's issue 14). The schedule spans
     ``config.epochs``: a run resumed with more epochs goes on along the
     longer schedule."""
-    if config.tau_final is None or config.epochs == 1:
-        return config.tau if config.tau_final is None else config.tau_final
+    if config.tau_final is None:
+        return config.tau
+    if config.epochs == 1:
+        return config.tau_final
     return config.tau * (config.tau_final / config.tau) ** (epoch / (config.epochs - 1))
 
 

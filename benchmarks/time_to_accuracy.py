@@ -41,9 +41,21 @@ FIELDS = ["recipe", "seed", "epoch", "seconds", "steps", "lr", "train_accuracy",
           "valid_accuracy", "valid_mse", "valid_nll"]
 
 
+def _top_level_items(text: str) -> List[str]:
+    # The comma-separated items of text, where a comma inside brackets
+    # belongs to its value: "position_features=[0, 1], lr=1e-3" is two items.
+    items, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        depth += (char in "([{") - (char in ")]}")
+        if char == "," and depth == 0:
+            items.append(text[start:index])
+            start = index + 1
+    return items + [text[start:]]
+
+
 def parse_assignments(text: str) -> Dict[str, Any]:
     settings = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
+    for item in filter(None, (part.strip() for part in _top_level_items(text))):
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"expected key=value, got {item!r}")

@@ -1,5 +1,6 @@
 """The benchmark scripts run end to end on a tiny size (they are not timed here)."""
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -89,6 +90,17 @@ def test_time_to_accuracy_compares_recipes_over_seeds(tmp_path):
                 "--recipe", "small: epochs=2", "--seeds", "3", "--out", str(tmp_path / "runs"),
                 "--data-root", str(tmp_path / "data"))
     assert "per seed" in again
+
+
+def test_time_to_accuracy_reads_a_list_value_in_a_recipe():
+    spec = importlib.util.spec_from_file_location(
+        "time_to_accuracy", os.path.join(ROOT, "benchmarks", "time_to_accuracy.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.parse_recipe("rel: position_features=[0, 1], lr=1e-3, name=x") == (
+        "rel", {"position_features": [0, 1], "lr": 1e-3, "name": "x"})
+    with pytest.raises(ValueError, match="expected key=value"):
+        module.parse_assignments("lr=1e-3, [0, 1]")
 
 
 def test_defaults_check_trains_a_case_with_its_defaults_and_skips_it_on_a_rerun(tmp_path):

@@ -275,3 +275,27 @@ def test_new_physics_at_their_defaults_keep_the_cache(tmp_path):
         SpringsDataset(str(tmp_path), walls="no", **TINY)
     with pytest.raises(ValueError, match="must fit in the box"):
         ChargedDataset(str(tmp_path), num_nodes=1000, density=1.0, **TINY)
+
+
+def test_a_split_drawn_anew_holds_new_systems_in_the_splits_units(tmp_path):
+    from torch_nri.simulations import simulate_springs
+    train = SpringsDataset(str(tmp_path), **SMALL)
+    assert train.resimulated(0) is train  # draw 0 is the split itself
+    fresh = train.resimulated(3)
+    assert type(fresh) is SpringsDataset and len(fresh) == len(train) == 40
+    assert fresh.x.shape == train.x.shape and fresh.stats is train.stats
+    assert not torch.equal(fresh.x, train.x) and torch.equal(train.resimulated(3).x, fresh.x)
+    assert not torch.equal(train.resimulated(4).x, fresh.x)
+    assert fresh.candidate_recall == 1.0
+    # The systems of the draw's seed, normalised with the cached split's statistics.
+    seed = int(np.random.SeedSequence([42, 0, 3]).generate_state(1)[0])
+    sim = simulate_springs(40, 5, 1000, 100, seed)
+    item = fresh[7]
+    senders, receivers = item.edge_index
+    assert torch.equal(item.edge_type, torch.as_tensor(sim.relations[7][senders, receivers]))
+    assert torch.allclose(item.x, train.stats.normalize(torch.from_numpy(
+        sim.features[7]).transpose(0, 1)), atol=1e-5)
+    # The cached split is untouched.
+    assert torch.equal(SpringsDataset(str(tmp_path), **SMALL).x, train.x)
+    with pytest.raises(ValueError, match="'draw'.*-1"):
+        train.resimulated(-1)

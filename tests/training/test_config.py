@@ -24,7 +24,8 @@ def test_every_field_is_an_option_with_help_and_a_group():
 def test_the_simulated_data_options():
     simulated = [f.name for f in options("data") if f.metadata["simulated"]]
     assert simulated == ["system", "num_nodes", "num_train", "num_valid", "num_test", "length",
-                         "test_length", "sample_freq", "data_root", "data_seed"]
+                         "test_length", "sample_freq", "data_root", "fresh_systems",
+                         "data_seed"]
     assert not any(f.metadata["simulated"] for group in OPTION_GROUPS if group != "data"
                    for f in options(group))
 

@@ -345,3 +345,34 @@ def test_deterministic_algorithms_are_on_for_the_run_and_restored_after(tmp_path
     assert torch.load(os.path.join(out, "last.pt"), weights_only=False)["train_config"][
         "deterministic"]
     assert build_parser().parse_args(["train", "--deterministic"]).deterministic
+
+
+def test_fresh_systems_train_each_epoch_on_new_ones_and_resume_exactly(tmp_path, data_root,
+                                                                      monkeypatch):
+    from torch_nri.datasets import SpringsDataset
+    draws = []
+    original = SpringsDataset.resimulated
+
+    def recording(self, draw):
+        draws.append(draw)
+        return original(self, draw)
+
+    monkeypatch.setattr(SpringsDataset, "resimulated", recording)
+
+    def history(name, resume=False, **options):
+        config = TrainConfig(epochs=3, out=str(tmp_path / name), data_root=data_root,
+                             **options, **TINY)
+        train(config, resume=resume)
+        return torch.load(tmp_path / name / "last.pt", weights_only=False)["history"]
+
+    fresh = history("fresh", fresh_systems=True)
+    assert draws == [0, 1, 2]  # one draw per epoch; draw 0 is the cached split
+    same = history("same")
+    assert draws == [0, 1, 2]
+    assert fresh[0]["train_nll"] == same[0]["train_nll"]
+    assert fresh[1]["train_nll"] != same[1]["train_nll"]
+    assert len(history("parts", fresh_systems=True, max_seconds=1e-3)) == 1
+    resumed = history("parts", resume=True, fresh_systems=True)
+    assert [r["valid_mse"] for r in resumed] == [r["valid_mse"] for r in fresh]
+    with pytest.raises(ValueError, match="fresh_systems=True describe simulated data"):
+        TrainConfig(data=str(tmp_path), fresh_systems=True)

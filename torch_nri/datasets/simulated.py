@@ -1,4 +1,5 @@
 import collections.abc
+import copy
 import hashlib
 import inspect
 import json
@@ -399,40 +400,69 @@ class SimulatedDataset(InMemoryDataset):
 
     def process(self) -> None:
         remove_temporaries(self.processed_dir)  # of a generation killed mid-write
-        p = self.params
-        split_sizes = dict(train=p["num_train"], valid=p["num_valid"], test=p["num_test"])
         stats = None
         recall: Dict[str, Optional[float]] = {}
         for index, split in enumerate(SPLITS):
-            length = p["test_length"] if split == "test" else p["length"]
-            split_seed = int(np.random.SeedSequence([p["seed"], index]).generate_state(1)[0])
-            features, edge_types, counts = Simulation(*self.simulate(split_sizes[split],
-                                                                     length, split_seed))
-            if not np.isfinite(features).all():  # checked once here, not in every step
-                raise ValueError(f"the {self.name} simulation of the {split} split produced "
-                                 f"{int((~np.isfinite(features)).sum())} non-finite values; "
-                                 f"check the physics {self.params['physics']}")
-            if stats is None:  # the training split comes first
-                stats = MinMaxStats.fit(features, self.feature_groups)
-            x = torch.from_numpy(stats.normalize(features)).transpose(1, 2)  # [S, N, T, F]
-            raw = torch.from_numpy(features).transpose(1, 2)
-            graph_of = self.graph_of()
-            data_list = []
-            for s in range(x.size(0)):
-                try:  # of the raw positions: a radius in the simulator's units
-                    edge_index = graph_of(raw[s])
-                except ValueError as error:
-                    raise ValueError(f"the {self.name} {split} split, system {s}: "
-                                     f"{error}") from None
-                data_list.append(self._make_item(x[s], edge_index, edge_types, s))
-            if self.pre_transform is not None:
-                data_list = [self.pre_transform(d) for d in data_list]
-            recall[split] = None if counts is None else self._recall(counts, data_list)
+            seed = int(np.random.SeedSequence([self.params["seed"], index]).generate_state(1)[0])
+            data_list, stats, recall[split] = self._generate(split, seed, stats)
             data, slices = self.collate(data_list)
             atomic_torch_save((data.to_dict(), slices, data.__class__), self.processed_paths[index])
-        meta = {"name": self.name, "params": p, "stats": stats.to_dict(),
+        meta = {"name": self.name, "params": self.params, "stats": stats.to_dict(),
                 "candidate_recall": recall}
         atomic_write_text(json.dumps(meta, indent=2, default=str), self.processed_paths[-1])
+
+    def resimulated(self, draw: int) -> "SimulatedDataset":
+        r"""This split drawn anew: as many new systems of the same system,
+        physics and candidate graph, simulated from the split's ``draw``-th
+        seed (draw 0 is the split itself) and normalised with the training
+        split's statistics, so that the model sees them in the units it was
+        built for. Held in memory, never cached: the fresh systems of every
+        epoch (:class:`~torch_nri.training.TrainConfig` ``fresh_systems``).
+        A draw gives the same systems every time it is made."""
+        check_int(draw, "draw", 0)
+        if draw == 0:
+            return self
+        index = SPLITS.index(self.split)
+        seed = int(np.random.SeedSequence([self.params["seed"], index, draw])
+                   .generate_state(1)[0])
+        data_list, _, recall = self._generate(self.split, seed, self.stats)
+        # The same class, attributes and statistics; a store of its own (as
+        # InMemoryDataset.copy makes, without collating this split first).
+        other = copy.copy(self)
+        other._indices, other._data_list, other._candidate_recall = None, None, recall
+        other._data, other.slices = self.collate(data_list)
+        return other
+
+    def _generate(self, split: str, seed: int, stats: Optional[MinMaxStats]
+                  ) -> Tuple[List[Data], MinMaxStats, Optional[float]]:
+        # The systems of one split simulated from ``seed``, normalised with
+        # ``stats`` (None: fitted to them, as for the training split), with
+        # the statistics and the candidate graphs' recall of the relations.
+        p = self.params
+        size = dict(train=p["num_train"], valid=p["num_valid"], test=p["num_test"])[split]
+        length = p["test_length"] if split == "test" else p["length"]
+        features, edge_types, counts = Simulation(*self.simulate(size, length, seed))
+        if not np.isfinite(features).all():  # checked once here, not in every step
+            raise ValueError(f"the {self.name} simulation of the {split} split produced "
+                             f"{int((~np.isfinite(features)).sum())} non-finite values; "
+                             f"check the physics {self.params['physics']}")
+        if stats is None:
+            stats = MinMaxStats.fit(features, self.feature_groups)
+        x = torch.from_numpy(stats.normalize(features)).transpose(1, 2)  # [S, N, T, F]
+        raw = torch.from_numpy(features).transpose(1, 2)
+        graph_of = self.graph_of()
+        data_list = []
+        for s in range(x.size(0)):
+            try:  # of the raw positions: a radius in the simulator's units
+                edge_index = graph_of(raw[s])
+            except ValueError as error:
+                raise ValueError(f"the {self.name} {split} split, system {s}: "
+                                 f"{error}") from None
+            data_list.append(self._make_item(x[s], edge_index, edge_types, s))
+        if self.pre_transform is not None:
+            data_list = [self.pre_transform(d) for d in data_list]
+        recall = None if counts is None else self._recall(counts, data_list)
+        return data_list, stats, recall
 
     @staticmethod
     def _recall(counts: RelationCountFn, data_list: List[Data]) -> float:

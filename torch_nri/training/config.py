@@ -172,7 +172,9 @@ class TrainConfig:
     ``length``, ``test_length``, ``sample_freq`` (default: the system's) and
     ``physics`` (the simulator's physics parameters, e.g.
     ``{"num_neighbors": 10}``; default: the simulator's), cached under
-    ``data_root`` exactly as ``torch-nri generate`` caches it; or, with
+    ``data_root`` exactly as ``torch-nri generate`` caches it (with
+    ``fresh_systems``, every epoch after the first trains on as many new
+    systems, :meth:`~torch_nri.datasets.SimulatedDataset.resimulated`); or, with
     ``data``, your own trajectories: a directory with ``train.npz``,
     ``valid.npz`` and ``test.npz``
     (:func:`~torch_nri.datasets.load_splits`). ``graph`` (``"full"``,
@@ -223,6 +225,12 @@ class TrainConfig:
         "data", group="data", simulated=True,
         help="root directory of the simulated datasets' cache, where each dataset is "
              "simulated once and read by later runs")
+    fresh_systems: bool = option(
+        False, group="data", simulated=True,
+        help="train on new systems every epoch: after the first, each epoch simulates "
+             "--num-train systems anew (its own seed, in memory, normalised as the cached "
+             "split), so that no system is seen twice; the simulation counts in the epoch's "
+             "time")
     data: Optional[str] = option(
         None, group="data",
         help="your own trajectories instead of a simulated system: a directory with "

@@ -366,15 +366,19 @@ def _train_epochs(config: TrainConfig, model: ConfigurableModel, forward: torch.
         # Each process draws its own Gumbel noise and dropout, from its epoch's seed.
         torch.manual_seed(_epoch_seed(config.seed, epoch) + ctx.rank)
         # The split is uploaded to the device with the first epoch's loader
-        # and kept there (previous=...).
+        # and kept there (previous=...); fresh systems are a new split each
+        # epoch, the same in every process (a draw of the data's seed).
+        epoch_set, previous = train_set, train_loader
+        if config.fresh_systems:
+            epoch_set, previous = train_set.resimulated(epoch), None
         if sampler is not None:
             sampler.set_epoch(epoch)  # a new split of a new shuffle every epoch
-            train_loader = make_loader(train_set, config.batch_size, ctx.device,
-                                       sampler=sampler, previous=train_loader)
+            train_loader = make_loader(epoch_set, config.batch_size, ctx.device,
+                                       sampler=sampler, previous=previous)
         else:
             generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
-            train_loader = make_loader(train_set, config.batch_size, ctx.device, shuffle=True,
-                                       generator=generator, previous=train_loader)
+            train_loader = make_loader(epoch_set, config.batch_size, ctx.device, shuffle=True,
+                                       generator=generator, previous=previous)
         lr = optimizer.param_groups[0]["lr"]
         if config.tau_final is not None:
             model.tau = temperature(config, epoch)

@@ -160,7 +160,8 @@ class ELBO(NamedTuple):
 
 def elbo(predictions: Tensor, targets: Tensor, edge_logits: Tensor,
          prior: Optional[Prior] = None, variance: float = 5e-5,
-         edge_index: Optional[Tensor] = None, symmetry_weight: float = 0.0) -> ELBO:
+         edge_index: Optional[Tensor] = None, symmetry_weight: float = 0.0,
+         nll_scale: float = 1.0) -> ELBO:
     r"""The evidence lower bound of NRI (eq. 3),
     :math:`\mathcal{L} = -\mathrm{NLL} - \mathrm{KL}`, per node, with
     NRI-MPM's symmetry prior, :math:`\mathcal{L}' = \mathcal{L} - \lambda\,
@@ -177,9 +178,13 @@ def elbo(predictions: Tensor, targets: Tensor, edge_logits: Tensor,
         edge_index (torch.Tensor, optional): The candidate edges; needed for
             the symmetry prior.
         symmetry_weight (float, optional): :math:`\lambda`. (default: :obj:`0.0`)
+        nll_scale (float, optional): A factor of the NLL: where the
+            predictions are a random subset of the steps, the one that makes
+            it an estimate of the NLL of all (:func:`~torch_nri.models.base.decode`).
+            (default: :obj:`1.0`)
     """
     num_nodes = predictions.size(0)
-    nll = gaussian_nll(predictions, targets, variance)
+    nll = gaussian_nll(predictions, targets, variance) * nll_scale
     kl = kl_categorical(edge_logits, num_nodes, prior)
     if symmetry_weight:
         if edge_index is None:

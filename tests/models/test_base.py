@@ -102,3 +102,28 @@ def test_a_checkpoint_without_a_model_description_says_how_to_save_one(tmp_path)
     torch.save({"model_config": None, "model": {}}, path)
     with pytest.raises(ValueError, match=r"has no model description .*save_model"):
         load_model(str(path))
+
+
+def test_decode_rolls_out_random_segments_with_their_targets_and_nll_scale(system):
+    from torch_nri.models.base import decode
+    from torch_nri.nn import MLPDecoder
+    x, edge_index = system  # T = 20
+    decoder = MLPDecoder(4, 2, 8, 8, 8).eval()
+    weights = torch.rand(edge_index.size(1), 2)
+    predictions, targets, scale = decode(decoder, x, edge_index, weights,
+                                         {"prediction_steps": 5})
+    assert torch.equal(predictions, decoder(x, edge_index, weights, prediction_steps=5))
+    assert torch.equal(targets, x[:, 1:]) and scale == 1.0
+    torch.manual_seed(0)
+    predictions, targets, scale = decode(decoder, x, edge_index, weights,
+                                         {"prediction_steps": 5, "segments": 3})
+    assert predictions.shape == targets.shape == (6, 15, 4) and scale == 19 / 15
+    torch.manual_seed(0)
+    starts = torch.randint(0, 15, (3,))  # the draw decode made: starts 0..T - 1 - M
+    assert torch.equal(predictions, decoder(x, edge_index, weights, prediction_steps=5,
+                                            segment_starts=starts))
+    steps = [int(start) + m for start in starts for m in range(1, 6)]
+    assert torch.equal(targets, x[:, steps])
+    with pytest.raises(ValueError, match="prediction_steps=20 steps needs trajectories of "
+                                         "more steps, got 20"):
+        decode(decoder, x, edge_index, weights, {"prediction_steps": 20, "segments": 1})

@@ -276,3 +276,32 @@ def test_per_step_weights_in_checkpointed_chunks(system, cls):
     for kwargs in ({"prediction_steps": 4}, {"burn_in_steps": 6}):
         assert torch.allclose(plain(x, edge_index, weights, **kwargs),
                               chunked(x, edge_index, weights, **kwargs), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["mlp", "st", "sim", "user"])
+def test_segments_from_given_starts_are_those_of_the_full_rollout(system, name):
+    # x has T = 20 steps: segments of 5 start at 0, 5, 10 and 15 (the last one
+    # has 4 steps); starts 10 and 0 give the second and first full segments.
+    x, edge_index = system
+    dec = decoders()[name].eval()
+    weights = torch.rand(edge_index.size(1), 2)
+    full = dec(x, edge_index, weights, prediction_steps=5)
+    chosen = dec(x, edge_index, weights, prediction_steps=5,
+                 segment_starts=torch.tensor([10, 0]))
+    assert chosen.shape == (6, 10, 4)
+    assert torch.allclose(chosen, torch.cat([full[:, 10:15], full[:, 0:5]], dim=1), atol=1e-6)
+    # A start off the grid: step m of the segment reads the weights of step start + m.
+    dec = RecordingDecoder()
+    dec(x, edge_index, step_weights(edge_index.size(1), 19), prediction_steps=5,
+        segment_starts=torch.tensor([3, 14]))
+    assert [w[0, :, 0].tolist() for w in dec.seen] == [[3 + m, 14 + m] for m in range(5)]
+
+
+def test_segment_starts_need_a_teacher_forced_decoder(system):
+    x, edge_index = system
+    weights = torch.rand(edge_index.size(1), 2)
+    with pytest.raises(ValueError, match="'segment_starts' .* RNNDecoder is fed by burn-in"):
+        decoders()["rnn"](x, edge_index, weights, segment_starts=torch.tensor([0]))
+    with pytest.raises(ValueError, match="either 'burn_in_steps' or 'segment_starts'"):
+        decoders()["mlp"](x, edge_index, weights, burn_in_steps=4,
+                          segment_starts=torch.tensor([0]))

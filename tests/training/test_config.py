@@ -62,3 +62,14 @@ def test_the_choices_of_a_registry_are_read_when_checked(monkeypatch):
 def test_an_option_names_a_known_group():
     with pytest.raises(ValueError, match=r"'group' must be one of \('data', 'physics'"):
         option(1, help="a number of something", group="optimisation")
+
+
+@pytest.mark.parametrize("options, reason", [
+    (dict(decoder="rnn"), "decoder='rnn' is fed by burn-in"),
+    (dict(burn_in_steps=5), "burn_in_steps=5 feeds it by burn-in"),
+    (dict(model="supervised"), "model='supervised' has no decoder"),
+])
+def test_train_segments_need_a_teacher_forced_decoder(options, reason):
+    with pytest.raises(ValueError, match=f"'train_segments' rolls out segments .*; {reason}"):
+        TrainConfig(train_segments=2, **options)
+    assert TrainConfig(train_segments=2).train_segments == 2

@@ -376,3 +376,25 @@ def test_fresh_systems_train_each_epoch_on_new_ones_and_resume_exactly(tmp_path,
     assert [r["valid_mse"] for r in resumed] == [r["valid_mse"] for r in fresh]
     with pytest.raises(ValueError, match="fresh_systems=True describe simulated data"):
         TrainConfig(data=str(tmp_path), fresh_systems=True)
+
+
+def test_train_segments_decode_a_subset_in_training_and_every_step_in_validation(
+        tmp_path, data_root, monkeypatch):
+    from torch_nri.models import base
+    calls = []
+    original = base.decode
+
+    def recording(decoder, x, edge_index, edges, decoder_kwargs):
+        out = original(decoder, x, edge_index, edges, decoder_kwargs)
+        calls.append((decoder.training, decoder_kwargs.get("segments"), out[0].size(1)))
+        return out
+
+    for module in ("nri", "fixed_graph"):
+        monkeypatch.setattr(f"torch_nri.models.{module}.decode", recording)
+    for model in ("nri", "true-graph"):
+        calls.clear()
+        train(TrainConfig(model=model, epochs=1, train_segments=2, out=str(tmp_path / model),
+                          data_root=data_root, **TINY))
+        # Training: 2 segments of 10 steps of the 49; validation and test: all 48.
+        assert {call for call in calls if call[0]} == {(True, 2, 20)}
+        assert {call[1:] for call in calls if not call[0]} == {(None, 48)}

@@ -47,6 +47,10 @@ class NRIOutput:
         edge_index (torch.Tensor): The candidate edges ``[2, E]``.
         edge_type (torch.Tensor, optional): The true relations ``[E]``, where
             the model was given them.
+        nll_scale (float, optional): The factor that makes the negative
+            log-likelihood of ``predictions``, where they are a random subset
+            of the steps (:func:`decode`), an estimate of that of all.
+            (default: :obj:`1.0`)
     """
     edge_logits: Optional[Tensor]
     edge_probs: Optional[Tensor]
@@ -55,6 +59,39 @@ class NRIOutput:
     targets: Optional[Tensor]
     edge_index: Tensor
     edge_type: Optional[Tensor] = None
+    nll_scale: float = 1.0
+
+
+def decode(decoder: Module, x: Tensor, edge_index: Tensor, edges: Tensor,
+           decoder_kwargs: Dict[str, Any]) -> Tuple[Tensor, Tensor, float]:
+    r"""The decoder's predictions on ``x`` ``[N, T, F]`` in float32, the true
+    steps they predict and the factor of their negative log-likelihood
+    (:attr:`NRIOutput.nll_scale`): every model's decoding in training.
+
+    ``decoder_kwargs`` go to the decoder, but ``segments``: given :math:`S`
+    (training with ``TrainConfig.train_segments``), a teacher-forced decoder
+    rolls out :math:`S` segments of :math:`M` = ``prediction_steps`` steps,
+    from starts drawn uniformly from :math:`0..T - 1 - M` (with
+    replacement), instead of all :math:`\lceil (T - 1) / M \rceil`
+    segments, and their negative log-likelihood is scaled by
+    :math:`(T - 1) / (S M)`, so that in expectation it is that of all
+    :math:`T - 1` steps (each step is predicted at every depth
+    :math:`1..M` of a rollout, rather than at one fixed depth). A step
+    costs about :math:`S M / (T - 1)` of the decoder's work.
+    """
+    segments = decoder_kwargs.get("segments")
+    if segments is None:
+        return decoder(x, edge_index, edges, **decoder_kwargs).float(), x[:, 1:], 1.0
+    kwargs = {key: value for key, value in decoder_kwargs.items() if key != "segments"}
+    length, num_steps = kwargs.get("prediction_steps", 1), x.size(1)
+    if num_steps - length < 1:
+        raise ValueError(f"a segment of prediction_steps={length} steps needs trajectories "
+                         f"of more steps, got {num_steps}")
+    # Drawn on the device from the seeded generator: no read back, a resumable run.
+    starts = torch.randint(0, num_steps - length, (segments,), device=x.device)
+    predictions = decoder(x, edge_index, edges, segment_starts=starts, **kwargs).float()
+    steps = (starts.unsqueeze(1) + torch.arange(1, length + 1, device=x.device)).flatten()
+    return predictions, x[:, steps], (num_steps - 1) / (segments * length)
 
 
 def encode_edges(encoder: Module, x: Tensor, edge_index: Tensor, batch: Optional[Tensor],

@@ -9,7 +9,7 @@ from torch.nn import Module
 from torch_nri._validation import check_edge_index, check_node_features, parameter_device
 from torch_nri.graphs import GraphSizes
 from torch_nri.losses import Objective, Prior, gaussian_nll, kl_categorical
-from torch_nri.models.base import ConfigurableModel, NRIOutput
+from torch_nri.models.base import ConfigurableModel, NRIOutput, decode
 
 
 @dataclass
@@ -167,10 +167,11 @@ class DNRI(ConfigurableModel):
         prior_logits, logits = prior_logits[:, :-1].float(), logits[:, :-1].float()
         hard = self.hard if self.training else self.hard_in_eval
         edges = self.sample_edges(logits, hard)
-        predictions = self.decoder(x, edge_index, edges, **decoder_kwargs).float()
+        predictions, targets, nll_scale = decode(self.decoder, x, edge_index, edges,
+                                                 decoder_kwargs)
         return DNRIOutput(edge_logits=logits, edge_probs=logits.softmax(dim=-1), edges=edges,
-                          predictions=predictions, targets=x[:, 1:], edge_index=edge_index,
-                          prior_logits=prior_logits)
+                          predictions=predictions, targets=targets, edge_index=edge_index,
+                          nll_scale=nll_scale, prior_logits=prior_logits)
 
     def sample_edges(self, logits: Tensor, hard: bool) -> Tensor:
         r"""A Gumbel-softmax sample of every edge and step, ``[E, T, K]``."""
@@ -190,7 +191,7 @@ class DNRI(ConfigurableModel):
         summed over edges and steps (:func:`categorical_kl`), shared with
         the fixed ``prior`` where given."""
         num_nodes = output.predictions.size(0)
-        nll = gaussian_nll(output.predictions, output.targets, self.variance)
+        nll = gaussian_nll(output.predictions, output.targets, self.variance) * output.nll_scale
         kl = categorical_kl(output.edge_logits, output.prior_logits, num_nodes)
         if self.prior_probs is not None:
             kl = (kl + kl_categorical(output.edge_logits, num_nodes, self.prior_probs)) / 2

@@ -9,7 +9,7 @@ from torch_nri._validation import (check_batch, check_edge_index, check_node_fea
                                    check_real, parameter_dtype, values_checked)
 from torch_nri.graphs import GraphSizes
 from torch_nri.losses import Objective, gaussian_nll
-from torch_nri.models.base import ConfigurableModel, NRIOutput
+from torch_nri.models.base import ConfigurableModel, NRIOutput, decode
 
 GRAPHS = ("full", "true")
 
@@ -106,14 +106,15 @@ class FixedGraphModel(ConfigurableModel):
         check_edge_index(edge_index, x.size(0))
         check_batch(batch, x.size(0))
         _, edges = self.infer_edges(x, edge_index, edge_type=edge_type)
-        predictions = self.decoder(x, edge_index, edges, **decoder_kwargs).float()
+        predictions, targets, nll_scale = decode(self.decoder, x, edge_index, edges,
+                                                 decoder_kwargs)
         return NRIOutput(edge_logits=None, edge_probs=None, edges=edges,
-                         predictions=predictions, targets=x[:, 1:], edge_index=edge_index,
-                         edge_type=edge_type)
+                         predictions=predictions, targets=targets, edge_index=edge_index,
+                         edge_type=edge_type, nll_scale=nll_scale)
 
     def objective(self, output: NRIOutput) -> Objective:
         r"""The Gaussian negative log-likelihood per node; no KL term."""
-        nll = gaussian_nll(output.predictions, output.targets, self.variance)
+        nll = gaussian_nll(output.predictions, output.targets, self.variance) * output.nll_scale
         return Objective(nll, nll, torch.zeros_like(nll))
 
     def __repr__(self) -> str:

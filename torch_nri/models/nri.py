@@ -9,7 +9,7 @@ from torch_nri._validation import (check_batch, check_edge_index, check_node_fea
                                    check_real, parameter_device, parameter_dtype)
 from torch_nri.graphs import GraphSizes, symmetric_lead
 from torch_nri.losses import ELBO, Objective, Prior, check_prior, elbo
-from torch_nri.models.base import ConfigurableModel, NRIOutput, encode_edges
+from torch_nri.models.base import ConfigurableModel, NRIOutput, decode, encode_edges
 from torch_nri.nn.decoder import DynamicGraph
 
 
@@ -120,10 +120,11 @@ class NRI(ConfigurableModel):
         check_batch(batch, x.size(0))
         hard = self.hard if self.training else self.hard_in_eval
         edge_logits, edges = self.infer_edges(x, edge_index, batch, hard, sizes)
-        predictions = self.decoder(x, edge_index, edges, **decoder_kwargs).float()
+        predictions, targets, nll_scale = decode(self.decoder, x, edge_index, edges,
+                                                 decoder_kwargs)
         return NRIOutput(edge_logits=edge_logits, edge_probs=edge_logits.softmax(dim=-1),
-                         edges=edges, predictions=predictions, targets=x[:, 1:],
-                         edge_index=edge_index)
+                         edges=edges, predictions=predictions, targets=targets,
+                         edge_index=edge_index, nll_scale=nll_scale)
 
     def infer_edges(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
                     hard: bool = True, sizes: Optional[GraphSizes] = None,
@@ -162,7 +163,7 @@ class NRI(ConfigurableModel):
         return elbo(output.predictions, output.targets, output.edge_logits,
                     prior=self.prior_probs, variance=self.variance,
                     edge_index=output.edge_index,
-                    symmetry_weight=self.symmetry_weight)
+                    symmetry_weight=self.symmetry_weight, nll_scale=output.nll_scale)
 
     def objective(self, output: NRIOutput) -> Objective:
         r"""What training minimises: the negative ELBO (:meth:`elbo`)."""

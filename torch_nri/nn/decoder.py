@@ -167,7 +167,8 @@ class NRIDecoder(NRIMessagePassing):
     def forward(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
                 prediction_steps: int = 1, burn_in_steps: Optional[int] = None,
                 dynamic_graph: Optional[DynamicGraph] = None,
-                dynamic_graph_window: Optional[int] = None) -> Tensor:
+                dynamic_graph_window: Optional[int] = None,
+                segment_starts: Optional[Tensor] = None) -> Tensor:
         r"""Predicts steps :math:`2..T` of ``x``, as in training.
 
         Args:
@@ -193,9 +194,21 @@ class NRIDecoder(NRIMessagePassing):
                 truth after burn-in. (default: :obj:`None`)
             dynamic_graph_window (int, optional): The window length
                 :math:`W \leq` ``burn_in_steps``. (default: ``burn_in_steps``)
+            segment_starts (torch.Tensor, optional): A ``"teacher_forcing"``
+                decoder's segments, started from these steps ``[S]`` (each
+                in :math:`0..T - 1 - M`) instead of :math:`0, M, 2M, \dots`;
+                it then predicts only their steps, ``[N, S M, F]``, segment
+                after segment (the cheaper steps of
+                :func:`~torch_nri.models.base.decode`). (default: :obj:`None`)
         """
         self.check_inputs(x, edge_index, edge_weights, min_steps=2)
         num_steps = x.size(1)
+        if segment_starts is not None and (burn_in_steps is not None
+                                           or self.feeding != "teacher_forcing"):
+            raise ValueError(f"'segment_starts' starts the segments of a decoder fed the "
+                             f"ground truth every 'prediction_steps'; {type(self).__name__} "
+                             f"is fed by burn-in" if burn_in_steps is None else
+                             "give either 'burn_in_steps' or 'segment_starts', not both")
         if burn_in_steps is not None:
             if prediction_steps != 1:
                 raise ValueError("give either 'burn_in_steps' or 'prediction_steps', "
@@ -215,7 +228,8 @@ class NRIDecoder(NRIMessagePassing):
         if self.feeding == "burn_in":
             return self.sequential_rollout(x, edge_index, edge_weights, num_steps - 1,
                                            every=prediction_steps)
-        return self.segment_rollout(x, edge_index, edge_weights, prediction_steps)
+        return self.segment_rollout(x, edge_index, edge_weights, prediction_steps,
+                                    segment_starts)
 
     def forecast(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor, horizon: int,
                  dynamic_graph: Optional[DynamicGraph] = None,
@@ -293,30 +307,37 @@ class NRIDecoder(NRIMessagePassing):
                            min_steps=x.size(1) - 1 + horizon if self.step_weights else None)
 
     def segment_rollout(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
-                        prediction_steps: int) -> Tensor:
+                        prediction_steps: int, starts: Optional[Tensor] = None) -> Tensor:
         r"""Predicts steps :math:`2..T` of ``x`` ``[N, T, F]`` in segments of
         :math:`M` = ``prediction_steps`` steps, each started from the ground
         truth at steps :math:`0, M, 2M, \dots` with empty memory and continued
         from the decoder's own predictions (NRI section 3.4; NRI-MPM
         Algorithm 1 with :math:`D = \lceil (T - 1) / M \rceil` segments). All
         segments run at once: :meth:`step` sees states ``[N, D, F]``, and the
-        loop is over the :math:`M` steps of a segment, not over :math:`T`."""
+        loop is over the :math:`M` steps of a segment, not over :math:`T`.
+        Given ``starts`` ``[S]``, the segments start there instead, and the
+        predictions of their :math:`S M` steps are returned."""
         edge_index, edge_weights = self.message_edges(edge_index, edge_weights,
                                                       int(self.skip_first))
         num_nodes, num_steps, num_features = x.shape
-        state, memory = x[:, 0:num_steps - 1:prediction_steps], None
-        starts = torch.arange(0, num_steps - 1, prediction_steps, device=x.device)
+        chosen = starts is not None
+        if chosen:
+            state = x[:, starts]
+        else:
+            state = x[:, 0:num_steps - 1:prediction_steps]
+            starts = torch.arange(0, num_steps - 1, prediction_steps, device=x.device)
+        memory = None
         predictions = []
-        for m in range(min(prediction_steps, num_steps - 1)):
+        for m in range(prediction_steps if chosen else min(prediction_steps, num_steps - 1)):
             weights = edge_weights
             if edge_weights.dim() == 3:  # segment d's step m is step d * M + m
                 steps = (starts + m).clamp(max=edge_weights.size(1) - 1)  # past T - 1: unused
                 weights = edge_weights[:, steps]
             state, memory = self.rollout_step(state, edge_index, weights, memory)
             predictions.append(state)
-        # predictions[m][:, d] is the prediction of step d * M + m + 1.
+        # predictions[m][:, d] is the prediction of step starts[d] + m + 1.
         out = torch.stack(predictions, dim=2).reshape(num_nodes, -1, num_features)
-        return out[:, :num_steps - 1]
+        return out if chosen else out[:, :num_steps - 1]
 
     def sequential_rollout(self, x: Tensor, edge_index: Tensor, edge_weights: Tensor,
                            num_inputs: int, first: int = 0, burn_in: Optional[int] = None,

@@ -33,7 +33,7 @@ _INTEGERS = dict(num_nodes=2, num_train=1, num_valid=1, num_test=1, encoder_hidd
                  lr_decay=1, prediction_steps=1, seed=0, horizon=1)
 _OPTIONAL_INTEGERS = dict(length=1, test_length=1, sample_freq=1, k=1, data_seed=0,
                           checkpoint_chunk_size=1, burn_in_steps=1, threads=1, observed_steps=1,
-                          batch_size=1, warmup_epochs=1)
+                          batch_size=1, warmup_epochs=1, train_segments=1)
 # name: (low, high, low_open, high_open); None where the field may be None.
 _REALS = dict(tau=(0, None, True, False), variance=(0, None, True, False),
               lr=(0, None, True, False), gamma=(0, 1, True, False))
@@ -401,6 +401,11 @@ class TrainConfig:
         10, group="training",
         help="the decoder is fed the true state every this many steps in training and its "
              "own predictions in between (M, 10 in the paper)")
+    train_segments: Optional[int] = option(
+        None, group="training",
+        help="the decoder's loss in training on this many segments of --prediction-steps "
+             "steps from random starts per batch, instead of on every step (cheaper steps; "
+             "decoders fed the ground truth every --prediction-steps; default: every step)")
     burn_in_steps: Optional[int] = option(
         None, group="training",
         help="feed the decoder the true states of this many first steps in training and its "
@@ -448,6 +453,15 @@ class TrainConfig:
             (self.tau_final is None or MODELS[self.model].samples_edge_types,
              f"'tau_final' anneals the temperature of the sampled edge types; "
              f"model={self.model!r} samples none"),
+            (self.train_segments is None or self.decoder not in DECODERS or (
+                MODELS[self.model].uses_decoder and self.burn_in_steps is None
+                and getattr(DECODERS[self.decoder].cls, "feeding", None) == "teacher_forcing"),
+             f"'train_segments' rolls out segments of a decoder fed the ground truth every "
+             f"'prediction_steps'; " + (
+                 f"model={self.model!r} has no decoder" if not MODELS[self.model].uses_decoder
+                 else f"burn_in_steps={self.burn_in_steps} feeds it by burn-in"
+                 if self.burn_in_steps is not None
+                 else f"decoder={self.decoder!r} is fed by burn-in")),
             (not self.dynamic_graph or MODELS[self.model].infers_graph,
              f"'dynamic_graph' re-infers the graph with the encoder; model={self.model!r} "
              f"infers no graph to decode with"),

@@ -299,6 +299,10 @@ def _train(config: TrainConfig, resume: bool) -> Dict[str, Any]:
         graphs = ctx.device.type == "cuda" and not ctx.distributed and fixed_size(train_set)
         forward, valid_forward = compile_step(forward, graphs), compile_step(model, graphs)
     kwargs = model.training_kwargs(num_steps, config.prediction_steps, config.burn_in_steps)
+    # Training may decode a random subset of the segments (models.base.decode);
+    # validation decodes every step.
+    train_kwargs = (kwargs if config.train_segments is None
+                    else {**kwargs, "segments": config.train_segments})
     no_edge_type = 0 if config.skip_first else None
     valid_loader = make_loader(distributed.shard(valid_set, ctx), config.batch_size, ctx.device)
     sampler = (DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True,
@@ -311,8 +315,8 @@ def _train(config: TrainConfig, resume: bool) -> Dict[str, Any]:
         if config.tf32 and ctx.device.type == "cuda":
             stack.enter_context(_tf32())
         history, best_score = _train_epochs(
-            config, model, forward, valid_forward, train_set, valid_loader, sampler, kwargs,
-            optimizer, scheduler, scaler, no_edge_type, ctx, history, best_score, start_epoch,
+            config, model, forward, valid_forward, train_set, valid_loader, sampler,
+            train_kwargs, kwargs, optimizer, scheduler, scaler, no_edge_type, ctx, history, best_score, start_epoch,
             progress)
     train_seconds = time.perf_counter() - started
 
@@ -351,8 +355,8 @@ def _resumed(run: RunDirectory, config: TrainConfig):
 
 
 def _train_epochs(config: TrainConfig, model: ConfigurableModel, forward: torch.nn.Module,
-                  valid_forward: torch.nn.Module, train_set, valid_loader, sampler, kwargs,
-                  optimizer, scheduler, scaler, no_edge_type: Optional[int], ctx: Context,
+                  valid_forward: torch.nn.Module, train_set, valid_loader, sampler,
+                  train_kwargs, kwargs, optimizer, scheduler, scaler, no_edge_type: Optional[int], ctx: Context,
                   history: List[Dict[str, float]], best_score: float, start_epoch: int,
                   progress: bool):
     # The epochs of train(): training and validation, then the checkpoints
@@ -382,7 +386,7 @@ def _train_epochs(config: TrainConfig, model: ConfigurableModel, forward: torch.
         lr = optimizer.param_groups[0]["lr"]
         if config.tau_final is not None:
             model.tau = temperature(config, epoch)
-        train_metrics = _run_epoch(model, forward, train_loader, kwargs, optimizer, scaler,
+        train_metrics = _run_epoch(model, forward, train_loader, train_kwargs, optimizer, scaler,
                                    config.precision, no_edge_type, ctx, "train", progress)
         scheduler.step()
         valid_metrics = _run_epoch(model, valid_forward, valid_loader, kwargs, None, scaler,

@@ -25,7 +25,7 @@ from torch_nri.datasets import ProximityDataset, SpringsDataset
 from torch_nri.training import TrainConfig
 from torch_nri.training.batching import make_loader
 from torch_nri.training.builders import build_model
-from torch_nri.training.loop import EpochMetrics, training_step
+from torch_nri.training.loop import EpochMetrics, step_kwargs, training_step
 
 HIDDEN = dict(encoder_hidden=16, decoder_hidden=16)
 
@@ -64,6 +64,9 @@ CASES = {
                  prior=[0.9, 0.1]),
     "dnri, rnn decoder": dict(model="dnri", system="proximity", num_nodes=4,
                               decoder="rnn"),
+    "train segments": dict(train_segments=2),
+    "dnri, train segments": dict(model="dnri", system="proximity", num_nodes=4,
+                                 train_segments=2),
 }
 
 
@@ -88,8 +91,6 @@ def test_a_training_step_reads_nothing_back(case, datasets):
     model = build_model(config, train_set).to("meta")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
-    kwargs = model.training_kwargs(train_set[0].x.size(1), config.prediction_steps,
-                                   config.burn_in_steps)
     loader = make_loader(train_set, 2, "meta", shuffle=True,
                          generator=torch.Generator().manual_seed(0))
     metrics = EpochMetrics(model.num_edge_types, torch.device("meta"))
@@ -99,6 +100,7 @@ def test_a_training_step_reads_nothing_back(case, datasets):
             with torch.set_grad_enabled(training):
                 for batch in loader:
                     assert batch.x.is_meta
+                    kwargs = step_kwargs(model, config, train_set[0].x.size(1), training)
                     training_step(model, model, batch, kwargs, optimizer if training else None,
                                   scaler, config.precision, metrics)
     assert all(p.is_meta for p in model.parameters())

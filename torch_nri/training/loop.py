@@ -126,6 +126,20 @@ class EpochMetrics:
                 "accuracy": model_accuracy(model, confusion, no_edge_type)}
 
 
+def step_kwargs(model: ConfigurableModel, config: TrainConfig, num_steps: int,
+                training: bool) -> Dict[str, Any]:
+    r"""The decoder's options of a training (``training``) or validation
+    step on trajectories of ``num_steps`` steps: how the model's decoder is
+    fed (:meth:`~torch_nri.models.ConfigurableModel.training_kwargs`) and,
+    in training with ``config.train_segments``, the number of segments it
+    rolls out (:func:`~torch_nri.models.base.decode`); validation decodes
+    every step."""
+    kwargs = model.training_kwargs(num_steps, config.prediction_steps, config.burn_in_steps)
+    if training and config.train_segments is not None:
+        kwargs["segments"] = config.train_segments
+    return kwargs
+
+
 def training_step(model: ConfigurableModel, forward: torch.nn.Module, batch: Any,
                   decoder_kwargs: Dict[str, Any], optimizer: Optional[torch.optim.Optimizer],
                   scaler: torch.amp.GradScaler, precision: str,
@@ -298,11 +312,8 @@ def _train(config: TrainConfig, resume: bool) -> Dict[str, Any]:
     if config.compile:  # the loop's own calls; the checkpoints hold the plain model
         graphs = ctx.device.type == "cuda" and not ctx.distributed and fixed_size(train_set)
         forward, valid_forward = compile_step(forward, graphs), compile_step(model, graphs)
-    kwargs = model.training_kwargs(num_steps, config.prediction_steps, config.burn_in_steps)
-    # Training may decode a random subset of the segments (models.base.decode);
-    # validation decodes every step.
-    train_kwargs = (kwargs if config.train_segments is None
-                    else {**kwargs, "segments": config.train_segments})
+    train_kwargs, kwargs = (step_kwargs(model, config, num_steps, training)
+                            for training in (True, False))
     no_edge_type = 0 if config.skip_first else None
     valid_loader = make_loader(distributed.shard(valid_set, ctx), config.batch_size, ctx.device)
     sampler = (DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True,

@@ -330,7 +330,7 @@ class NRIDecoder(NRIMessagePassing):
         predictions = []
         for m in range(prediction_steps if chosen else min(prediction_steps, num_steps - 1)):
             weights = edge_weights
-            if edge_weights.dim() == 3:  # segment d's step m is step d * M + m
+            if edge_weights.dim() == 3:  # segment d's step m is step starts[d] + m
                 steps = (starts + m).clamp(max=edge_weights.size(1) - 1)  # past T - 1: unused
                 weights = edge_weights[:, steps]
             state, memory = self.rollout_step(state, edge_index, weights, memory)

@@ -184,19 +184,20 @@ def main() -> None:
 
     print(f"\n{len(args.seeds)} seeds, {args.max_seconds:g} s of training each "
           f"(base: {args.base}, common: {args.common})")
-    header = (f"{'recipe':<22}{'test accuracy':>18}{'MSE 1':>21}{'MSE 10':>21}"
-              f"{'MSE 20':>21}{'train s':>14}"
-              + "".join(f"{f'to {t:.0%}':>10}" for t in args.thresholds))
+    # A space before every cell, so that a wide value never runs into the next.
+    header = (f"{'recipe':<22} {'test accuracy':>17} {'MSE 1':>20} {'MSE 10':>20}"
+              f" {'MSE 20':>20} {'train s':>13}"
+              + "".join(f" {f'to {t:.0%}':>9}" for t in args.thresholds))
     print(header)
     for name, finals, reach in summary:
         cells = [mean_std([r["accuracy"] for r in finals])]
         cells += [mean_std([r["mse"][step - 1] for r in finals]) for step in (1, 10, 20)]
-        line = f"{name:<22}{cells[0]:>18}{cells[1]:>21}{cells[2]:>21}{cells[3]:>21}"
-        line += f"{mean_std([r['train_seconds'] for r in finals]):>14}"
+        line = f"{name:<22} {cells[0]:>17} {cells[1]:>20} {cells[2]:>20} {cells[3]:>20}"
+        line += f" {mean_std([r['train_seconds'] for r in finals]):>13}"
         for threshold in args.thresholds:
             times = sorted(reach[threshold])
             median = statistics.median(times) if times else float("inf")
-            line += f"{'never' if median == float('inf') else f'{median:.0f} s':>10}"
+            line += f" {'never' if median == float('inf') else f'{median:.0f} s':>9}"
         print(line)
         print(f"{'':<22}per seed: " + ", ".join(f"{r['accuracy']:.4f}" for r in finals))
 

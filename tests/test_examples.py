@@ -46,4 +46,5 @@ def test_quick_runs_train_the_demo_s_recipe():
 
     # Everything but the system itself: batch, widths, schedule, data sizes.
     assert _common.QUICK == {key: value for key, value in DEMO_SETTINGS.items()
-                             if key not in ("system", "num_nodes", "skip_first")}
+                             if key not in ("system", "num_nodes", "skip_first",
+                                            "position_features")}

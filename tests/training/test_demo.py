@@ -16,7 +16,7 @@ def test_describe_reads_missing_fields_as_the_papers_defaults():
     assert describe(PAPER_SETTINGS) == ("50k systems, hidden 256, batch 128, lr 0.0005, "
                                         "500 epochs, lr x 0.5 every 200 epochs, 2 free edge types")
     assert describe({**DEMO_SETTINGS, "lr_decay": 20, "gamma": 0.3}).endswith(
-        "lr x 0.3 every 20 epochs, type 0 = no edge")
+        "lr x 0.3 every 20 epochs, type 0 = no edge, relative positions")
 
 
 def test_paper_runs_the_papers_setting(tmp_path, capsys):

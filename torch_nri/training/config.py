@@ -184,9 +184,10 @@ class TrainConfig:
     declared, features 0 and 1; a simulated system's must be its
     ``"position"`` feature group). Declared, they also make every encoder and
     decoder translation invariant: they see each pair's relative position
-    and no absolute one (:class:`~torch_nri.nn.NRIMessagePassing`; keep it
-    off where walls fixed in space shape the physics, as in the papers'
-    springs and charges). ``observed_steps`` is the encoder's window in
+    and no absolute one (:class:`~torch_nri.nn.NRIMessagePassing`: a
+    deviation from the papers, whose boxes have walls fixed in space; on
+    their springs it trains better all the same and the demo uses it, on
+    their charges it does not, :doc:`/fidelity`). ``observed_steps`` is the encoder's window in
     the test protocol (:mod:`torch_nri.protocol`; default: the training
     trajectories' length, the papers' 49), recorded in the run's
     ``config.json`` when training starts.
@@ -252,8 +253,9 @@ class TrainConfig:
     position_features: Optional[List[int]] = option(
         None, group="data", metavar="INDEX",
         help="indices of the features that are coordinates, e.g. 0 1: every encoder and "
-             "decoder then sees relative positions only (translation invariant; keep it off "
-             "for systems with walls), and the knn and radius graphs and the plots of large "
+             "decoder then sees relative positions only (translation invariant; measured "
+             "better on the walled springs, not on charges), and the knn and radius graphs "
+             "and the plots of large "
              "systems use them; a simulated system's must be its positions (none: not "
              "declared, absolute inputs, graphs on features 0 and 1)")
     data_seed: Optional[int] = option(

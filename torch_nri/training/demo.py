@@ -13,11 +13,13 @@ from torch_nri.training.loop import train
 # edge type 0 hard-coded as "no edge" (it breaks the symmetry between the
 # two types from the first step), batches of 32 (4 times the updates per
 # epoch, which on this CPU also cost less per system than batches of 128), a
-# wider encoder, and the learning rate cut to 0.3x every 20 epochs.
+# wider encoder, the learning rate cut to 0.3x every 20 epochs, and relative
+# positions in every layer (translation-invariant inputs: 98.0 against 96.9 %
+# over 3 seeds, and lower MSE, though the box has walls).
 DEMO_SETTINGS: Dict[str, Any] = dict(
     system="springs", num_nodes=5, num_train=5000, num_valid=500, num_test=500,
     encoder_hidden=128, decoder_hidden=64, skip_first=True, lr=1e-3, epochs=60,
-    lr_decay=20, gamma=0.3, batch_size=32, prediction_steps=10)
+    lr_decay=20, gamma=0.3, batch_size=32, prediction_steps=10, position_features=[0, 1])
 
 # The NRI paper's springs-5 setting: TrainConfig's defaults are the paper's.
 PAPER_SETTINGS: Dict[str, Any] = dict(system="springs", num_nodes=5)
@@ -29,9 +31,9 @@ PAPER = {"accuracy": 0.999, "mse": {1: 3.12e-8, 10: 3.29e-6, 20: 2.13e-5}}
 def describe(settings: Dict[str, Any]) -> str:
     r"""One line that says what a setting of the demo trains, e.g. ``5k
     systems, encoder hidden 128, decoder hidden 64, batch 32, lr 1e-3, 60
-    epochs, type 0 = no edge``; the README and the docs quote it for the
-    demo (a test keeps them in step). Fields not given read as
-    :class:`TrainConfig`'s defaults."""
+    epochs, type 0 = no edge, relative positions``; the README and the docs
+    quote it for the demo (a test keeps them in step). Fields not given read
+    as :class:`TrainConfig`'s defaults."""
     config = TrainConfig(**settings)
     parts = [f"{config.num_train / 1000:g}k systems"]
     if config.encoder_hidden == config.decoder_hidden:
@@ -44,6 +46,8 @@ def describe(settings: Dict[str, Any]) -> str:
         parts.append(f"lr x {config.gamma:g} every {config.lr_decay} epochs")
     parts.append("type 0 = no edge" if config.skip_first
                  else f"{config.num_edge_types} free edge types")
+    if config.position_features is not None:
+        parts.append("relative positions")
     return ", ".join(parts)
 
 

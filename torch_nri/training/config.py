@@ -187,8 +187,8 @@ class TrainConfig:
     and no absolute one (:class:`~torch_nri.nn.NRIMessagePassing`: a
     deviation from the papers, whose boxes have walls fixed in space; on
     their springs it trains better all the same and the demo uses it, on
-    their charges it does not, :doc:`/fidelity`). ``observed_steps`` is the encoder's window in
-    the test protocol (:mod:`torch_nri.protocol`; default: the training
+    their charges it does not, :doc:`/fidelity`). ``observed_steps`` is
+    the encoder's window in the test protocol (:mod:`torch_nri.protocol`; default: the training
     trajectories' length, the papers' 49), recorded in the run's
     ``config.json`` when training starts.
 
@@ -255,9 +255,8 @@ class TrainConfig:
         help="indices of the features that are coordinates, e.g. 0 1: every encoder and "
              "decoder then sees relative positions only (translation invariant; measured "
              "better on the walled springs, not on charges), and the knn and radius graphs "
-             "and the plots of large "
-             "systems use them; a simulated system's must be its positions (none: not "
-             "declared, absolute inputs, graphs on features 0 and 1)")
+             "and the plots of large systems use them; a simulated system's must be its "
+             "positions (none: not declared, absolute inputs, graphs on features 0 and 1)")
     data_seed: Optional[int] = option(
         None, group="data", simulated=True,
         help="seed that draws the data alone, so that runs of several seeds can share one "

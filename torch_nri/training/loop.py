@@ -312,8 +312,8 @@ def _train(config: TrainConfig, resume: bool) -> Dict[str, Any]:
     if config.compile:  # the loop's own calls; the checkpoints hold the plain model
         graphs = ctx.device.type == "cuda" and not ctx.distributed and fixed_size(train_set)
         forward, valid_forward = compile_step(forward, graphs), compile_step(model, graphs)
-    train_kwargs, kwargs = (step_kwargs(model, config, num_steps, training)
-                            for training in (True, False))
+    train_kwargs, valid_kwargs = (step_kwargs(model, config, num_steps, training)
+                                  for training in (True, False))
     no_edge_type = 0 if config.skip_first else None
     valid_loader = make_loader(distributed.shard(valid_set, ctx), config.batch_size, ctx.device)
     sampler = (DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True,
@@ -327,8 +327,8 @@ def _train(config: TrainConfig, resume: bool) -> Dict[str, Any]:
             stack.enter_context(_tf32())
         history, best_score = _train_epochs(
             config, model, forward, valid_forward, train_set, valid_loader, sampler,
-            train_kwargs, kwargs, optimizer, scheduler, scaler, no_edge_type, ctx, history, best_score, start_epoch,
-            progress)
+            train_kwargs, valid_kwargs, optimizer, scheduler, scaler, no_edge_type, ctx,
+            history, best_score, start_epoch, progress)
     train_seconds = time.perf_counter() - started
 
     results = evaluate_run(run.path, config=config, test_set=test_set, ctx=ctx)
@@ -367,7 +367,8 @@ def _resumed(run: RunDirectory, config: TrainConfig):
 
 def _train_epochs(config: TrainConfig, model: ConfigurableModel, forward: torch.nn.Module,
                   valid_forward: torch.nn.Module, train_set, valid_loader, sampler,
-                  train_kwargs, kwargs, optimizer, scheduler, scaler, no_edge_type: Optional[int], ctx: Context,
+                  train_kwargs, valid_kwargs, optimizer, scheduler, scaler,
+                  no_edge_type: Optional[int], ctx: Context,
                   history: List[Dict[str, float]], best_score: float, start_epoch: int,
                   progress: bool):
     # The epochs of train(): training and validation, then the checkpoints
@@ -400,7 +401,7 @@ def _train_epochs(config: TrainConfig, model: ConfigurableModel, forward: torch.
         train_metrics = _run_epoch(model, forward, train_loader, train_kwargs, optimizer, scaler,
                                    config.precision, no_edge_type, ctx, "train", progress)
         scheduler.step()
-        valid_metrics = _run_epoch(model, valid_forward, valid_loader, kwargs, None, scaler,
+        valid_metrics = _run_epoch(model, valid_forward, valid_loader, valid_kwargs, None, scaler,
                                    config.precision, no_edge_type, ctx, "valid", progress)
         row = {"epoch": epoch + 1, "lr": lr, "seconds": time.perf_counter() - epoch_start}
         row.update({f"train_{k}": v for k, v in train_metrics.items()})

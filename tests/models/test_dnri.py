@@ -152,3 +152,20 @@ def test_reset_repr_and_checks():
     with pytest.raises(ValueError, match="per-step edge weights"):
         model.forecast(torch.randn(5, 8, 4), fully_connected_edge_index(5),
                        torch.rand(20, 2), 3)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(prior=[0.9]), r"one probability per edge type \(2\)"),
+    (dict(prior=[0.9, 0.2]), "summing to 1"),
+    (dict(tau=float("nan")), "'tau' must be a finite number"),
+    (dict(variance=0.0), "'variance' must be positive"),
+])
+def test_bad_arguments_are_refused_with_their_name(kwargs, message):
+    # The prior is checked as NRI's is (the shared FixedPrior), when built and when set.
+    with pytest.raises(ValueError, match=message):
+        make_model(**kwargs)
+    if "prior" in kwargs:
+        model = make_model()
+        with pytest.raises(ValueError, match=message):
+            model.prior = kwargs["prior"]
+        assert model.prior is None

@@ -8,17 +8,17 @@ import importlib
 import inspect
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple, Type
+from typing import Any, Dict, List, Optional, Tuple, Type
 
 import torch
 from torch import Tensor
 from torch.nn import Module
 
 from torch_nri import __version__
-from torch_nri._validation import check_int
+from torch_nri._validation import check_int, parameter_device
 from torch_nri.graphs import GraphSizes
 from torch_nri.io import atomic_torch_save
-from torch_nri.losses import Objective
+from torch_nri.losses import Objective, Prior, check_prior
 from torch_nri.nn.decoder import DynamicGraph, NRIDecoder
 
 #: The layout of the checkpoints this version writes; 1 is torch_nri 0.1.0's
@@ -267,6 +267,27 @@ class ConfigurableModel(Module):
         model = cls.from_config(checkpoint["model_config"])
         model.load_state_dict(checkpoint["model"])
         return model
+
+
+class FixedPrior:
+    r"""The ``prior`` of a model with a fixed prior over edge types in its KL
+    term (:class:`~torch_nri.models.NRI`, :class:`~torch_nri.models.DNRI`):
+    checked against ``num_edge_types`` when set, and kept as the buffer
+    ``prior_probs`` on the model's device, so that a training step copies
+    nothing from the host. Mix it into a :class:`ConfigurableModel` that sets
+    ``num_edge_types`` before ``prior``."""
+
+    @property
+    def prior(self) -> Optional[List[float]]:
+        r"""The prior over edge types (:obj:`None`: uniform)."""
+        return None if self.prior_probs is None else self.prior_probs.tolist()
+
+    @prior.setter
+    def prior(self, prior: Optional[Prior]) -> None:
+        probs = None if prior is None else torch.tensor(
+            check_prior(prior, self.num_edge_types), dtype=torch.float64,
+            device=parameter_device(self))
+        self.register_buffer("prior_probs", probs, persistent=False)
 
 
 def _arguments(obj: Module, skip: Tuple[str, ...] = ()) -> Dict[str, Any]:

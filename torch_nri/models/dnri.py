@@ -6,10 +6,10 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module
 
-from torch_nri._validation import check_edge_index, check_node_features, parameter_device
+from torch_nri._validation import check_edge_index, check_node_features, check_real
 from torch_nri.graphs import GraphSizes
 from torch_nri.losses import Objective, Prior, gaussian_nll, kl_categorical
-from torch_nri.models.base import ConfigurableModel, NRIOutput, decode
+from torch_nri.models.base import ConfigurableModel, FixedPrior, NRIOutput, decode
 
 
 @dataclass
@@ -35,7 +35,7 @@ def categorical_kl(logits: Tensor, prior_logits: Tensor, num_nodes: int) -> Tens
                     reduction="sum", log_target=True) / num_nodes
 
 
-class DNRI(ConfigurableModel):
+class DNRI(FixedPrior, ConfigurableModel):
     r"""Dynamic neural relational inference (Graber and Schwing, CVPR 2020):
     a graph per time step, inferred with a learned prior.
 
@@ -113,8 +113,8 @@ class DNRI(ConfigurableModel):
                  variance: float = 5e-5, prior: Optional[Prior] = None) -> None:
         super().__init__()
         self.check_parts(num_edge_types, encoder=encoder, decoder=decoder)
-        if tau <= 0:
-            raise ValueError(f"'tau' must be positive, got {tau}")
+        check_real(tau, "tau", 0)
+        check_real(variance, "variance", 0)
         if not getattr(decoder, "step_weights", False):
             raise ValueError(f"the decoder {type(decoder).__name__} takes no per-step edge "
                              f"weights (step_weights); DNRI decodes a graph per step")
@@ -126,19 +126,6 @@ class DNRI(ConfigurableModel):
         self.hard_in_eval = hard_in_eval
         self.variance = variance
         self.prior = prior
-
-    @property
-    def prior(self) -> Optional[List[float]]:
-        r"""The prior over edge types (:obj:`None`: uniform). It is kept as
-        the buffer ``prior_probs`` on the model's device, so that a training
-        step copies nothing from the host; setting it sets the buffer."""
-        return None if self.prior_probs is None else self.prior_probs.tolist()
-
-    @prior.setter
-    def prior(self, prior: Optional[Prior]) -> None:
-        probs = None if prior is None else torch.tensor(
-            list(map(float, prior)), dtype=torch.float64, device=parameter_device(self))
-        self.register_buffer("prior_probs", probs, persistent=False)
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()

@@ -1,19 +1,19 @@
-from typing import Any, List, Optional, Tuple
+from typing import Any, Optional, Tuple
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module
 
 from torch_nri._validation import (check_batch, check_edge_index, check_node_features,
-                                   check_real, parameter_device, parameter_dtype)
+                                   check_real, parameter_dtype)
 from torch_nri.graphs import GraphSizes, symmetric_lead
-from torch_nri.losses import ELBO, Objective, Prior, check_prior, elbo
-from torch_nri.models.base import ConfigurableModel, NRIOutput, decode, encode_edges
+from torch_nri.losses import ELBO, Objective, Prior, elbo
+from torch_nri.models.base import (ConfigurableModel, FixedPrior, NRIOutput, decode,
+                                   encode_edges)
 from torch_nri.nn.decoder import DynamicGraph
 
 
-class NRI(ConfigurableModel):
+class NRI(FixedPrior, ConfigurableModel):
     r"""Neural relational inference (Kipf et al., 2018): a variational
     auto-encoder whose latent code is the interaction graph.
 
@@ -79,20 +79,6 @@ class NRI(ConfigurableModel):
         self.variance = variance
         self.symmetry_weight = symmetry_weight
         self.hard_symmetry = hard_symmetry
-
-    @property
-    def prior(self) -> Optional[List[float]]:
-        r"""The prior over edge types (:obj:`None`: uniform). It is kept as
-        the buffer ``prior_probs`` on the model's device, so that a training
-        step copies nothing from the host; setting it sets the buffer."""
-        return None if self.prior_probs is None else self.prior_probs.tolist()
-
-    @prior.setter
-    def prior(self, prior: Optional[Prior]) -> None:
-        probs = None if prior is None else torch.tensor(
-            check_prior(prior, self.num_edge_types), dtype=torch.float64,
-            device=parameter_device(self))
-        self.register_buffer("prior_probs", probs, persistent=False)
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()

@@ -20,6 +20,14 @@ def run(script, *args):
     return done.stdout
 
 
+def load_benchmark(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "benchmarks",
+                                                                     f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_scaling_writes_a_table_and_plots(tmp_path):
     out = run("scaling.py", "--series", "dense", "full+ckpt+first", "knn", "knn+ckpt+mpm-attn",
               "--sizes", "4", "7",
@@ -93,10 +101,7 @@ def test_time_to_accuracy_compares_recipes_over_seeds(tmp_path):
 
 
 def test_time_to_accuracy_reads_a_list_value_in_a_recipe():
-    spec = importlib.util.spec_from_file_location(
-        "time_to_accuracy", os.path.join(ROOT, "benchmarks", "time_to_accuracy.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("time_to_accuracy")
     assert module.parse_recipe("rel: position_features=[0, 1], lr=1e-3, name=x") == (
         "rel", {"position_features": [0, 1], "lr": 1e-3, "name": "x"})
     with pytest.raises(ValueError, match="expected key=value"):
@@ -232,3 +237,39 @@ def test_local_systems_prints_recall_and_time(tmp_path):
     assert all(row[4:] == ["1.000", "1.000"] for row in rows[1::2])  # k = N - 1: all pairs
     assert [line.split()[:2] for line in timing.strip().splitlines()[2:]] == [["springs", "50"],
                                                                      ["charged", "50"]]
+
+
+def test_decoder_graph_use_decodes_each_graph(inference_runs, tmp_path):
+    from torch_nri.models import load_model
+    from torch_nri.training import TrainConfig
+    from torch_nri.training.builders import build_datasets
+    from torch_nri.training.evaluation import observed_steps_of
+
+    run_dir = inference_runs["full"][0]
+    result = load_benchmark("decoder_graph_use").graph_use(run_dir, max_systems=3,
+                                                           batch_size=2)
+    assert result["systems"] == 3 and set(result["mse"]) == {"inferred", "true", "none", "all"}
+    assert 0 <= result["accuracy"] <= 1
+    # With type 0 as "no edge", the "none" graph passes no message: the decoder
+    # on no edges at all, here by hand.
+    config = TrainConfig.load(run_dir)
+    model = load_model(os.path.join(run_dir, "best.pt")).eval()
+    squared = 0.0
+    for data in build_datasets(config)[2][:3]:
+        x = data.x[:, :observed_steps_of(config)]
+        empty = torch.empty(2, 0, dtype=torch.long)
+        with torch.no_grad():
+            predictions = model.decoder(x, empty, torch.empty(0, 2),
+                                        prediction_steps=config.prediction_steps)
+        squared += float((predictions - x[:, 1:]).square().mean()) * data.num_nodes
+    assert result["mse"]["none"] == pytest.approx(squared / (3 * 5), rel=1e-4)
+    assert result["mse"]["all"] != pytest.approx(result["mse"]["none"], rel=1e-4)
+
+    out = run("decoder_graph_use.py", inference_runs["knn"][0], "--max-systems", "2",
+              "--json", str(tmp_path / "use.json"))
+    assert "decoder MSE with inferred edges" in out
+    assert json.load(open(tmp_path / "use.json"))["systems"] == 2
+    script = os.path.join(ROOT, "benchmarks", "decoder_graph_use.py")
+    done = subprocess.run([sys.executable, script, inference_runs["dnri"][0]],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode != 0 and "trained a DNRI" in done.stderr

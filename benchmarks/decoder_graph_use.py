@@ -3,16 +3,17 @@ its teacher-forced MSE on the run's test split (the training window, the
 run's ``prediction_steps``, normalised units) when it is given, in turn,
 
 - ``inferred``: the encoder's most likely graph (the argmax of its logits),
-- ``true``: the true relations (where the data have them and the model
-  has two edge types),
+- ``true``: the true relations (where the data have them), in the
+  encoder's labelling of the types,
 - ``none``: every candidate edge of type 0,
 - ``all``: every candidate edge of the last type.
 
 A decoder that predicts as well with ``none`` as with ``inferred`` ignores
 the graph; one that predicts better with ``inferred`` than with ``true``
 has fitted the encoder's errors, and gives the encoder no signal to mend
-them. With two free types (no ``skip_first``) the true types are matched to
-the encoder's labelling, as the edge accuracy is.
+them. The true types are matched to the encoder's labelling over the
+whole split (type 0 stays "no edge" under ``skip_first``), as the edge
+accuracy is (:func:`torch_nri.metrics.best_type_permutation`).
 
     python benchmarks/decoder_graph_use.py runs/kuramoto --max-systems 1000
 
@@ -27,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.loader import DataLoader
 
+from torch_nri.metrics import accuracy_from_confusion, best_type_permutation, edge_confusion
 from torch_nri.models import NRI
 from torch_nri.training import TrainConfig
 from torch_nri.training.builders import build_datasets
@@ -44,22 +46,27 @@ def graph_use(run_dir: str, max_systems: int = 1000, batch_size: int = 100) -> d
     test_set = build_datasets(config)[2]
     test_set = test_set[:min(max_systems, len(test_set))]
     observed, types = observed_steps_of(config), model.num_edge_types
-    sums, correct, edges, flip = {}, 0, 0, None
+    no_edge_type = 0 if config.skip_first else None
     with torch.no_grad():
-        for batch in DataLoader(test_set, batch_size=batch_size):
+        # The encoder's graphs first: the matching of its types to the true
+        # ones is the one of the whole split, as in the edge accuracy.
+        batches = [(batch, model.infer_edges(batch.x[:, :observed], batch.edge_index,
+                                             batch.batch, hard=True)[0].argmax(-1))
+                   for batch in DataLoader(test_set, batch_size=batch_size)]
+        scored = [(batch.edge_type, inferred) for batch, inferred in batches
+                  if getattr(batch, "edge_type", None) is not None]
+        confusion = sum(edge_confusion(inferred, true, types) for true, inferred in scored) \
+            if scored else None
+        if confusion is not None:  # perm[predicted] = true, so its inverse labels the truth
+            to_encoder_labels = best_type_permutation(confusion, no_edge_type).argsort()
+        sums = {}
+        for batch, inferred in batches:
             x = batch.x[:, :observed]
-            logits = model.infer_edges(x, batch.edge_index, batch.batch, hard=True)[0]
-            graphs = {"inferred": logits.argmax(-1)}
-            if types == 2 and getattr(batch, "edge_type", None) is not None:
-                true = batch.edge_type.long().clamp(max=1)
-                if flip is None:  # the labelling is the encoder's, fixed by the first batch
-                    flip = (not config.skip_first
-                            and bool((graphs["inferred"] == true).float().mean() < 0.5))
-                graphs["true"] = 1 - true if flip else true
-                correct += int((graphs["inferred"] == graphs["true"]).sum())
-                edges += graphs["true"].numel()
-            graphs["none"] = torch.zeros_like(graphs["inferred"])
-            graphs["all"] = torch.full_like(graphs["inferred"], types - 1)
+            graphs = {"inferred": inferred}
+            if confusion is not None:
+                graphs["true"] = to_encoder_labels[batch.edge_type.long()]
+            graphs["none"] = torch.zeros_like(inferred)
+            graphs["all"] = torch.full_like(inferred, types - 1)
             for name, edge_types in graphs.items():
                 weights = F.one_hot(edge_types, types).float()
                 predictions = model.decoder(x, batch.edge_index, weights,
@@ -69,8 +76,8 @@ def graph_use(run_dir: str, max_systems: int = 1000, batch_size: int = 100) -> d
     num_nodes = sum(data.num_nodes for data in test_set)
     result = {"run_dir": run_dir, "systems": len(test_set),
               "mse": {name: value / num_nodes for name, value in sums.items()}}
-    if edges:
-        result["accuracy"] = correct / edges
+    if confusion is not None:
+        result["accuracy"] = accuracy_from_confusion(confusion, no_edge_type=no_edge_type)
     return result
 
 

@@ -188,9 +188,9 @@ class TrainConfig:
     deviation from the papers, whose boxes have walls fixed in space; on
     their springs it trains better all the same and the demo uses it, on
     their charges it does not, :doc:`/fidelity`). ``observed_steps`` is
-    the encoder's window in the test protocol (:mod:`torch_nri.protocol`; default: the training
-    trajectories' length, the papers' 49), recorded in the run's
-    ``config.json`` when training starts.
+    the encoder's window in the test protocol (:mod:`torch_nri.protocol`;
+    default: the training trajectories' length, the papers' 49), recorded
+    in the run's ``config.json`` when training starts.
 
     Every field is a ``torch-nri train`` option (``num_nodes`` is
     ``--num-nodes``; a physics parameter is its own option, e.g.
